@@ -1,0 +1,98 @@
+/**
+ * The project's error shape and the table of errors the API can answer with.
+ *
+ * Every failure leaves the server as
+ * `{"error": {"code": "...", "message": "...", "details": ...}}` with the
+ * status from this table, so clients can branch on `code`.
+ *
+ * @module
+ */
+
+/** One row of the error table: a stable code, its HTTP status and a default message. */
+export interface ErrorKind {
+  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Every error the API can answer with. */
+export const Errors = {
+  invalidInput: { status: 400, code: "invalid_input", message: "The request is not valid." },
+  malformedJson: { status: 400, code: "malformed_json", message: "The body is not valid JSON." },
+  unauthorized: { status: 401, code: "unauthorized", message: "Sign in first." },
+  badCredentials: {
+    status: 401,
+    code: "bad_credentials",
+    message: "Wrong username or password.",
+  },
+  crossOrigin: {
+    status: 403,
+    code: "cross_origin",
+    message: "Cookie-authenticated changes must come from this site.",
+  },
+  notMember: { status: 403, code: "not_member", message: "You are not a member of this room." },
+  privateRoom: {
+    status: 403,
+    code: "private_room",
+    message: "This room is private; ask its owner for an invitation.",
+  },
+  notOwner: { status: 403, code: "not_owner", message: "Only the room's owner can do that." },
+  notFound: { status: 404, code: "not_found", message: "Nothing is here." },
+  roomNotFound: { status: 404, code: "room_not_found", message: "No such room." },
+  userNotFound: { status: 404, code: "user_not_found", message: "No such user." },
+  usernameTaken: { status: 409, code: "username_taken", message: "That username is taken." },
+  roomFull: { status: 409, code: "room_full", message: "The room is full." },
+  conflict: { status: 409, code: "conflict", message: "That conflicts with the current state." },
+  tooLarge: { status: 413, code: "body_too_large", message: "The body is too large." },
+  unsupportedMediaType: {
+    status: 415,
+    code: "unsupported_media_type",
+    message: "Send the body as application/json.",
+  },
+  tooManyRequests: {
+    status: 429,
+    code: "too_many_requests",
+    message: "Too many attempts; wait and try again.",
+  },
+  internal: { status: 500, code: "internal", message: "Something went wrong on the server." },
+  unavailable: { status: 503, code: "unavailable", message: "The server cannot answer now." },
+} as const satisfies Record<string, ErrorKind>;
+
+/**
+ * An error that maps to one API error response.
+ *
+ * @example
+ * ```ts
+ * throw new ApiError(Errors.roomFull, { capacity: 50 });
+ * ```
+ */
+export class ApiError extends Error {
+  /** The table row this error answers with. */
+  readonly kind: ErrorKind;
+  /** Extra, machine-readable facts about the failure. */
+  readonly details?: unknown;
+  /** Extra response headers, such as `Retry-After`. */
+  readonly headers?: Record<string, string>;
+
+  constructor(
+    kind: ErrorKind,
+    details?: unknown,
+    options?: { message?: string; headers?: Record<string, string> },
+  ) {
+    super(options?.message ?? kind.message);
+    this.name = "ApiError";
+    this.kind = kind;
+    this.details = details;
+    this.headers = options?.headers;
+  }
+}
+
+/** The JSON body of an error response. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** Builds the JSON body for an error response. */
+export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}

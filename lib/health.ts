@@ -1,0 +1,10 @@
+/**
+ * The health check's look at KV.
+ *
+ * @module
+ */
+
+/** Resolves when KV answers a read; rejects when it cannot. */
+export async function pingKv(kv: Deno.Kv): Promise<void> {
+  await kv.get(["health"]);
+}

@@ -1,0 +1,91 @@
+/**
+ * The Deno KV key schema: every key Parley reads or writes is built here, and
+ * nowhere else. `docs/kv_schema.md` explains how the keys work together.
+ *
+ * @module
+ */
+
+/** `["users", userId]` → {@linkcode import("./accounts.ts").StoredUser} */
+export const userKey = (userId: string) => ["users", userId] as const;
+
+/** `["usernames", lowercased name]` → user id; unique ignoring case. */
+export const usernameKey = (username: string) => ["usernames", username.toLowerCase()] as const;
+
+/** Prefix of every username index entry, in alphabetical order. */
+export const usernamesPrefix = () => ["usernames"] as const;
+
+/** `["sessions", sha256(token)]` → session; the token itself is never stored. */
+export const sessionKey = (tokenHash: string) => ["sessions", tokenHash] as const;
+
+/** `["login_failures", scope, id]` → recent failed logins for a username or an address. */
+export const loginFailuresKey = (scope: "user" | "addr", id: string) =>
+  ["login_failures", scope, id] as const;
+
+/** `["rooms", roomId]` → room record (name, kind, capacity, owner, member count). */
+export const roomKey = (roomId: string) => ["rooms", roomId] as const;
+
+/** `["public_rooms", roomId]` → `true`; the index behind browsing public rooms. */
+export const publicRoomKey = (roomId: string) => ["public_rooms", roomId] as const;
+
+/** Prefix of the public room index. */
+export const publicRoomsPrefix = () => ["public_rooms"] as const;
+
+/** `["room_heads", roomId]` → the room's last seq and last message. */
+export const roomHeadKey = (roomId: string) => ["room_heads", roomId] as const;
+
+/** `["messages", roomId, seq]` → message; seq runs 1, 2, 3, … per room. */
+export const messageKey = (roomId: string, seq: number) => ["messages", roomId, seq] as const;
+
+/** Prefix of a room's messages, ordered by seq. */
+export const messagesPrefix = (roomId: string) => ["messages", roomId] as const;
+
+/** `["client_ids", roomId, authorId, clientId]` → seq; makes a retried send idempotent. */
+export const clientIdKey = (roomId: string, authorId: string, clientId: string) =>
+  ["client_ids", roomId, authorId, clientId] as const;
+
+/** `["members", roomId, userId]` → membership (role, joinedAt). */
+export const memberKey = (roomId: string, userId: string) => ["members", roomId, userId] as const;
+
+/** Prefix of a room's members. */
+export const membersPrefix = (roomId: string) => ["members", roomId] as const;
+
+/** `["memberships", userId, roomId]` → joinedAt; the rooms of one user. */
+export const membershipKey = (userId: string, roomId: string) =>
+  ["memberships", userId, roomId] as const;
+
+/** Prefix of one user's rooms. */
+export const membershipsPrefix = (userId: string) => ["memberships", userId] as const;
+
+/** `["invites", roomId, userId]` → `true`; lets a user join a private room. */
+export const inviteKey = (roomId: string, userId: string) => ["invites", roomId, userId] as const;
+
+/** `["read_markers", userId, roomId]` → `Deno.KvU64` of the last seq read; only ever raised. */
+export const readMarkerKey = (userId: string, roomId: string) =>
+  ["read_markers", userId, roomId] as const;
+
+/** `["directs", lowerId, higherId]` → room id of the one DM between two users. */
+export const directKey = (userA: string, userB: string) =>
+  (userA < userB ? ["directs", userA, userB] : ["directs", userB, userA]) as readonly [
+    "directs",
+    string,
+    string,
+  ];
+
+/** `["feed_head"]` → the last position of the event feed; every feed append checks it. */
+export const feedHeadKey = () => ["feed_head"] as const;
+
+/** `["feed", lastPosition]` → one committed batch of feed events. */
+export const feedEntryKey = (lastPosition: number) => ["feed", lastPosition] as const;
+
+/** Prefix of the whole feed, ordered by position. */
+export const feedPrefix = () => ["feed"] as const;
+
+/** `["presence", userId]` → whether the user is online and when they were last seen. */
+export const presenceKey = (userId: string) => ["presence", userId] as const;
+
+/** `["presence_leases", userId, instanceId]` → until when an instance holds the user online. */
+export const presenceLeaseKey = (userId: string, instanceId: string) =>
+  ["presence_leases", userId, instanceId] as const;
+
+/** Prefix of one user's presence leases. */
+export const presenceLeasesPrefix = (userId: string) => ["presence_leases", userId] as const;

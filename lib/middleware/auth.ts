@@ -1,0 +1,68 @@
+/**
+ * Signing requests in: bearer tokens and the session cookie, and the
+ * same-origin rule for cookie-authenticated changes.
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { getUser } from "../accounts.ts";
+import { ApiError, Errors } from "../errors.ts";
+import type { AppEnv, Deps } from "../router.ts";
+import { findSession } from "../sessions.ts";
+
+/** The name of the session cookie. */
+export const SESSION_COOKIE = "parley_session";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Requires a signed-in user and sets `user`, `token` and `session`.
+ *
+ * A token comes from `Authorization: Bearer …` or the session cookie. A
+ * cookie-authenticated request that changes something must be same-origin,
+ * or a cross-site page could act for the user.
+ *
+ * @throws {ApiError} `unauthorized` (401) or `cross_origin` (403).
+ */
+export function requireUser(deps: Deps): MiddlewareHandler<AppEnv> {
+  return async function requireUser(c, next) {
+    const bearer = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    const token = bearer ?? getCookie(c, SESSION_COOKIE);
+    if (!token) throw new ApiError(Errors.unauthorized);
+    if (!bearer && !SAFE_METHODS.has(c.req.method) && !isSameOrigin(c, deps.config.publicOrigin)) {
+      throw new ApiError(Errors.crossOrigin);
+    }
+    const session = await findSession(deps.kv, token, deps.clock());
+    const user = session && await getUser(deps.kv, session.userId);
+    if (!session || !user) throw new ApiError(Errors.unauthorized);
+    c.set("user", user);
+    c.set("token", token);
+    c.set("session", session);
+    await next();
+  };
+}
+
+/**
+ * Whether a request comes from this site: its `Origin` names the request's
+ * own host (or the configured public origin); without `Origin`,
+ * `Sec-Fetch-Site` must say `same-origin`. With neither there is no evidence,
+ * and the request is refused.
+ */
+export function isSameOrigin(c: Context, publicOrigin?: string): boolean {
+  const origin = c.req.header("origin");
+  if (origin) {
+    if (origin === publicOrigin) return true;
+    try {
+      return new URL(origin).host === (c.req.header("host") ?? new URL(c.req.url).host);
+    } catch {
+      return false;
+    }
+  }
+  return c.req.header("sec-fetch-site") === "same-origin";
+}
+
+/** Whether the request reached the server (or its public origin) over https. */
+export function isHttps(c: Context, publicOrigin?: string): boolean {
+  return new URL(c.req.url).protocol === "https:" || publicOrigin?.startsWith("https:") === true;
+}

@@ -1,0 +1,34 @@
+/**
+ * Limits on request bodies: a size cap on every route and JSON only.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError, Errors } from "../errors.ts";
+
+/** The largest body any API route accepts, in bytes. */
+export const MAX_BODY_BYTES = 32 * 1024;
+
+/** Refuses bodies over `maxBytes` with 413, whether or not they declare a length. */
+export function limitBody(maxBytes = MAX_BODY_BYTES): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ApiError(Errors.tooLarge, { maxBytes });
+    },
+  });
+}
+
+/** Refuses a request that has a body in anything but JSON with 415. */
+export function requireJsonBody(): MiddlewareHandler {
+  return async function requireJson(c, next) {
+    const req = c.req.raw;
+    const hasBody = req.body !== null && req.headers.get("content-length") !== "0";
+    const type = req.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
+    if (hasBody && type !== "application/json") {
+      throw new ApiError(Errors.unsupportedMediaType, { contentType: type ?? null });
+    }
+    await next();
+  };
+}

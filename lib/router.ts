@@ -1,0 +1,50 @@
+/**
+ * What every route module is built from: the dependencies the app factory
+ * hands out, the Hono environment, and a router whose validation failures
+ * answer in the project's error shape.
+ *
+ * @module
+ */
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { User } from "./accounts.ts";
+import type { Config } from "./config.ts";
+import { ApiError, Errors } from "./errors.ts";
+import type { Session } from "./sessions.ts";
+
+/** Milliseconds since the epoch; injected so tests can move time. */
+export type Clock = () => number;
+
+/** What the app factory is given. */
+export interface Deps {
+  kv: Deno.Kv;
+  clock: Clock;
+  config: Config;
+}
+
+/** Per-request values set by the middleware. */
+export interface AppEnv {
+  Variables: {
+    /** The signed-in user, set by `requireUser`. */
+    user: User;
+    /** The session's token, set by `requireUser`. */
+    token: string;
+    /** The session, set by `requireUser`. */
+    session: Session;
+  };
+}
+
+/**
+ * A router whose request validation throws `invalid_input` (400) with the
+ * zod issues as details.
+ */
+export function newRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiError(Errors.invalidInput, issues(result.error));
+    },
+  });
+}
+
+function issues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+}

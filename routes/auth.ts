@@ -1,0 +1,98 @@
+/**
+ * `/api/auth/*`: register, log in, log out.
+ *
+ * @module
+ */
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { deleteCookie, setCookie } from "hono/cookie";
+import { authenticate, createUser, type User } from "../lib/accounts.ts";
+import { ApiError, Errors } from "../lib/errors.ts";
+import { isHttps, requireUser, SESSION_COOKIE } from "../lib/middleware/auth.ts";
+import {
+  assertLoginAllowed,
+  clearLoginFailures,
+  recordLoginFailure,
+} from "../lib/login_throttle.ts";
+import { errors, json, jsonBody, signedIn } from "../lib/openapi.ts";
+import { type AppEnv, type Deps, newRouter } from "../lib/router.ts";
+import { AuthResult, Credentials } from "../lib/schemas.ts";
+import { createSession, revokeSession } from "../lib/sessions.ts";
+
+const register = createRoute({
+  method: "post",
+  path: "/auth/register",
+  tags: ["Accounts"],
+  summary: "Create an account and sign in",
+  request: jsonBody(Credentials),
+  responses: { 201: json(AuthResult, "The new user and a session token"), ...errors(400, 409) },
+});
+
+const login = createRoute({
+  method: "post",
+  path: "/auth/login",
+  tags: ["Accounts"],
+  summary: "Sign in; also sets the session cookie",
+  request: jsonBody(Credentials),
+  responses: { 200: json(AuthResult, "The user and a session token"), ...errors(400, 401, 429) },
+});
+
+const logout = createRoute({
+  method: "post",
+  path: "/auth/logout",
+  tags: ["Accounts"],
+  summary: "End this session; its token and cookie stop working",
+  security: signedIn,
+  responses: { 204: { description: "Signed out" }, ...errors(401, 403) },
+});
+
+/** The account routes. */
+export function authRoutes(deps: Deps) {
+  const app = newRouter();
+  app.use("/auth/logout", requireUser(deps));
+
+  app.openapi(register, async (c) => {
+    const { username, password } = c.req.valid("json");
+    const user = await createUser(deps.kv, username, password, deps.clock());
+    return c.json(await startSession(c, deps, user), 201);
+  });
+
+  app.openapi(login, async (c) => {
+    const { username, password } = c.req.valid("json");
+    const address = clientAddress(c);
+    await assertLoginAllowed(deps.kv, username, address, deps.clock());
+    const user = await authenticate(deps.kv, username, password);
+    if (!user) {
+      await recordLoginFailure(deps.kv, username, address, deps.clock());
+      throw new ApiError(Errors.badCredentials);
+    }
+    await clearLoginFailures(deps.kv, username);
+    return c.json(await startSession(c, deps, user), 200);
+  });
+
+  app.openapi(logout, async (c) => {
+    await revokeSession(deps.kv, c.var.token);
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.body(null, 204);
+  });
+
+  return app;
+}
+
+async function startSession(c: Context<AppEnv>, deps: Deps, user: User) {
+  const { token } = await createSession(deps.kv, user.id, deps.clock(), deps.config.sessionTtlMs);
+  setCookie(c, SESSION_COOKIE, token, {
+    path: "/",
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: isHttps(c, deps.config.publicOrigin),
+    maxAge: Math.floor(deps.config.sessionTtlMs / 1000),
+  });
+  return { user, token };
+}
+
+/** The peer's IP address when served by `Deno.serve`; "local" under `app.request()`. */
+function clientAddress(c: Context): string {
+  const info = c.env as Partial<Deno.ServeHandlerInfo<Deno.NetAddr>> | undefined;
+  return info?.remoteAddr?.hostname ?? "local";
+}

@@ -1,0 +1,33 @@
+/**
+ * `/api/health`: whether the server and its KV answer.
+ *
+ * @module
+ */
+import { createRoute } from "@hono/zod-openapi";
+import { ApiError, Errors } from "../lib/errors.ts";
+import { pingKv } from "../lib/health.ts";
+import { errors, json } from "../lib/openapi.ts";
+import { type Deps, newRouter } from "../lib/router.ts";
+import { HealthResult } from "../lib/schemas.ts";
+
+const health = createRoute({
+  method: "get",
+  path: "/health",
+  tags: ["Server"],
+  summary: "Checks that the server and its KV store answer",
+  responses: { 200: json(HealthResult, "Healthy"), ...errors(503) },
+});
+
+/** The health check route. */
+export function healthRoutes(deps: Deps) {
+  const app = newRouter();
+  app.openapi(health, async (c) => {
+    try {
+      await pingKv(deps.kv);
+    } catch {
+      throw new ApiError(Errors.unavailable);
+    }
+    return c.json({ status: "ok" as const }, 200);
+  });
+  return app;
+}

@@ -1,0 +1,27 @@
+/**
+ * `/api/me`: the signed-in user.
+ *
+ * @module
+ */
+import { createRoute } from "@hono/zod-openapi";
+import { requireUser } from "../lib/middleware/auth.ts";
+import { errors, json, signedIn } from "../lib/openapi.ts";
+import { type Deps, newRouter } from "../lib/router.ts";
+import { MeResult } from "../lib/schemas.ts";
+
+const me = createRoute({
+  method: "get",
+  path: "/me",
+  tags: ["Accounts"],
+  summary: "The signed-in user",
+  security: signedIn,
+  responses: { 200: json(MeResult, "The signed-in user"), ...errors(401) },
+});
+
+/** The `/me` route. */
+export function meRoutes(deps: Deps) {
+  const app = newRouter();
+  app.use("/me", requireUser(deps));
+  app.openapi(me, (c) => c.json({ user: c.var.user }, 200));
+  return app;
+}

@@ -1,0 +1,117 @@
+/**
+ * Test helpers: apps over in-memory KV, real servers on loopback, and a small
+ * API client.
+ *
+ * @module
+ */
+import { createApp } from "../lib/app.ts";
+import { type Config, defaultConfig } from "../lib/config.ts";
+
+/** A clock the test moves by hand. */
+export interface ManualClock {
+  (): number;
+  advance(ms: number): void;
+}
+
+/** A clock starting at a fixed time that only moves when told. */
+export function manualClock(start = Date.UTC(2026, 0, 1)): ManualClock {
+  let now = start;
+  return Object.assign(() => now, { advance: (ms: number) => void (now += ms) });
+}
+
+/** An app over a fresh in-memory KV; `close()` releases both. */
+export interface TestApp extends AsyncDisposable {
+  app: ReturnType<typeof createApp>;
+  kv: Deno.Kv;
+  clock: ManualClock;
+  config: Config;
+}
+
+/** Builds an app over `Deno.openKv(":memory:")` with a manual clock. */
+export async function testApp(config: Partial<Config> = {}): Promise<TestApp> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = manualClock();
+  const full = { ...defaultConfig, ...config };
+  const app = createApp({ kv, clock, config: full });
+  return {
+    app,
+    kv,
+    clock,
+    config: full,
+    async [Symbol.asyncDispose]() {
+      kv.close();
+    },
+  };
+}
+
+/** A server listening on a loopback port. */
+export interface TestServer extends AsyncDisposable {
+  url: string;
+}
+
+/** Serves a fetch handler on 127.0.0.1 with a free port. */
+export function serve(fetch: Deno.ServeHandler): TestServer {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, fetch);
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
+
+/** Options for {@linkcode call}. */
+export interface CallOptions {
+  method?: string;
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A parsed JSON response. */
+export interface CallResult<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/**
+ * Calls the API at `base` (a URL) or through `app.request` (an app), with JSON in and out.
+ */
+export async function call<T = any>(
+  target: string | { request: (path: string, init: RequestInit) => Response | Promise<Response> },
+  path: string,
+  options: CallOptions = {},
+): Promise<CallResult<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers["content-type"] ??= "application/json";
+  const init: RequestInit = {
+    method: options.method ?? (options.body === undefined ? "GET" : "POST"),
+    headers,
+    body: options.body === undefined
+      ? undefined
+      : typeof options.body === "string"
+      ? options.body
+      : JSON.stringify(options.body),
+  };
+  const res = typeof target === "string"
+    ? await fetch(target + path, init)
+    : await target.request(path, init);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+let userCounter = 0;
+
+/** Registers a fresh user and returns its id, name and token. */
+export async function registerUser(
+  target: Parameters<typeof call>[0],
+  username = `user${++userCounter}_${crypto.randomUUID().slice(0, 6)}`,
+): Promise<{ id: string; username: string; token: string }> {
+  const res = await call(target, "/api/auth/register", {
+    body: { username, password: "password-123" },
+  });
+  if (res.status !== 201) throw new Error(`register failed: ${JSON.stringify(res.body)}`);
+  return { ...res.body.user, token: res.body.token };
+}

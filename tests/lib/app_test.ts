@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { call, serve, testApp } from "../helpers.ts";
+
+Deno.test("[e2e] GET /api/health checks KV", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const res = await call(server.url, "/api/health");
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { status: "ok" });
+});
+
+Deno.test("GET /api/health answers 503 when KV is gone", async () => {
+  const t = await testApp();
+  t.kv.close();
+  const res = await call(t.app, "/api/health");
+  assert.equal(res.status, 503);
+  assert.equal(res.body.error.code, "unavailable");
+});
+
+Deno.test("responses carry security headers", async () => {
+  await using t = await testApp();
+  for (const path of ["/api/health", "/api/nothing-here", "/api/docs"]) {
+    const res = await t.app.request(path);
+    await res.body?.cancel();
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'self'/, path);
+    assert.match(csp, /frame-ancestors 'none'/, path);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  }
+});
+
+Deno.test("unknown routes get 404 in the error shape", async () => {
+  await using t = await testApp();
+  const res = await call(t.app, "/api/nothing-here");
+  assert.equal(res.status, 404);
+  assert.equal(res.body.error.code, "not_found");
+});
+
+Deno.test("an unexpected failure answers 500 without a stack trace", async () => {
+  await using t = await testApp();
+  t.app.get("/api/test-crash", () => {
+    throw new Error("secret internals at lib/whatever.ts:12");
+  });
+  const originalError = console.error;
+  console.error = () => {};
+  try {
+    const res = await call(t.app, "/api/test-crash");
+    assert.equal(res.status, 500);
+    assert.deepEqual(res.body, {
+      error: { code: "internal", message: "Something went wrong on the server." },
+    });
+  } finally {
+    console.error = originalError;
+  }
+});

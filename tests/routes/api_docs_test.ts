@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { call, testApp } from "../helpers.ts";
+
+/** Every route the app serves under /api, except the documentation itself. */
+function apiRoutes(app: { routes: { method: string; path: string }[] }): string[] {
+  const skip = new Set(["/api/openapi.json", "/api/docs", "/api/docs.css", "/api/*"]);
+  return [
+    ...new Set(
+      app.routes
+        .filter((r) => r.path.startsWith("/api/") && !skip.has(r.path) && r.method !== "ALL")
+        .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}")}`),
+    ),
+  ].sort();
+}
+
+Deno.test("GET /api/openapi.json lists every route with its schemas", async () => {
+  await using t = await testApp();
+  const res = await call(t.app, "/api/openapi.json");
+  assert.equal(res.status, 200);
+  assert.equal(res.body.openapi, "3.1.0");
+  const documented = Object.entries(res.body.paths as Record<string, Record<string, unknown>>)
+    .flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`)).sort();
+  assert.deepEqual(documented, apiRoutes(t.app));
+  for (const [path, item] of Object.entries(res.body.paths as Record<string, any>)) {
+    for (const [method, op] of Object.entries(item as Record<string, any>)) {
+      const ok = Object.entries(op.responses).find(([s]) => s.startsWith("2"));
+      assert.ok(ok, `${method} ${path} documents a success response`);
+      if (ok![0] !== "204") {
+        assert.ok((ok![1] as any).content["application/json"].schema, `${method} ${path} schema`);
+      }
+      if (method === "post" && op.requestBody) {
+        assert.ok(op.requestBody.content["application/json"].schema, `${method} ${path} body`);
+      }
+    }
+  }
+  const register = res.body.paths["/api/auth/register"].post;
+  assert.deepEqual(register.requestBody.content["application/json"].schema, {
+    $ref: "#/components/schemas/Credentials",
+  });
+  assert.ok(res.body.components.schemas.Error);
+});
+
+Deno.test("GET /api/docs renders the reference with no external assets", async () => {
+  await using t = await testApp();
+  const res = await t.app.request("/api/docs");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /text\/html/);
+  const html = await res.text();
+  assert.match(html, /POST \/api\/auth\/register/);
+  assert.doesNotMatch(html, /(src|href)="https?:/, "no asset comes from another host");
+});
