@@ -13,8 +13,18 @@ await Deno.mkdir(dirname(config.kvPath), { recursive: true });
 const kv = await Deno.openKv(config.kvPath);
 const app = createApp({ kv, clock: Date.now, config });
 
-Deno.serve({
+const server = Deno.serve({
   port: config.port,
   hostname: config.hostname,
   onListen: ({ hostname, port }) => console.log(`Parley listening on http://${hostname}:${port}`),
 }, app.fetch);
+
+// On Ctrl-C or a stop signal, end streams and mark this instance's users offline.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await app.close();
+    await server.shutdown();
+    kv.close();
+    Deno.exit(0);
+  });
+}

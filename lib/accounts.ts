@@ -4,6 +4,7 @@
  * @module
  */
 import { ApiError, Errors } from "./errors.ts";
+import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
 import { userKey, usernameKey, usernamesPrefix } from "./keys.ts";
 import { decoyHash, hashPassword, verifyPassword } from "./password.ts";
@@ -95,13 +96,8 @@ export async function listUsers(
 
 /** Reads many users by id, in the order asked; `null` where one does not exist. */
 export async function getUsers(kv: Deno.Kv, ids: string[]): Promise<(User | null)[]> {
-  const users: (User | null)[] = [];
-  // getMany reads at most 10 keys at a time.
-  for (let i = 0; i < ids.length; i += 10) {
-    const entries = await kv.getMany<StoredUser[]>(ids.slice(i, i + 10).map(userKey));
-    for (const e of entries) users.push(e.value ? publicUser(e.value) : null);
-  }
-  return users;
+  const stored = await getManyChunked<StoredUser>(kv, ids.map(userKey));
+  return stored.map((u) => u && publicUser(u));
 }
 
 async function findStoredUser(kv: Deno.Kv, username: string): Promise<StoredUser | null> {

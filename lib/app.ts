@@ -1,7 +1,8 @@
 /**
  * The app factory: every route and middleware, wired to the dependencies it
- * is given. Nothing here opens KV or reads the environment, so tests build
- * as many apps as they like over `Deno.openKv(":memory:")`.
+ * is given, and the long-lived services (feed writer, hub, presence) built on
+ * them. Nothing here opens KV or reads the environment, so tests build as
+ * many apps as they like over `Deno.openKv(":memory:")`.
  *
  * @module
  */
@@ -10,23 +11,49 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { mountApiDocs } from "../routes/api_docs.tsx";
 import { authRoutes } from "../routes/auth.ts";
+import { directRoutes } from "../routes/direct.ts";
+import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { meRoutes } from "../routes/me.ts";
+import { messageRoutes } from "../routes/messages.ts";
+import { roomRoutes } from "../routes/rooms.ts";
+import { userRoutes } from "../routes/users.ts";
 import { ApiError, errorBody, Errors } from "./errors.ts";
+import { FeedWriter, trimFeedPlan } from "./feed.ts";
+import { defaultHubOptions, Hub } from "./hub.ts";
+import { newId } from "./ids.ts";
+import { MessageSender } from "./messages.ts";
 import { limitBody, requireJsonBody } from "./middleware/json_body.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
-import { type AppEnv, type Deps, newRouter } from "./router.ts";
+import { defaultPresenceOptions, Presence } from "./presence.ts";
+import { type AppEnv, type Deps, newRouter, type Services } from "./router.ts";
+
+/** A built app: its HTTP handler, its services, and a way to stop them. */
+export interface ParleyApp extends AsyncDisposable {
+  /** The Hono app, for `app.request()` in tests. */
+  hono: OpenAPIHono<AppEnv>;
+  /** The handler to give `Deno.serve`. */
+  fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /** Calls the app without a socket. */
+  request: OpenAPIHono<AppEnv>["request"];
+  /** The services, for tests that look inside. */
+  services: Services;
+  /** Ends every stream, stops the timers, and marks this instance's users offline. */
+  close(): Promise<void>;
+}
 
 /**
  * Builds the Parley app.
  *
  * @example
  * ```ts
- * const app = createApp({ kv: await Deno.openKv(":memory:"), clock: Date.now, config: defaultConfig });
- * const res = await app.request("/api/health");
+ * const parley = createApp({ kv: await Deno.openKv(":memory:"), clock: Date.now, config: defaultConfig });
+ * const res = await parley.request("/api/health");
+ * await parley.close();
  * ```
  */
-export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
+export function createApp(deps: Deps): ParleyApp {
+  const { services, stopTimers } = startServices(deps);
   const app = newRouter();
   app.use(securityHeaders());
   app.use("/api/*", limitBody(), requireJsonBody());
@@ -34,13 +61,58 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route("/api", healthRoutes(deps));
   app.route("/api", authRoutes(deps));
   app.route("/api", meRoutes(deps));
+  app.route("/api", roomRoutes(services));
+  app.route("/api", messageRoutes(services));
+  app.route("/api", directRoutes(services));
+  app.route("/api", userRoutes(services));
+  app.route("/api", eventRoutes(services));
   mountApiDocs(app);
 
   app.notFound(() => {
     throw new ApiError(Errors.notFound);
   });
   app.onError(errorResponse);
-  return app;
+
+  const close = async () => {
+    stopTimers();
+    await services.hub.close();
+    await services.presence.close();
+    services.feed.close();
+  };
+  return {
+    hono: app,
+    fetch: (req, info) => app.fetch(req, info),
+    request: app.request,
+    services,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function startServices(deps: Deps): { services: Services; stopTimers: () => void } {
+  const { kv, clock, config } = deps;
+  const feed = new FeedWriter(kv, clock);
+  const presence = new Presence(kv, feed, clock, newId(), {
+    ...defaultPresenceOptions,
+    graceMs: config.presenceGraceMs,
+  });
+  const hub = new Hub(kv, feed, presence, {
+    ...defaultHubOptions,
+    maxBufferedBytes: config.streamBufferBytes,
+  });
+  let ticks = 0;
+  const timers = setInterval(() => {
+    presence.sweep().catch((e) => console.error("presence sweep failed", e));
+    // Once an hour, trim what the feed no longer needs to keep.
+    if (ticks++ % 240 === 0) {
+      feed.run(true, trimFeedPlan(clock() - config.feedRetentionMs))
+        .catch((e) => console.error("feed trim failed", e));
+    }
+  }, defaultPresenceOptions.leaseMs / 3);
+  return {
+    services: { ...deps, feed, sender: new MessageSender(feed), hub, presence },
+    stopTimers: () => clearInterval(timers),
+  };
 }
 
 /** Turns any thrown error into the project's error shape; never leaks a stack. */

@@ -16,6 +16,12 @@ export interface Config {
   publicOrigin?: string;
   /** How long a session lasts, in milliseconds (`SESSION_TTL_DAYS`, default 30 days). */
   sessionTtlMs: number;
+  /** How long after a user's last stream closes they show offline (`PRESENCE_GRACE_MS`, default 5 s). */
+  presenceGraceMs: number;
+  /** How much may wait for one slow stream before it is cut off (`STREAM_BUFFER_KIB`, default 1 MiB). */
+  streamBufferBytes: number;
+  /** How long the feed keeps events for resuming streams (`FEED_RETENTION_HOURS`, default 7 days). */
+  feedRetentionMs: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -26,6 +32,9 @@ export const defaultConfig: Config = {
   hostname: "0.0.0.0",
   kvPath: "./data/parley.kv",
   sessionTtlMs: 30 * DAY_MS,
+  presenceGraceMs: 5_000,
+  streamBufferBytes: 1024 * 1024,
+  feedRetentionMs: 7 * DAY_MS,
 };
 
 /**
@@ -45,6 +54,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (env.PUBLIC_ORIGIN) config.publicOrigin = new URL(env.PUBLIC_ORIGIN).origin;
   if (env.SESSION_TTL_DAYS) {
     config.sessionTtlMs = integer("SESSION_TTL_DAYS", env.SESSION_TTL_DAYS, 1, 3650) * DAY_MS;
+  }
+  if (env.PRESENCE_GRACE_MS) {
+    config.presenceGraceMs = integer("PRESENCE_GRACE_MS", env.PRESENCE_GRACE_MS, 0, 60_000);
+  }
+  if (env.STREAM_BUFFER_KIB) {
+    config.streamBufferBytes = integer("STREAM_BUFFER_KIB", env.STREAM_BUFFER_KIB, 16, 65536) *
+      1024;
+  }
+  if (env.FEED_RETENTION_HOURS) {
+    config.feedRetentionMs = integer("FEED_RETENTION_HOURS", env.FEED_RETENTION_HOURS, 1, 8760) *
+      3_600_000;
   }
   return config;
 }

@@ -83,6 +83,9 @@ export const feedPrefix = () => ["feed"] as const;
 /** `["presence", userId]` → whether the user is online and when they were last seen. */
 export const presenceKey = (userId: string) => ["presence", userId] as const;
 
+/** Prefix of every user's presence. */
+export const presencePrefix = () => ["presence"] as const;
+
 /** `["presence_leases", userId, instanceId]` → until when an instance holds the user online. */
 export const presenceLeaseKey = (userId: string, instanceId: string) =>
   ["presence_leases", userId, instanceId] as const;

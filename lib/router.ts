@@ -9,6 +9,10 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { User } from "./accounts.ts";
 import type { Config } from "./config.ts";
 import { ApiError, Errors } from "./errors.ts";
+import type { FeedWriter } from "./feed.ts";
+import type { Hub } from "./hub.ts";
+import type { MessageSender } from "./messages.ts";
+import type { Presence } from "./presence.ts";
 import type { Session } from "./sessions.ts";
 
 /** Milliseconds since the epoch; injected so tests can move time. */
@@ -19,6 +23,18 @@ export interface Deps {
   kv: Deno.Kv;
   clock: Clock;
   config: Config;
+}
+
+/** The dependencies plus the long-lived services the app factory builds on them. */
+export interface Services extends Deps {
+  /** Appends every change to the feed, in group commits. */
+  feed: FeedWriter;
+  /** Sends messages in per-room batches. */
+  sender: MessageSender;
+  /** Serves event streams from the feed. */
+  hub: Hub;
+  /** Tracks who is online. */
+  presence: Presence;
 }
 
 /** Per-request values set by the middleware. */

@@ -30,7 +30,10 @@ export const AuthResult = z.object({
 }).openapi("AuthResult");
 
 /** What `GET /api/me` answers. */
-export const MeResult = z.object({ user: UserSchema }).openapi("Me");
+export const MeResult = z.object({
+  user: UserSchema,
+  unread: z.number().int().openapi({ description: "Unread messages over all rooms." }),
+}).openapi("Me");
 
 /** The error shape of every failure. */
 export const ErrorSchema = z.object({
@@ -43,3 +46,146 @@ export const ErrorSchema = z.object({
 
 /** What `GET /api/health` answers. */
 export const HealthResult = z.object({ status: z.literal("ok") }).openapi("Health");
+
+/** A room id as it appears in paths. */
+export const RoomId = z.string().regex(/^[\w-]{1,64}$/, { message: "Not a room id" })
+  .openapi({ param: { name: "id", in: "path" }, example: "q3Vb9x0LkT2mWcA_" });
+
+/** Path parameters of routes under `/rooms/:id`. */
+export const RoomParams = z.object({ id: RoomId });
+
+/** Body of `POST /api/rooms`. */
+export const CreateRoomBody = z.object({
+  name: z.string().trim().min(1).max(80).openapi({ example: "general" }),
+  capacity: z.number().int().min(2).max(1000).optional()
+    .openapi({ description: "Most members; default 100, at most 1,000." }),
+  private: z.boolean().optional().openapi({ description: "Only invited users may join." }),
+}).openapi("CreateRoom");
+
+/** A message, as sending returns it and the `message` event carries it. */
+export const MessageSchema = z.object({
+  id: z.string(),
+  roomId: z.string(),
+  seq: z.number().int().openapi({ description: "1, 2, 3, … per room, no gaps." }),
+  author: UserSchema,
+  text: z.string(),
+  createdAt: z.number().int().openapi({ description: "Milliseconds since the epoch." }),
+  clientId: z.string().optional(),
+}).openapi("Message");
+
+/** A room as one user sees it. */
+export const RoomSchema = z.object({
+  id: z.string(),
+  name: z.string().openapi({ description: "For a direct conversation, the other user's name." }),
+  kind: z.enum(["group", "direct"]),
+  capacity: z.number().int(),
+  private: z.boolean(),
+  ownerId: z.string().nullable(),
+  createdAt: z.number().int(),
+  memberCount: z.number().int(),
+  lastSeq: z.number().int(),
+  lastMessage: MessageSchema.nullable(),
+  lastActivityAt: z.number().int(),
+  unread: z.number().int(),
+  peer: UserSchema.optional(),
+}).openapi("Room");
+
+/** `{room}`. */
+export const RoomResult = z.object({ room: RoomSchema }).openapi("RoomResult");
+
+/** `{rooms}`. */
+export const RoomList = z.object({ rooms: z.array(RoomSchema) }).openapi("RoomList");
+
+/** A public room in the directory. */
+export const PublicRoomSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  capacity: z.number().int(),
+  memberCount: z.number().int(),
+  createdAt: z.number().int(),
+}).openapi("PublicRoom");
+
+/** Query of `GET /api/rooms/public`. */
+export const PublicRoomsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  after: RoomId.optional().openapi({ param: { name: "after", in: "query" } }),
+});
+
+/** `{rooms}` of the directory. */
+export const PublicRoomList = z.object({ rooms: z.array(PublicRoomSchema) })
+  .openapi("PublicRoomList");
+
+/** A member of a room. */
+export const MemberSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  role: z.enum(["owner", "member"]),
+  online: z.boolean(),
+}).openapi("Member");
+
+/** `{members}`. */
+export const MemberList = z.object({ members: z.array(MemberSchema) }).openapi("MemberList");
+
+/** Body of `POST /api/rooms/:id/members`. */
+export const AddMemberBody = z.object({ username: Username }).openapi("AddMember");
+
+/** Body of `POST /api/rooms/:id/messages`. */
+export const SendBody = z.object({
+  text: z.string().trim().min(1).max(4000),
+  clientId: z.string().min(1).max(64).optional()
+    .openapi({ description: "Chosen by the client; sending it again returns the original." }),
+}).openapi("SendMessage");
+
+/** `{message}`. */
+export const MessageResult = z.object({ message: MessageSchema }).openapi("MessageResult");
+
+const Seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Query of `GET /api/rooms/:id/messages`. */
+export const HistoryQuery = z.object({
+  before: Seq.optional().openapi({ param: { name: "before", in: "query" } }),
+  after: Seq.optional().openapi({ param: { name: "after", in: "query" } }),
+  limit: z.coerce.number().int().min(1).max(100).default(50)
+    .openapi({ param: { name: "limit", in: "query" } }),
+});
+
+/** A page of history. */
+export const HistoryPage = z.object({
+  messages: z.array(MessageSchema),
+  hasMore: z.boolean(),
+}).openapi("HistoryPage");
+
+/** Body of `POST /api/rooms/:id/read`. */
+export const ReadBody = z.object({ seq: z.number().int().min(0) }).openapi("MarkRead");
+
+/** Path parameter of `POST /api/direct/:username`. */
+export const DirectParams = z.object({
+  username: Username.openapi({ param: { name: "username", in: "path" } }),
+});
+
+/** A user with presence. */
+export const UserPresenceSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  online: z.boolean(),
+  lastSeen: z.number().int().nullable(),
+}).openapi("UserPresence");
+
+/** Query of `GET /api/users`. */
+export const UsersQuery = z.object({
+  online: z.enum(["true", "false"]).optional()
+    .openapi({ param: { name: "online", in: "query" }, description: "`true`: only those online." }),
+  limit: z.coerce.number().int().min(1).max(500).default(100)
+    .openapi({ param: { name: "limit", in: "query" } }),
+});
+
+/** `{users}`. */
+export const UserList = z.object({ users: z.array(UserPresenceSchema) }).openapi("UserList");
+
+/** Query of `GET /api/events`. */
+export const EventsQuery = z.object({
+  lastEventId: z.string().max(100).optional().openapi({
+    param: { name: "lastEventId", in: "query" },
+    description: "For clients that cannot send the `Last-Event-ID` header.",
+  }),
+});

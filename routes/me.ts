@@ -6,6 +6,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireUser } from "../lib/middleware/auth.ts";
 import { errors, json, signedIn } from "../lib/openapi.ts";
+import { unreadTotal } from "../lib/rooms.ts";
 import { type Deps, newRouter } from "../lib/router.ts";
 import { MeResult } from "../lib/schemas.ts";
 
@@ -13,8 +14,8 @@ const me = createRoute({
   method: "get",
   path: "/me",
   tags: ["Accounts"],
-  summary: "The signed-in user",
   security: signedIn,
+  summary: "The signed-in user and their total unread count",
   responses: { 200: json(MeResult, "The signed-in user"), ...errors(401) },
 });
 
@@ -22,6 +23,8 @@ const me = createRoute({
 export function meRoutes(deps: Deps) {
   const app = newRouter();
   app.use("/me", requireUser(deps));
-  app.openapi(me, (c) => c.json({ user: c.var.user }, 200));
+  app.openapi(me, async (c) => {
+    return c.json({ user: c.var.user, unread: await unreadTotal(deps.kv, c.var.user.id) }, 200);
+  });
   return app;
 }

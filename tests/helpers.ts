@@ -1,10 +1,11 @@
+// deno-lint-ignore-file no-explicit-any
 /**
  * Test helpers: apps over in-memory KV, real servers on loopback, and a small
  * API client.
  *
  * @module
  */
-import { createApp } from "../lib/app.ts";
+import { createApp, type ParleyApp } from "../lib/app.ts";
 import { type Config, defaultConfig } from "../lib/config.ts";
 
 /** A clock the test moves by hand. */
@@ -21,7 +22,7 @@ export function manualClock(start = Date.UTC(2026, 0, 1)): ManualClock {
 
 /** An app over a fresh in-memory KV; `close()` releases both. */
 export interface TestApp extends AsyncDisposable {
-  app: ReturnType<typeof createApp>;
+  app: ParleyApp;
   kv: Deno.Kv;
   clock: ManualClock;
   config: Config;
@@ -39,6 +40,7 @@ export async function testApp(config: Partial<Config> = {}): Promise<TestApp> {
     clock,
     config: full,
     async [Symbol.asyncDispose]() {
+      await app.close();
       kv.close();
     },
   };

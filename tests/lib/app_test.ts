@@ -11,10 +11,12 @@ Deno.test("[e2e] GET /api/health checks KV", async () => {
 
 Deno.test("GET /api/health answers 503 when KV is gone", async () => {
   const t = await testApp();
+  await t.app.services.hub.ready;
   t.kv.close();
   const res = await call(t.app, "/api/health");
   assert.equal(res.status, 503);
   assert.equal(res.body.error.code, "unavailable");
+  await t.app.close();
 });
 
 Deno.test("responses carry security headers", async () => {
@@ -38,7 +40,7 @@ Deno.test("unknown routes get 404 in the error shape", async () => {
 
 Deno.test("an unexpected failure answers 500 without a stack trace", async () => {
   await using t = await testApp();
-  t.app.get("/api/test-crash", () => {
+  t.app.hono.get("/api/test-crash", () => {
     throw new Error("secret internals at lib/whatever.ts:12");
   });
   const originalError = console.error;

@@ -1,0 +1,141 @@
+/**
+ * The slash-command parser shared by the web app and the terminal client.
+ * It imports nothing, so it runs in the browser, in the terminal and on the
+ * server alike.
+ *
+ * @module
+ */
+
+/** A parsed line of the composer. */
+export type Command =
+  | { kind: "message"; text: string }
+  | { kind: "join"; room: string }
+  | { kind: "create"; name: string; private: boolean; capacity?: number }
+  | { kind: "leave" }
+  | { kind: "dm"; user: string; text?: string }
+  | { kind: "invite"; user: string }
+  | { kind: "users" }
+  | { kind: "rooms" }
+  | { kind: "switch"; room: string }
+  | { kind: "history"; count?: number }
+  | { kind: "who" }
+  | { kind: "ping" }
+  | { kind: "help" }
+  | { kind: "logout" }
+  | { kind: "quit" }
+  | { kind: "error"; message: string };
+
+/** One line of help per command, in the order `/help` shows them. */
+export const commandHelp: readonly [string, string][] = [
+  ["/join <room>", "join a room by id or name"],
+  ["/create <name> [--private] [--capacity N]", "create a room"],
+  ["/leave", "leave the current room"],
+  ["/dm <user> [text]", "open a direct conversation (alias /pm)"],
+  ["/invite <user>", "add someone to the current room (owner only)"],
+  ["/users", "who is online"],
+  ["/rooms", "your rooms with unread counts"],
+  ["/switch <room>", "change the current conversation"],
+  ["/history [n]", "show the last n messages"],
+  ["/who", "members of the current room"],
+  ["/ping", "round-trip time to the server"],
+  ["/help", "this list"],
+  ["/logout", "sign out and forget the saved session"],
+  ["/quit", "leave the client"],
+];
+
+/**
+ * Parses one line. A line not starting with `/` is a message; `//text` sends
+ * `/text` as a message.
+ *
+ * @example
+ * ```ts
+ * parseCommand("/dm bob hi there"); // { kind: "dm", user: "bob", text: "hi there" }
+ * parseCommand("hello");            // { kind: "message", text: "hello" }
+ * ```
+ */
+export function parseCommand(line: string): Command {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith("/")) return { kind: "message", text: trimmed };
+  if (trimmed.startsWith("//")) return { kind: "message", text: trimmed.slice(1) };
+  const [head, ...words] = trimmed.slice(1).split(/\s+/);
+  const rest = trimmed.slice(1 + head.length).trim();
+  const name = head.toLowerCase();
+  const needs = (what: string) => ({
+    kind: "error" as const,
+    message: `Usage: /${name} <${what}>`,
+  });
+  switch (name) {
+    case "join":
+      return words[0] ? { kind: "join", room: words[0] } : needs("room");
+    case "switch":
+      return words[0] ? { kind: "switch", room: words[0] } : needs("room");
+    case "create":
+      return parseCreate(words);
+    case "leave":
+    case "part":
+      return { kind: "leave" };
+    case "dm":
+    case "pm":
+    case "msg": {
+      if (!words[0]) return needs("user");
+      const text = rest.slice(words[0].length).trim();
+      return text ? { kind: "dm", user: words[0], text } : { kind: "dm", user: words[0] };
+    }
+    case "invite":
+    case "add":
+      return words[0] ? { kind: "invite", user: words[0] } : needs("user");
+    case "history": {
+      if (!words[0]) return { kind: "history" };
+      const count = Number(words[0]);
+      return Number.isInteger(count) && count > 0 && count <= 1000
+        ? { kind: "history", count }
+        : { kind: "error", message: "Usage: /history [n], n from 1 to 1000" };
+    }
+    case "users":
+    case "online":
+      return { kind: "users" };
+    case "rooms":
+      return { kind: "rooms" };
+    case "who":
+    case "members":
+      return { kind: "who" };
+    case "ping":
+      return { kind: "ping" };
+    case "help":
+    case "?":
+      return { kind: "help" };
+    case "logout":
+      return { kind: "logout" };
+    case "quit":
+    case "exit":
+      return { kind: "quit" };
+    default:
+      return { kind: "error", message: `Unknown command /${head}. Try /help.` };
+  }
+}
+
+function parseCreate(words: string[]): Command {
+  const name: string[] = [];
+  let isPrivate = false;
+  let capacity: number | undefined;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w === "--private") isPrivate = true;
+    else if (w === "--capacity" || w.startsWith("--capacity=")) {
+      const value = w.includes("=") ? w.split("=")[1] : words[++i];
+      capacity = Number(value);
+      if (!Number.isInteger(capacity) || capacity < 2 || capacity > 1000) {
+        return { kind: "error", message: "--capacity takes a whole number from 2 to 1000" };
+      }
+    } else name.push(w);
+  }
+  if (!name.length) {
+    return { kind: "error", message: "Usage: /create <name> [--private] [--capacity N]" };
+  }
+  return {
+    kind: "create",
+    name: name.join(" "),
+    private: isPrivate,
+    ...(capacity ? { capacity } : {}),
+  };
+}

@@ -1,0 +1,290 @@
+/**
+ * The feed: one ordered log of everything that happened (messages, members,
+ * rooms, read markers, presence, typing), and the writer that appends to it.
+ *
+ * Every change that produces an event goes through one {@linkcode FeedWriter}
+ * per process. The writer groups whatever is pending into a single atomic
+ * commit (group commit), which also writes one feed entry and moves the feed
+ * head. Each commit checks the feed head's versionstamp, so two processes over
+ * one KV never interleave: a commit that lost the race is planned again from
+ * fresh reads. Positions in the feed are the stream's event ids.
+ *
+ * @module
+ */
+import type { User } from "./accounts.ts";
+import { ApiError, Errors } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { feedEntryKey, feedHeadKey, feedPrefix } from "./keys.ts";
+
+/** One thing that happened. A `message` event stands for a run of messages in one room. */
+export type FeedEvent =
+  | { type: "message"; roomId: string; from: number; to: number }
+  | { type: "member"; roomId: string; user: User; action: "joined" | "left" }
+  | { type: "room"; roomId: string; userIds: string[] }
+  | { type: "read"; userId: string; roomId: string; seq: number }
+  | { type: "typing"; roomId: string; user: User }
+  | { type: "presence"; user: User; online: boolean; lastSeen: number };
+
+/** The feed head: the last position written, the feed's identity, and how far it was trimmed. */
+export interface FeedHead {
+  pos: number;
+  /** Random per feed, so ids from another database are recognised as unknown. */
+  epoch: string;
+  /** Positions up to and including this one have been trimmed away. */
+  floor: number;
+}
+
+/** One commit's events, stored under the position of its last event. */
+export interface FeedEntry {
+  at: number;
+  events: FeedEvent[];
+}
+
+/** How many positions an event takes: one per message, one for anything else. */
+export function eventSpan(e: FeedEvent): number {
+  return e.type === "message" ? e.to - e.from + 1 : 1;
+}
+
+/** What an operation decided to write, planned from reads guarded by the feed head. */
+export interface Plan {
+  /** Adds the operation's writes to the commit. */
+  apply(op: Deno.AtomicOperation): void;
+  /** How many mutations `apply` adds. */
+  mutations: number;
+  /** A generous estimate of the bytes `apply` writes. */
+  bytes: number;
+  /** The events the commit appends to the feed. */
+  events: FeedEvent[];
+  /** Moves the feed's floor (only trimming does this). */
+  floor?: number;
+}
+
+/** An operation submitted to the writer. */
+export interface FeedOp {
+  /**
+   * An exclusive operation reads state that another operation in the same
+   * commit could change, so it gets a commit to itself (with non-exclusive ones).
+   */
+  exclusive: boolean;
+  /** Reads what it needs and plans its writes. May run again after a lost race. */
+  plan(kv: Deno.Kv, now: number): Promise<Plan>;
+  /** Called once the plan is committed. */
+  done(plan: Plan): void;
+  /** Called when the operation fails for good. */
+  fail(error: unknown): void;
+}
+
+// Deno KV allows 1,000 mutations and 800 KiB per commit and 64 KiB per value.
+const MAX_MUTATIONS = 990;
+const MAX_BYTES = 640 * 1024;
+const MAX_ENTRY_BYTES = 48 * 1024;
+const MAX_COMMIT_ATTEMPTS = 20;
+
+/** Limits one plan must stay inside to fit in a commit. */
+export const planLimits = { mutations: MAX_MUTATIONS - 10, bytes: MAX_BYTES - 64 * 1024 };
+
+/**
+ * Appends operations to the feed in group commits.
+ *
+ * @example
+ * ```ts
+ * const writer = new FeedWriter(kv, Date.now);
+ * const value = await writer.run({ exclusive: false, plan: async () => ({ ... }) });
+ * ```
+ */
+export class FeedWriter {
+  #kv: Deno.Kv;
+  #clock: () => number;
+  #pending: FeedOp[] = [];
+  #running = false;
+  #listeners = new Set<(pos: number) => void>();
+  #closed = false;
+
+  constructor(kv: Deno.Kv, clock: () => number) {
+    this.#kv = kv;
+    this.#clock = clock;
+  }
+
+  /** Queues an operation; it is committed with whatever else is pending. */
+  submit(op: FeedOp): void {
+    if (this.#closed) return op.fail(new ApiError(Errors.unavailable));
+    this.#pending.push(op);
+    if (!this.#running) this.#drain();
+  }
+
+  /**
+   * Plans, commits and resolves one operation.
+   *
+   * @param plan returns the plan and the value to resolve with once it is committed.
+   */
+  run<T>(exclusive: boolean, plan: (kv: Deno.Kv, now: number) => Promise<Plan & { value: T }>) {
+    return new Promise<T>((resolve, reject) =>
+      this.submit({
+        exclusive,
+        plan,
+        done: (p) => resolve((p as Plan & { value: T }).value),
+        fail: reject,
+      })
+    );
+  }
+
+  /** Calls `listener` with the new head position after every commit of this writer. */
+  onCommit(listener: (pos: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Stops taking operations; pending ones still finish. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    let attempt = 0;
+    try {
+      while (this.#pending.length) {
+        const batch = this.#pending.splice(0);
+        const outcome = await this.#commitBatch(batch).catch((error) => ({ error }));
+        if ("error" in outcome) {
+          // The store itself failed (e.g. "database is locked" with two processes): back off.
+          if (++attempt >= MAX_COMMIT_ATTEMPTS) {
+            console.error("feed commit failed", outcome.error);
+            for (const op of batch) op.fail(new ApiError(Errors.unavailable));
+            attempt = 0;
+          } else {
+            this.#pending.unshift(...batch);
+            await sleep(Math.min(200, 2 ** attempt) * Math.random());
+          }
+          continue;
+        }
+        if (outcome.retry.length) this.#pending.unshift(...outcome.retry);
+        if (!outcome.committed) await sleep(Math.random() * Math.min(50, 2 ** ++attempt));
+        else attempt = 0;
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Plans and commits what fits; returns the operations to try again. */
+  async #commitBatch(batch: FeedOp[]): Promise<{ committed: boolean; retry: FeedOp[] }> {
+    const headEntry = await this.#kv.get<FeedHead>(feedHeadKey());
+    const head = headEntry.value ?? await initFeed(this.#kv);
+    const now = this.#clock();
+    const retry: FeedOp[] = [];
+    const taken: { op: FeedOp; plan: Plan }[] = [];
+    let mutations = 2, bytes = 512, entryBytes = 64;
+
+    // Only one exclusive operation per commit: the others wait for the next one.
+    const exclusive = batch.find((op) => op.exclusive);
+    const planned = await Promise.all(
+      batch.map((op) =>
+        op.exclusive && op !== exclusive
+          ? null
+          : op.plan(this.#kv, now).then((plan) => ({ plan }), (error) => ({ error }))
+      ),
+    );
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i], p = planned[i];
+      if (p === null) {
+        retry.push(op);
+        continue;
+      }
+      if ("error" in p) {
+        op.fail(p.error);
+        continue;
+      }
+      const size = JSON.stringify(p.plan.events).length;
+      const fits = mutations + p.plan.mutations <= MAX_MUTATIONS &&
+        bytes + p.plan.bytes <= MAX_BYTES && entryBytes + size <= MAX_ENTRY_BYTES;
+      if (!fits && taken.length) {
+        retry.push(op);
+        continue;
+      }
+      mutations += p.plan.mutations;
+      bytes += p.plan.bytes;
+      entryBytes += size;
+      taken.push({ op, plan: p.plan });
+    }
+
+    const events = taken.flatMap((t) => t.plan.events);
+    if (!taken.some((t) => t.plan.mutations > 0 || t.plan.events.length > 0)) {
+      for (const t of taken) t.op.done(t.plan);
+      return { committed: true, retry };
+    }
+    const pos = head.pos + events.reduce((n, e) => n + eventSpan(e), 0);
+    const floor = taken.reduce((f, t) => Math.max(f, t.plan.floor ?? 0), head.floor);
+    const atomic = this.#kv.atomic().check(headEntry);
+    for (const t of taken) t.plan.apply(atomic);
+    if (events.length) atomic.set(feedEntryKey(pos), { at: now, events } satisfies FeedEntry);
+    atomic.set(feedHeadKey(), { pos, epoch: head.epoch, floor } satisfies FeedHead);
+    const result = await atomic.commit();
+    if (!result.ok) return { committed: false, retry: [...taken.map((t) => t.op), ...retry] };
+    for (const t of taken) t.op.done(t.plan);
+    if (events.length) { for (const listener of this.#listeners) listener(pos); }
+    return { committed: true, retry };
+  }
+}
+
+/** Creates the feed head of an empty database; leaves an existing one alone. */
+export async function initFeed(kv: Deno.Kv): Promise<FeedHead> {
+  const head: FeedHead = { pos: 0, epoch: newId().slice(0, 8).replace(/[^\w]/g, "x"), floor: 0 };
+  await kv.atomic().check({ key: feedHeadKey(), versionstamp: null }).set(feedHeadKey(), head)
+    .commit();
+  return (await readFeedHead(kv))!;
+}
+
+/** Reads the feed head; `null` before {@linkcode initFeed}. */
+export async function readFeedHead(kv: Deno.Kv): Promise<FeedHead | null> {
+  return (await kv.get<FeedHead>(feedHeadKey())).value;
+}
+
+/**
+ * Lists the feed entries holding positions after `after` up to `until`, in order.
+ *
+ * @returns each entry with the position of its first event.
+ */
+export async function* readFeed(
+  kv: Deno.Kv,
+  after: number,
+  until = Infinity,
+): AsyncGenerator<{ first: number; last: number; entry: FeedEntry }> {
+  const selector = Number.isFinite(until)
+    ? { start: feedEntryKey(after + 1), end: feedEntryKey(until + 1) }
+    : { prefix: feedPrefix(), start: feedEntryKey(after + 1) };
+  for await (const item of kv.list<FeedEntry>(selector, { batchSize: 200 })) {
+    const last = item.key[1] as number;
+    const span = item.value.events.reduce((n, e) => n + eventSpan(e), 0);
+    yield { first: last - span + 1, last, entry: item.value };
+  }
+}
+
+/**
+ * An operation that trims feed entries older than `before` (a time), so the
+ * feed does not grow forever. Clients resuming from a trimmed position get a
+ * reset instead of a silent gap.
+ */
+export function trimFeedPlan(before: number) {
+  return async (kv: Deno.Kv): Promise<Plan & { value: number }> => {
+    const keys: Deno.KvKey[] = [];
+    let floor = 0;
+    for await (const e of kv.list<FeedEntry>({ prefix: feedPrefix() }, { limit: 500 })) {
+      if (e.value.at >= before) break;
+      keys.push(e.key);
+      floor = e.key[1] as number;
+    }
+    return {
+      apply: (op) => keys.forEach((k) => op.delete(k)),
+      mutations: keys.length,
+      bytes: keys.length * 32,
+      events: [],
+      floor: floor || undefined,
+      value: keys.length,
+    };
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,259 @@
+/**
+ * Messages: sending (with per-room group commits and idempotent retries) and
+ * reading history.
+ *
+ * @module
+ */
+import type { User } from "./accounts.ts";
+import { ApiError, Errors } from "./errors.ts";
+import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
+import { planLimits } from "./feed.ts";
+import { getManyChunked } from "./get_many.ts";
+import { newId } from "./ids.ts";
+import { clientIdKey, messageKey, messagesPrefix, readMarkerKey, roomHeadKey } from "./keys.ts";
+
+/** A message, exactly as the API and the event stream carry it. */
+export interface Message {
+  id: string;
+  roomId: string;
+  seq: number;
+  author: User;
+  text: string;
+  createdAt: number;
+  clientId?: string;
+}
+
+/** `["room_heads", roomId]`: the room's last seq and its latest message. */
+export interface RoomHead {
+  seq: number;
+  lastMessage: Message | null;
+  lastActivityAt: number;
+}
+
+/** What a send returns: the stored message, and whether it was a retry of an earlier send. */
+export interface SendResult {
+  message: Message;
+  duplicate: boolean;
+}
+
+interface SendItem {
+  author: User;
+  text: string;
+  clientId?: string;
+  resolve(result: SendResult): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Sends messages. Concurrent sends to one room wait in a queue and go out
+ * together in the feed writer's next commit, which gives each its seq, so a
+ * room takes one commit per batch instead of one per message, and seq runs
+ * 1, 2, 3, … with no gap however many senders race.
+ *
+ * @example
+ * ```ts
+ * const sender = new MessageSender(feedWriter);
+ * const { message } = await sender.send(roomId, user, "hello", "client-1");
+ * ```
+ */
+export class MessageSender {
+  #feed: FeedWriter;
+  #queues = new Map<string, { items: SendItem[]; busy: boolean }>();
+
+  constructor(feed: FeedWriter) {
+    this.#feed = feed;
+  }
+
+  /**
+   * Sends a message; resolves once it is committed. The caller has checked membership.
+   *
+   * A `clientId` already used by the same author in the same room returns the
+   * original message with `duplicate: true` and stores nothing.
+   */
+  send(roomId: string, author: User, text: string, clientId?: string): Promise<SendResult> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#queues.get(roomId);
+      if (!queue) this.#queues.set(roomId, queue = { items: [], busy: false });
+      queue.items.push({ author, text, clientId, resolve, reject });
+      if (!queue.busy) this.#submit(roomId);
+    });
+  }
+
+  /** One batch in flight per room: the next one starts when it is done. */
+  #submit(roomId: string): void {
+    const queue = this.#queues.get(roomId)!;
+    queue.busy = true;
+    let items: SendItem[] | undefined;
+    const next = () => {
+      if (queue.items.length) this.#submit(roomId);
+      else this.#queues.delete(roomId);
+    };
+    const op: FeedOp = {
+      exclusive: false,
+      plan: (kv, now) => planSends(kv, roomId, items ??= takeBatch(queue.items), now),
+      done: (plan) => {
+        (plan as SendPlan).settle();
+        next();
+      },
+      fail: (error) => {
+        for (const item of items ?? queue.items.splice(0)) item.reject(error);
+        next();
+      },
+    };
+    this.#feed.submit(op);
+  }
+}
+
+/** Takes as many queued sends as fit in one commit. */
+function takeBatch(queue: SendItem[]): SendItem[] {
+  let mutations = 1, bytes = 0, n = 0;
+  for (const item of queue) {
+    const m = 2 + (item.clientId ? 1 : 0);
+    const b = messageBytes(item.text);
+    if (n > 0 && (mutations + m > planLimits.mutations || bytes + b > planLimits.bytes)) break;
+    mutations += m;
+    bytes += b;
+    n++;
+  }
+  return queue.splice(0, n);
+}
+
+/** A generous size of a stored message: V8 may store text as two bytes a character. */
+function messageBytes(text: string): number {
+  return 2 * text.length + 400;
+}
+
+interface SendPlan extends Plan {
+  settle(): void;
+}
+
+async function planSends(
+  kv: Deno.Kv,
+  roomId: string,
+  items: SendItem[],
+  now: number,
+): Promise<SendPlan> {
+  const head = (await kv.get<RoomHead>(roomHeadKey(roomId))).value;
+  if (!head) throw new ApiError(Errors.roomNotFound);
+  const known = await existingByClientId(kv, roomId, items);
+
+  const results: SendResult[] = [];
+  const fresh: Message[] = [];
+  const inBatch = new Map<string, Message>();
+  let seq = head.seq;
+  for (const item of items) {
+    const tag = item.clientId && `${item.author.id}\n${item.clientId}`;
+    const earlier = tag ? known.get(tag) ?? inBatch.get(tag) : undefined;
+    if (earlier) {
+      results.push({ message: earlier, duplicate: true });
+      continue;
+    }
+    const message: Message = {
+      id: newId(),
+      roomId,
+      seq: ++seq,
+      author: item.author,
+      text: item.text,
+      createdAt: now,
+      ...(item.clientId ? { clientId: item.clientId } : {}),
+    };
+    if (tag) inBatch.set(tag, message);
+    fresh.push(message);
+    results.push({ message, duplicate: false });
+  }
+
+  // Each author's own messages count as read: raise their marker to their last seq.
+  const lastByAuthor = new Map(fresh.map((m) => [m.author.id, m.seq]));
+  const last = fresh.at(-1);
+  return {
+    mutations: fresh.length + inBatch.size + lastByAuthor.size + (last ? 1 : 0),
+    bytes: fresh.reduce((n, m) => n + messageBytes(m.text), 0) +
+      (last ? messageBytes(last.text) : 0),
+    events: last ? [{ type: "message", roomId, from: fresh[0].seq, to: last.seq }] : [],
+    apply(op) {
+      for (const m of fresh) {
+        op.set(messageKey(roomId, m.seq), m);
+        if (m.clientId) op.set(clientIdKey(roomId, m.author.id, m.clientId), m.seq);
+      }
+      for (const [authorId, s] of lastByAuthor) {
+        op.max(readMarkerKey(authorId, roomId), BigInt(s));
+      }
+      if (last) {
+        op.set(
+          roomHeadKey(roomId),
+          { seq, lastMessage: last, lastActivityAt: now } satisfies RoomHead,
+        );
+      }
+    },
+    settle() {
+      items.forEach((item, i) => item.resolve(results[i]));
+    },
+  };
+}
+
+/** The stored messages of the items' client ids that were sent before, by author and client id. */
+async function existingByClientId(
+  kv: Deno.Kv,
+  roomId: string,
+  items: SendItem[],
+): Promise<Map<string, Message>> {
+  const withId = items.filter((i) => i.clientId);
+  const seqs = await getManyChunked<number>(
+    kv,
+    withId.map((i) => clientIdKey(roomId, i.author.id, i.clientId!)),
+  );
+  const found = withId.flatMap((item, i) => seqs[i] === null ? [] : [{ item, seq: seqs[i]! }]);
+  const messages = await getManyChunked<Message>(kv, found.map((f) => messageKey(roomId, f.seq)));
+  const known = new Map<string, Message>();
+  found.forEach((f, i) => {
+    if (messages[i]) known.set(`${f.item.author.id}\n${f.item.clientId}`, messages[i]!);
+  });
+  return known;
+}
+
+/** A page of history. */
+export interface HistoryPage {
+  messages: Message[];
+  hasMore: boolean;
+}
+
+/**
+ * Reads a page of a room's history, ascending by seq.
+ *
+ * With no cursor it is the newest page; `before` pages backwards (`hasMore`:
+ * older ones exist), `after` forwards (`hasMore`: newer ones exist).
+ */
+export async function listMessages(
+  kv: Deno.Kv,
+  roomId: string,
+  options: { before?: number; after?: number; limit: number },
+): Promise<HistoryPage> {
+  const { before, after, limit } = options;
+  const forward = after !== undefined;
+  const selector = {
+    prefix: messagesPrefix(roomId),
+    ...(after !== undefined ? { start: messageKey(roomId, after + 1) } : {}),
+    ...(before !== undefined ? { end: messageKey(roomId, before) } : {}),
+  } as Deno.KvListSelector;
+  const messages: Message[] = [];
+  for await (const e of kv.list<Message>(selector, { limit: limit + 1, reverse: !forward })) {
+    messages.push(e.value);
+  }
+  const hasMore = messages.length > limit;
+  if (hasMore) messages.pop();
+  if (!forward) messages.reverse();
+  return { messages, hasMore };
+}
+
+/** Reads the messages of a room with seq from `from` to `to`, in order. */
+export async function readMessageRange(
+  kv: Deno.Kv,
+  roomId: string,
+  from: number,
+  to: number,
+): Promise<Message[]> {
+  const messages: Message[] = [];
+  const selector = { start: messageKey(roomId, from), end: messageKey(roomId, to + 1) };
+  for await (const e of kv.list<Message>(selector, { batchSize: 500 })) messages.push(e.value);
+  return messages;
+}

@@ -1,0 +1,199 @@
+/**
+ * Presence: who is online and when they were last seen.
+ *
+ * A user is online while any instance holds an open stream of theirs. Each
+ * instance keeps a lease per user in KV and renews it on a heartbeat; a lease
+ * that is not renewed (a crashed process, a vanished network) expires, and
+ * the next sweep marks the user offline. Closing the last stream marks them
+ * offline only after a grace period, so a page reload does not flap.
+ *
+ * @module
+ */
+import type { User } from "./accounts.ts";
+import type { FeedWriter, Plan } from "./feed.ts";
+import {
+  presenceKey,
+  presenceLeaseKey,
+  presenceLeasesPrefix,
+  presencePrefix,
+  usernamesPrefix,
+} from "./keys.ts";
+import { getUsers } from "./accounts.ts";
+import { getManyChunked } from "./get_many.ts";
+
+/** A user's presence as stored and as the API shows it. */
+export interface PresenceState {
+  online: boolean;
+  lastSeen: number | null;
+}
+
+/** Timings of presence. */
+export interface PresenceOptions {
+  /** How long after the last stream closes a user goes offline. */
+  graceMs: number;
+  /** How long a lease lasts without renewal. */
+  leaseMs: number;
+}
+
+/** The defaults: 5 s of grace; leases of 45 s renewed every 15 s, so offline within 60 s. */
+export const defaultPresenceOptions: PresenceOptions = { graceMs: 5_000, leaseMs: 45_000 };
+
+interface Lease {
+  expiresAt: number;
+}
+
+/** Tracks this instance's connected users and publishes their presence. */
+export class Presence {
+  #kv: Deno.Kv;
+  #feed: FeedWriter;
+  #clock: () => number;
+  #instanceId: string;
+  #options: PresenceOptions;
+  #local = new Map<
+    string,
+    { user: User; streams: number; offlineTimer?: ReturnType<typeof setTimeout> }
+  >();
+
+  constructor(
+    kv: Deno.Kv,
+    feed: FeedWriter,
+    clock: () => number,
+    instanceId: string,
+    options: PresenceOptions,
+  ) {
+    this.#kv = kv;
+    this.#feed = feed;
+    this.#clock = clock;
+    this.#instanceId = instanceId;
+    this.#options = options;
+  }
+
+  /** A stream of `user` opened here. */
+  connect(user: User): Promise<void> {
+    const local = this.#local.get(user.id);
+    if (local) {
+      local.streams++;
+      clearTimeout(local.offlineTimer);
+      local.offlineTimer = undefined;
+      return Promise.resolve();
+    }
+    this.#local.set(user.id, { user, streams: 1 });
+    return this.#settle(user.id, user).catch(logFailure);
+  }
+
+  /** A stream of `user` closed here; after the grace period with none open, they go offline. */
+  disconnect(userId: string): void {
+    const local = this.#local.get(userId);
+    if (!local || --local.streams > 0) return;
+    local.offlineTimer = setTimeout(() => {
+      this.#local.delete(userId);
+      this.#settle(userId).catch(logFailure);
+    }, this.#options.graceMs);
+  }
+
+  /**
+   * Renews this instance's leases and marks offline every user whose leases
+   * all expired. Runs on a timer; tests call it after moving the clock.
+   */
+  async sweep(): Promise<void> {
+    await this.#renew();
+    for await (const e of this.#kv.list<PresenceState>({ prefix: presencePrefix() })) {
+      const userId = e.key[1] as string;
+      if (e.value.online && !this.#local.has(userId)) await this.#settle(userId).catch(logFailure);
+    }
+  }
+
+  /** Ends every local lease at once (a graceful shutdown). */
+  async close(): Promise<void> {
+    const ids = [...this.#local.keys()];
+    for (const l of this.#local.values()) clearTimeout(l.offlineTimer);
+    this.#local.clear();
+    await Promise.all(ids.map((id) => this.#settle(id).catch(logFailure)));
+  }
+
+  async #renew(): Promise<void> {
+    const expiresAt = this.#clock() + this.#options.leaseMs;
+    const held = [...this.#local.values()].filter((l) => l.offlineTimer === undefined);
+    const states = await getManyChunked<PresenceState>(
+      this.#kv,
+      held.map((l) => presenceKey(l.user.id)),
+    );
+    for (let i = 0; i < held.length; i += 500) {
+      const op = this.#kv.atomic();
+      for (const l of held.slice(i, i + 500)) {
+        op.set(presenceLeaseKey(l.user.id, this.#instanceId), { expiresAt } satisfies Lease);
+      }
+      await op.commit();
+    }
+    // Someone may have swept a user of ours while our heartbeat was late: put them back.
+    await Promise.all(
+      held.filter((_, i) => !states[i]?.online).map((l) => this.#settle(l.user.id, l.user)),
+    );
+  }
+
+  /**
+   * Writes this instance's lease (held) or drops it, then publishes a change
+   * of the user's presence, if there is one.
+   */
+  #settle(userId: string, held?: User): Promise<void> {
+    const leaseMs = this.#options.leaseMs;
+    return this.#feed.run(true, async (kv, now): Promise<Plan & { value: void }> => {
+      const stored = (await kv.get<PresenceState>(presenceKey(userId))).value;
+      const leases: [Deno.KvKey, Lease][] = [];
+      for await (const e of kv.list<Lease>({ prefix: presenceLeasesPrefix(userId) })) {
+        leases.push([e.key, e.value]);
+      }
+      const mine = presenceLeaseKey(userId, this.#instanceId);
+      const stale = leases.filter(([k, l]) => l.expiresAt <= now || (!held && k[2] === mine[2]));
+      const online = !!held || leases.length > stale.length;
+      const changed = online !== (stored?.online === true);
+      const user = held ?? (changed ? (await getUsers(kv, [userId]))[0] : null);
+      const state: PresenceState = { online, lastSeen: now };
+      const publish = changed && user;
+      return {
+        mutations: stale.length + (held ? 1 : 0) + (publish ? 1 : 0),
+        bytes: 256 * (leases.length + 2),
+        events: publish ? [{ type: "presence", user, online, lastSeen: now }] : [],
+        apply(op) {
+          for (const [k] of stale) op.delete(k);
+          if (held) op.set(mine, { expiresAt: now + leaseMs } satisfies Lease);
+          if (publish) op.set(presenceKey(userId), state);
+        },
+        value: undefined,
+      };
+    });
+  }
+}
+
+/** The presence of many users, in the order asked. */
+export async function getPresence(kv: Deno.Kv, userIds: string[]): Promise<PresenceState[]> {
+  const states = await getManyChunked<PresenceState>(kv, userIds.map(presenceKey));
+  return states.map((s) => s ?? { online: false, lastSeen: null });
+}
+
+/** Users with their presence, alphabetically; `onlineOnly` keeps those online. */
+export async function listUsersWithPresence(
+  kv: Deno.Kv,
+  options: { onlineOnly: boolean; limit: number },
+): Promise<(User & PresenceState)[]> {
+  const result: (User & PresenceState)[] = [];
+  let batch: string[] = [];
+  const flush = async () => {
+    const [users, states] = await Promise.all([getUsers(kv, batch), getPresence(kv, batch)]);
+    users.forEach((u, i) => {
+      if (u && (!options.onlineOnly || states[i].online)) result.push({ ...u, ...states[i] });
+    });
+    batch = [];
+  };
+  for await (const e of kv.list<string>({ prefix: usernamesPrefix() })) {
+    batch.push(e.value);
+    if (batch.length === 100) await flush();
+    if (result.length >= options.limit) break;
+  }
+  if (batch.length) await flush();
+  return result.slice(0, options.limit);
+}
+
+function logFailure(error: unknown): void {
+  console.error("presence update failed", error);
+}

@@ -1,0 +1,45 @@
+/**
+ * `/api/events`: the signed-in user's live event stream (Server-Sent Events).
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireUser } from "../lib/middleware/auth.ts";
+import { errors, signedIn } from "../lib/openapi.ts";
+import { newRouter, type Services } from "../lib/router.ts";
+import { EventsQuery } from "../lib/schemas.ts";
+
+const events = createRoute({
+  method: "get",
+  path: "/events",
+  tags: ["Events"],
+  security: signedIn,
+  summary: "Live events: message, room, member, presence, read, typing; resumable",
+  description: "Server-Sent Events. Every event has an `id`; reconnect with `Last-Event-ID` " +
+    "(or `?lastEventId=`) to receive the message, room, member and read events missed, in " +
+    "order, then live ones. The first event is `ready` (a fresh stream), or `reset` when the " +
+    "id cannot be resumed: reload rooms and history then. A comment line keeps the stream " +
+    "alive every 20 s.",
+  request: {
+    query: EventsQuery,
+    headers: z.object({ "last-event-id": z.string().max(100).optional() }),
+  },
+  responses: {
+    200: {
+      description: "An event stream",
+      content: { "text/event-stream": { schema: z.string() } },
+    },
+    ...errors(400, 401),
+  },
+});
+
+/** The event stream route. */
+export function eventRoutes(s: Services) {
+  const app = newRouter();
+  app.use("/events", requireUser(s));
+  app.openapi(events, async (c) => {
+    const lastEventId = c.req.valid("header")["last-event-id"] ?? c.req.valid("query").lastEventId;
+    return await s.hub.subscribe(c.var.user, lastEventId ?? null);
+  });
+  return app;
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { parseCommand } from "../../lib/commands.ts";
+
+Deno.test("parseCommand() treats a plain line as a message", () => {
+  assert.deepEqual(parseCommand("  hello there "), { kind: "message", text: "hello there" });
+  assert.deepEqual(parseCommand("//shrug"), { kind: "message", text: "/shrug" });
+});
+
+Deno.test("parseCommand() parses /dm with and without text, and its aliases", () => {
+  assert.deepEqual(parseCommand("/dm bob"), { kind: "dm", user: "bob" });
+  assert.deepEqual(parseCommand("/dm bob  hi  there"), {
+    kind: "dm",
+    user: "bob",
+    text: "hi  there",
+  });
+  assert.deepEqual(parseCommand("/PM bob yo"), { kind: "dm", user: "bob", text: "yo" });
+  assert.equal(parseCommand("/dm").kind, "error");
+});
+
+Deno.test("parseCommand() parses /create with flags", () => {
+  assert.deepEqual(parseCommand("/create team chat --private --capacity 5"), {
+    kind: "create",
+    name: "team chat",
+    private: true,
+    capacity: 5,
+  });
+  assert.deepEqual(parseCommand("/create lobby"), {
+    kind: "create",
+    name: "lobby",
+    private: false,
+  });
+  assert.equal(parseCommand("/create x --capacity 1").kind, "error");
+  assert.equal(parseCommand("/create --private").kind, "error");
+});
+
+Deno.test("parseCommand() parses the rest and rejects unknown commands", () => {
+  assert.deepEqual(parseCommand("/join abc"), { kind: "join", room: "abc" });
+  assert.equal(parseCommand("/join").kind, "error");
+  assert.deepEqual(parseCommand("/history 20"), { kind: "history", count: 20 });
+  assert.deepEqual(parseCommand("/history"), { kind: "history" });
+  assert.equal(parseCommand("/history -3").kind, "error");
+  for (const k of ["leave", "users", "rooms", "who", "ping", "help", "logout", "quit"]) {
+    assert.equal(parseCommand(`/${k}`).kind, k);
+  }
+  assert.deepEqual(parseCommand("/switch general"), { kind: "switch", room: "general" });
+  assert.deepEqual(parseCommand("/invite carol"), { kind: "invite", user: "carol" });
+  assert.match((parseCommand("/frobnicate") as { message: string }).message, /Unknown command/);
+});
