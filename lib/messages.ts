@@ -230,11 +230,18 @@ export async function listMessages(
 ): Promise<HistoryPage> {
   const { before, after, limit } = options;
   const forward = after !== undefined;
-  const selector = {
-    prefix: messagesPrefix(roomId),
-    ...(after !== undefined ? { start: messageKey(roomId, after + 1) } : {}),
-    ...(before !== undefined ? { end: messageKey(roomId, before) } : {}),
-  } as Deno.KvListSelector;
+  if (after !== undefined && before !== undefined && after + 1 >= before) {
+    return { messages: [], hasMore: false };
+  }
+  const start = after !== undefined ? messageKey(roomId, after + 1) : undefined;
+  const end = before !== undefined ? messageKey(roomId, before) : undefined;
+  const selector: Deno.KvListSelector = start && end
+    ? { start, end }
+    : start
+    ? { prefix: messagesPrefix(roomId), start }
+    : end
+    ? { prefix: messagesPrefix(roomId), end }
+    : { prefix: messagesPrefix(roomId) };
   const messages: Message[] = [];
   for await (const e of kv.list<Message>(selector, { limit: limit + 1, reverse: !forward })) {
     messages.push(e.value);

@@ -28,10 +28,16 @@ export interface TestApp extends AsyncDisposable {
   config: Config;
 }
 
-/** Builds an app over `Deno.openKv(":memory:")` with a manual clock. */
-export async function testApp(config: Partial<Config> = {}): Promise<TestApp> {
-  const kv = await Deno.openKv(":memory:");
-  const clock = manualClock();
+/**
+ * Builds an app over `Deno.openKv(":memory:")` (or the KV file at `path`)
+ * with a manual clock.
+ */
+export async function testApp(
+  config: Partial<Config> = {},
+  options: { path?: string; clock?: ManualClock } = {},
+): Promise<TestApp> {
+  const kv = await Deno.openKv(options.path ?? ":memory:");
+  const clock = options.clock ?? manualClock();
   const full = { ...defaultConfig, ...config };
   const app = createApp({ kv, clock, config: full });
   return {
@@ -116,4 +122,46 @@ export async function registerUser(
   });
   if (res.status !== 201) throw new Error(`register failed: ${JSON.stringify(res.body)}`);
   return { ...res.body.user, token: res.body.token };
+}
+
+/** A fresh temporary directory's KV file path; the directory is removed on dispose. */
+export async function tempKvPath(): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "parley-test-" });
+  return {
+    path: `${dir}/parley.kv`,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Creates a room as `owner` and has every other user join it; returns its id. */
+export async function roomWith(
+  target: Parameters<typeof call>[0],
+  owner: { token: string },
+  others: { token: string }[],
+  body: Record<string, unknown> = { name: "room" },
+): Promise<string> {
+  const created = await call(target, "/api/rooms", { token: owner.token, body });
+  if (created.status !== 201) throw new Error(`create room: ${JSON.stringify(created.body)}`);
+  const id = created.body.room.id;
+  for (const u of others) {
+    const joined = await call(target, `/api/rooms/${id}/join`, { token: u.token, method: "POST" });
+    if (joined.status !== 200) throw new Error(`join: ${JSON.stringify(joined.body)}`);
+  }
+  return id;
+}
+
+/** Posts a message and returns the response. */
+export function post(
+  target: Parameters<typeof call>[0],
+  token: string,
+  roomId: string,
+  text: string,
+  clientId?: string,
+) {
+  return call(target, `/api/rooms/${roomId}/messages`, {
+    token,
+    body: clientId ? { text, clientId } : { text },
+  });
 }
