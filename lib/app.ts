@@ -16,6 +16,7 @@ import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { meRoutes } from "../routes/me.ts";
 import { messageRoutes } from "../routes/messages.ts";
+import { pageRoutes } from "../routes/pages.tsx";
 import { roomRoutes } from "../routes/rooms.ts";
 import { userRoutes } from "../routes/users.ts";
 import { ApiError, errorBody, Errors } from "./errors.ts";
@@ -67,6 +68,7 @@ export function createApp(deps: Deps): ParleyApp {
   app.route("/api", userRoutes(services));
   app.route("/api", eventRoutes(services));
   mountApiDocs(app);
+  app.route("/", pageRoutes(services));
 
   app.notFound(() => {
     throw new ApiError(Errors.notFound);

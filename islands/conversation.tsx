@@ -1,0 +1,498 @@
+/**
+ * The open conversation: its header, the messages, the composer and the
+ * member list; and the home view when none is open.
+ *
+ * @module
+ */
+import { useSignal } from "@preact/signals";
+import type { JSX } from "preact";
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { splitLinks } from "./linkify.ts";
+import type { Conversation, Pending } from "./store.ts";
+import type { Message, Room } from "./types.ts";
+import { Avatar, formatDay, formatTime, Icon, PresenceDot, useStore } from "./ui.tsx";
+
+/** The main column: the open conversation, a problem with it, or home. */
+export function Main() {
+  const store = useStore();
+  const id = store.currentId.value;
+  const room = store.current.value;
+  const problem = store.problem.value;
+  let body: JSX.Element;
+  if (id && problem?.roomId === id) body = <RoomProblemView />;
+  else if (id && room) body = <ConversationView room={room} />;
+  else if (id) {
+    body = (
+      <div class="empty-state">
+        <p>Loading…</p>
+      </div>
+    );
+  } else body = <Home />;
+  return (
+    <main class="main" id="main">
+      <ConnectionBanner />
+      {body}
+    </main>
+  );
+}
+
+function ConnectionBanner() {
+  const status = useStore().status.value;
+  return (
+    <div class={`banner${status === "reconnecting" ? " banner-show" : ""}`} role="status">
+      {status === "reconnecting" ? "Reconnecting… messages will catch up when you are back." : ""}
+    </div>
+  );
+}
+
+function Home() {
+  const store = useStore();
+  const me = store.me.value!;
+  return (
+    <section class="home" aria-labelledby="home-title">
+      <div class="home-card">
+        <h1 id="home-title">Welcome, {me.username}</h1>
+        <p>Pick a conversation on the left, or choose someone to chat with.</p>
+        <div class="home-actions">
+          <button
+            type="button"
+            class="button primary"
+            onClick={() => store.dialog.value = "people"}
+          >
+            Choose someone to chat with
+          </button>
+          <button type="button" class="button" onClick={() => store.dialog.value = "create"}>
+            Create a room
+          </button>
+          <button type="button" class="button" onClick={() => store.dialog.value = "browse"}>
+            Browse public rooms
+          </button>
+        </div>
+        <Notices />
+      </div>
+    </section>
+  );
+}
+
+function RoomProblemView() {
+  const store = useStore();
+  const problem = store.problem.value!;
+  const canJoin = problem.code === "not_member";
+  const error = useSignal("");
+  return (
+    <section class="home">
+      <div class="home-card">
+        <BackButton />
+        <h1>{canJoin ? "You are not in this room yet" : "This conversation is not available"}</h1>
+        <p>{problem.message}</p>
+        {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+        <div class="home-actions">
+          {canJoin
+            ? (
+              <button
+                type="button"
+                class="button primary"
+                onClick={() => store.joinRoom(problem.roomId).catch((e) => error.value = e.message)}
+              >
+                Join room
+              </button>
+            )
+            : null}
+          <button type="button" class="button" onClick={() => store.goHome()}>
+            Back to conversations
+          </button>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function BackButton() {
+  const store = useStore();
+  return (
+    <button
+      type="button"
+      class="icon-button back"
+      aria-label="Back to conversations"
+      onClick={() => store.goHome()}
+    >
+      <Icon name="back" />
+    </button>
+  );
+}
+
+function ConversationView({ room }: { room: Room }) {
+  const store = useStore();
+  const conv = store.conversation(room.id);
+  const peerOnline = room.peer ? store.online.value[room.peer.id] ?? false : false;
+  const subtitle = room.kind === "direct"
+    ? (peerOnline ? "Online" : "Offline")
+    : `${room.memberCount} ${room.memberCount === 1 ? "member" : "members"}` +
+      (room.private ? " · private" : " · public");
+  return (
+    <section class="conversation" aria-labelledby="conv-title">
+      <header class="conv-head">
+        <BackButton />
+        <Avatar
+          name={room.name}
+          group={room.kind === "group"}
+          online={room.peer ? peerOnline : undefined}
+        />
+        <div class="conv-title">
+          <h1 id="conv-title">{room.name}</h1>
+          <p class="conv-sub">{subtitle}</p>
+        </div>
+        <div class="conv-actions">
+          <button
+            type="button"
+            class={`icon-button${store.showMembers.value ? " pressed" : ""}`}
+            aria-label="Members"
+            aria-pressed={store.showMembers.value}
+            title="Members"
+            onClick={() => store.showMembers.value = !store.showMembers.value}
+          >
+            <Icon name="people" />
+          </button>
+          {room.kind === "group"
+            ? (
+              <button
+                type="button"
+                class="button small"
+                onClick={() => {
+                  if (confirm(`Leave ${room.name}?`)) {
+                    store.leaveRoom(room.id).catch((e) =>
+                      store.notify("error", "Could not leave", [e.message])
+                    );
+                  }
+                }}
+              >
+                Leave
+              </button>
+            )
+            : null}
+        </div>
+      </header>
+      <div class="conv-body">
+        <div class="conv-column">
+          <MessageList room={room} conv={conv} />
+          <TypingLine roomId={room.id} />
+          <Notices />
+          <Composer room={room} />
+        </div>
+        {store.showMembers.value ? <MembersPanel room={room} /> : null}
+      </div>
+    </section>
+  );
+}
+
+/** Messages with the same author within five minutes share one header. */
+const GROUP_MS = 5 * 60_000;
+
+function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
+  const store = useStore();
+  const scroller = useRef<HTMLDivElement>(null);
+  const atBottom = useRef(true);
+  const shape = useRef({ roomId: "", first: 0, height: 0, count: 0 });
+  const messages = conv.messages.value;
+  const pending = conv.pending.value;
+  const divider = conv.dividerSeq.value;
+
+  // Keeps the view steady: stick to the bottom for new messages, keep the
+  // reader's place when older ones are added above, and start at the divider.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const before = shape.current;
+    const first = messages[0]?.seq ?? 0;
+    const count = messages.length + pending.length;
+    if (before.roomId !== room.id || (before.count === 0 && count > 0)) {
+      const mark = el.querySelector(".divider");
+      if (mark) mark.scrollIntoView({ block: "center" });
+      else el.scrollTop = el.scrollHeight;
+      atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    } else if (first < before.first && before.first) {
+      el.scrollTop += el.scrollHeight - before.height;
+    } else if (atBottom.current && count !== before.count) {
+      el.scrollTop = el.scrollHeight;
+    }
+    shape.current = { roomId: room.id, first, height: el.scrollHeight, count };
+  });
+
+  const onScroll = () => {
+    const el = scroller.current!;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    shape.current.height = el.scrollHeight;
+    if (el.scrollTop < 120) store.loadOlder(room.id).catch(() => {});
+  };
+
+  const rows: JSX.Element[] = [];
+  let prev: Message | null = null;
+  for (const m of messages) {
+    if (!prev || formatDay(prev.createdAt) !== formatDay(m.createdAt)) {
+      rows.push(
+        <li class="day" key={`day-${m.seq}`}>
+          <span>{formatDay(m.createdAt)}</span>
+        </li>,
+      );
+      prev = null;
+    }
+    if (m.seq === divider && m.author.id !== store.me.value?.id) {
+      rows.push(
+        <li class="divider" key="divider" aria-label="New messages">
+          <span>New</span>
+        </li>,
+      );
+      prev = null;
+    }
+    const continued = prev !== null && prev.author.id === m.author.id &&
+      m.createdAt - prev.createdAt < GROUP_MS;
+    rows.push(<MessageRow key={m.seq} message={m} continued={continued} />);
+    prev = m;
+  }
+  for (const p of pending) rows.push(<PendingRow key={p.clientId} pending={p} />);
+
+  return (
+    <div class="scroller" ref={scroller} onScroll={onScroll} tabIndex={0} aria-label="Messages">
+      {conv.loaded.value && !conv.hasMore.value
+        ? (
+          <div class="conv-start">
+            <Avatar name={room.name} group={room.kind === "group"} />
+            <p>
+              {room.kind === "direct"
+                ? `This is the beginning of your conversation with ${room.name}.`
+                : `This is the start of ${room.name}.`}
+            </p>
+          </div>
+        )
+        : null}
+      {conv.loadingOlder.value ? <p class="loading-older">Loading older messages…</p> : null}
+      {!conv.loaded.value ? <p class="loading-older">Loading…</p> : null}
+      <ol class="messages" aria-live="polite" aria-relevant="additions">{rows}</ol>
+    </div>
+  );
+}
+
+function MessageRow({ message: m, continued }: { message: Message; continued: boolean }) {
+  const when = new Date(m.createdAt);
+  return (
+    <li class={`msg${continued ? " msg-cont" : ""}`} data-seq={m.seq}>
+      {continued
+        ? <time class="msg-side-time" dateTime={when.toISOString()}>{formatTime(m.createdAt)}</time>
+        : <Avatar name={m.author.username} />}
+      <div class="msg-body">
+        {continued ? null : (
+          <div class="msg-head">
+            <span class="msg-author">{m.author.username}</span>
+            <time class="msg-time" dateTime={when.toISOString()} title={when.toLocaleString()}>
+              {formatTime(m.createdAt)}
+            </time>
+          </div>
+        )}
+        <MessageText text={m.text} />
+      </div>
+    </li>
+  );
+}
+
+/** The text as text; only http(s) links become elements. */
+function MessageText({ text }: { text: string }) {
+  return (
+    <p class="msg-text">
+      {splitLinks(text).map((part) =>
+        part.href
+          ? (
+            <a href={part.href} target="_blank" rel="noopener noreferrer">
+              {part.text}
+            </a>
+          )
+          : part.text
+      )}
+    </p>
+  );
+}
+
+function PendingRow({ pending: p }: { pending: Pending }) {
+  const store = useStore();
+  const me = store.me.value!;
+  return (
+    <li class={`msg msg-pending${p.state === "failed" ? " msg-failed" : ""}`}>
+      <Avatar name={me.username} />
+      <div class="msg-body">
+        <div class="msg-head">
+          <span class="msg-author">{me.username}</span>
+          <span class="msg-time">{p.state === "sending" ? "Sending…" : "Not sent"}</span>
+        </div>
+        <MessageText text={p.text} />
+        {p.state === "failed"
+          ? (
+            <p class="msg-error" role="alert">
+              {p.error ?? "The server did not take this message."}{" "}
+              <button type="button" class="link-button" onClick={() => store.retry(p)}>
+                Retry
+              </button>{" "}
+              <button type="button" class="link-button" onClick={() => store.discard(p)}>
+                Discard
+              </button>
+            </p>
+          )
+          : null}
+      </div>
+    </li>
+  );
+}
+
+function TypingLine({ roomId }: { roomId: string }) {
+  const names = Object.values(useStore().typing.value[roomId] ?? {}).map((t) => t.username);
+  const text = names.length === 0
+    ? ""
+    : names.length === 1
+    ? `${names[0]} is typing…`
+    : names.length === 2
+    ? `${names[0]} and ${names[1]} are typing…`
+    : "Several people are typing…";
+  return <div class="typing" aria-live="polite">{text}</div>;
+}
+
+/** Command output and errors, shown above the composer until dismissed. */
+export function Notices() {
+  const store = useStore();
+  const list = store.notices.value;
+  if (!list.length) return null;
+  return (
+    <div class="notices">
+      {list.map((n) => (
+        <div
+          key={n.id}
+          class={`notice notice-${n.tone}`}
+          role={n.tone === "error" ? "alert" : "status"}
+        >
+          <div class="notice-text">
+            <strong>{n.title}</strong>
+            {n.lines.length ? <ul>{n.lines.map((l, i) => <li key={i}>{l}</li>)}</ul> : null}
+          </div>
+          <button
+            type="button"
+            class="icon-button small"
+            aria-label="Dismiss"
+            onClick={() => store.dismiss(n.id)}
+          >
+            <Icon name="close" />
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function Composer({ room }: { room: Room }) {
+  const store = useStore();
+  const text = useSignal("");
+  const input = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => input.current?.focus(), [room.id]);
+  const submit = () => {
+    const line = text.value;
+    if (!line.trim()) return;
+    text.value = "";
+    store.submit(line);
+  };
+  const lines = Math.min(6, text.value.split("\n").length);
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      <textarea
+        ref={input}
+        class="composer-input"
+        aria-label="Message"
+        placeholder={room.kind === "direct" ? `Message ${room.name}` : `Message #${room.name}`}
+        rows={lines}
+        maxLength={4000}
+        value={text.value}
+        onInput={(e) => {
+          text.value = e.currentTarget.value;
+          if (text.value && !text.value.startsWith("/")) store.typed(room.id);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            submit();
+          }
+        }}
+      />
+      <button type="submit" class="send" aria-label="Send" disabled={!text.value.trim()}>
+        <Icon name="send" />
+      </button>
+    </form>
+  );
+}
+
+function MembersPanel({ room }: { room: Room }) {
+  const store = useStore();
+  const me = store.me.value!;
+  const name = useSignal("");
+  const error = useSignal("");
+  const members = store.members.value;
+  const isOwner = room.kind === "group" && room.ownerId === me.id;
+  return (
+    <aside class="members-panel" aria-label="Members">
+      <header class="members-head">
+        <h2>Members · {members.length}</h2>
+        <button
+          type="button"
+          class="icon-button small"
+          aria-label="Close members"
+          onClick={() => store.showMembers.value = false}
+        >
+          <Icon name="close" />
+        </button>
+      </header>
+      <ul class="member-list">
+        {members.map((m) => (
+          <li key={m.id} class="member">
+            <Avatar name={m.username} size="sm" />
+            <span class="member-name">
+              {m.username}
+              {m.id === me.id ? <span class="muted">(you)</span> : null}
+            </span>
+            {m.role === "owner" ? <span class="tag">owner</span> : null}
+            <PresenceDot online={m.id === me.id || m.online} />
+          </li>
+        ))}
+      </ul>
+      {isOwner
+        ? (
+          <form
+            class="invite"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const username = name.value.trim();
+              if (!username) return;
+              error.value = "";
+              store.invite(room.id, username).then(
+                () => name.value = "",
+                (err) => error.value = err.message,
+              );
+            }}
+          >
+            <label for="invite-name">Invite someone</label>
+            <div class="row">
+              <input
+                id="invite-name"
+                value={name.value}
+                onInput={(e) => name.value = e.currentTarget.value}
+                placeholder="username"
+                autoComplete="off"
+              />
+              <button type="submit" class="button small">Invite</button>
+            </div>
+            {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+          </form>
+        )
+        : null}
+    </aside>
+  );
+}

@@ -1,0 +1,246 @@
+/**
+ * The dialogs: create a room, browse and join rooms, choose someone to
+ * message.
+ *
+ * @module
+ */
+import { useSignal } from "@preact/signals";
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import { api } from "./client_api.ts";
+import type { PublicRoom, UserPresence } from "./types.ts";
+import { Avatar, Icon, PresenceDot, useStore } from "./ui.tsx";
+
+/** Whichever dialog is open. */
+export function Dialogs() {
+  const which = useStore().dialog.value;
+  if (which === "create") return <CreateRoomDialog />;
+  if (which === "browse") return <BrowseDialog />;
+  if (which === "people") return <PeopleDialog />;
+  return null;
+}
+
+/** A modal: Escape or the backdrop closes it, focus starts inside and returns after. */
+function Modal({ title, children }: { title: string; children: ComponentChildren }) {
+  const store = useStore();
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    box.current?.querySelector<HTMLElement>("input, button.primary, button")?.focus();
+    return () => opener?.focus?.();
+  }, []);
+  const close = () => store.dialog.value = null;
+  return (
+    <div
+      class="overlay"
+      onMouseDown={(e) => e.target === e.currentTarget && close()}
+      onKeyDown={(e) => e.key === "Escape" && close()}
+    >
+      <div class="modal" role="dialog" aria-modal="true" aria-labelledby="modal-title" ref={box}>
+        <header class="modal-head">
+          <h2 id="modal-title">{title}</h2>
+          <button type="button" class="icon-button small" aria-label="Close" onClick={close}>
+            <Icon name="close" />
+          </button>
+        </header>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+function CreateRoomDialog() {
+  const store = useStore();
+  const name = useSignal("");
+  const isPrivate = useSignal(false);
+  const capacity = useSignal("100");
+  const error = useSignal("");
+  const busy = useSignal(false);
+  return (
+    <Modal title="Create a room">
+      <form
+        class="form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          busy.value = true;
+          error.value = "";
+          try {
+            await store.createRoom(name.value.trim(), isPrivate.value, Number(capacity.value));
+          } catch (err) {
+            error.value = (err as Error).message;
+          } finally {
+            busy.value = false;
+          }
+        }}
+      >
+        <label for="room-name">Room name</label>
+        <input
+          id="room-name"
+          required
+          maxLength={80}
+          value={name.value}
+          onInput={(e) => name.value = e.currentTarget.value}
+          placeholder="e.g. design-team"
+        />
+        <fieldset class="choice">
+          <legend>Who can join</legend>
+          <label>
+            <input
+              type="radio"
+              name="visibility"
+              checked={!isPrivate.value}
+              onChange={() => isPrivate.value = false}
+            />
+            Public: anyone can find and join it
+          </label>
+          <label>
+            <input
+              type="radio"
+              name="visibility"
+              checked={isPrivate.value}
+              onChange={() => isPrivate.value = true}
+            />
+            Private: only people you invite
+          </label>
+        </fieldset>
+        <label for="room-capacity">Capacity</label>
+        <input
+          id="room-capacity"
+          type="number"
+          min={2}
+          max={1000}
+          required
+          value={capacity.value}
+          onInput={(e) => capacity.value = e.currentTarget.value}
+        />
+        {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+        <div class="form-actions">
+          <button type="button" class="button" onClick={() => store.dialog.value = null}>
+            Cancel
+          </button>
+          <button type="submit" class="button primary" disabled={busy.value}>Create room</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function BrowseDialog() {
+  const store = useStore();
+  const list = useSignal<PublicRoom[] | null>(null);
+  const roomId = useSignal("");
+  const error = useSignal("");
+  useEffect(() => {
+    api<{ rooms: PublicRoom[] }>("GET", "/api/rooms/public?limit=100").then(
+      (r) => list.value = r.rooms,
+      (e) => error.value = e.message,
+    );
+  }, []);
+  const mine = new Set(store.rooms.value.map((r) => r.id));
+  const join = (id: string) => {
+    error.value = "";
+    (mine.has(id) ? store.openRoom(id) : store.joinRoom(id)).catch((e) => error.value = e.message);
+  };
+  return (
+    <Modal title="Browse rooms">
+      <form
+        class="row join-by-id"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (roomId.value.trim()) join(roomId.value.trim());
+        }}
+      >
+        <label for="join-id" class="sr-only">Room id</label>
+        <input
+          id="join-id"
+          placeholder="Join by room id"
+          value={roomId.value}
+          onInput={(e) => roomId.value = e.currentTarget.value}
+          autoComplete="off"
+        />
+        <button type="submit" class="button">Join by id</button>
+      </form>
+      {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+      <h3 class="modal-sub">Public rooms</h3>
+      {list.value === null
+        ? <p class="muted">Loading…</p>
+        : list.value.length === 0
+        ? <p class="muted">No public rooms yet. Create the first one.</p>
+        : (
+          <ul class="pick-list">
+            {list.value.map((r) => (
+              <li key={r.id} class="pick">
+                <Avatar name={r.name} group />
+                <span class="pick-text">
+                  <span class="pick-name">{r.name}</span>
+                  <span class="muted">{r.memberCount} of {r.capacity} members</span>
+                </span>
+                <button
+                  type="button"
+                  class={`button small${mine.has(r.id) ? "" : " primary"}`}
+                  aria-label={`${mine.has(r.id) ? "Open" : "Join"} ${r.name}`}
+                  disabled={!mine.has(r.id) && r.memberCount >= r.capacity}
+                  onClick={() => join(r.id)}
+                >
+                  {mine.has(r.id) ? "Open" : r.memberCount >= r.capacity ? "Full" : "Join"}
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+    </Modal>
+  );
+}
+
+function PeopleDialog() {
+  const store = useStore();
+  const filter = useSignal("");
+  const error = useSignal("");
+  useEffect(() => {
+    store.refreshPeople().catch((e) => error.value = e.message);
+  }, []);
+  const me = store.me.value!;
+  const query = filter.value.trim().toLowerCase();
+  const people: UserPresence[] = store.people.value
+    .filter((u) => u.id !== me.id && u.username.toLowerCase().includes(query))
+    .sort((a, b) =>
+      Number(store.online.value[b.id] ?? false) - Number(store.online.value[a.id] ?? false)
+    );
+  return (
+    <Modal title="Choose someone to chat with">
+      <label for="people-filter" class="sr-only">Search people</label>
+      <input
+        id="people-filter"
+        placeholder="Search people"
+        value={filter.value}
+        onInput={(e) => filter.value = e.currentTarget.value}
+        autoComplete="off"
+      />
+      {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+      {people.length === 0 ? <p class="muted">No one matches.</p> : (
+        <ul class="pick-list">
+          {people.map((u) => (
+            <li key={u.id} class="pick">
+              <Avatar name={u.username} online={store.online.value[u.id] ?? false} />
+              <span class="pick-text">
+                <span class="pick-name">{u.username}</span>
+                <span class="muted">
+                  <PresenceDot online={store.online.value[u.id] ?? false} />{" "}
+                  {store.online.value[u.id] ? "online" : "offline"}
+                </span>
+              </span>
+              <button
+                type="button"
+                class="button small primary"
+                aria-label={`Message ${u.username}`}
+                onClick={() => store.openDirect(u.username).catch((e) => error.value = e.message)}
+              >
+                Message
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Modal>
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * The sidebar: the user's conversations with unread badges and presence,
+ * who is online, and the ways to start something new.
+ *
+ * @module
+ */
+import type { Room } from "./types.ts";
+import { Avatar, Icon, useStore } from "./ui.tsx";
+
+/** The left column. */
+export function Sidebar() {
+  const store = useStore();
+  const me = store.me.value!;
+  return (
+    <aside class="sidebar" aria-label="Conversations">
+      <header class="side-head">
+        <a class="brand" href="/">
+          <span class="brand-mark" aria-hidden="true">P</span>Parley
+        </a>
+        <button
+          type="button"
+          class="icon-button"
+          aria-label="New room"
+          title="New room"
+          onClick={() => store.dialog.value = "create"}
+        >
+          <Icon name="plus" />
+        </button>
+      </header>
+      <div class="side-actions">
+        <button type="button" class="side-action" onClick={() => store.dialog.value = "browse"}>
+          <Icon name="compass" /> Browse rooms
+        </button>
+        <button type="button" class="side-action" onClick={() => store.dialog.value = "people"}>
+          <Icon name="chat" /> New message
+        </button>
+      </div>
+      <nav class="side-scroll" aria-label="Your rooms">
+        <h2 class="side-title">Conversations</h2>
+        <RoomList />
+        <h2 class="side-title">Online now</h2>
+        <OnlineList />
+      </nav>
+      <footer class="side-me">
+        <Avatar name={me.username} online />
+        <span class="side-me-name">{me.username}</span>
+        <button type="button" class="link-button" onClick={() => store.logout()}>Log out</button>
+      </footer>
+    </aside>
+  );
+}
+
+function RoomList() {
+  const store = useStore();
+  const rooms = store.rooms.value;
+  if (!rooms.length) {
+    return <p class="side-empty">No conversations yet. Create a room or message someone.</p>;
+  }
+  return (
+    <ul class="room-list">
+      {rooms.map((room) => <RoomItem key={room.id} room={room} />)}
+    </ul>
+  );
+}
+
+function RoomItem({ room }: { room: Room }) {
+  const store = useStore();
+  const active = store.currentId.value === room.id;
+  const online = room.peer ? store.online.value[room.peer.id] ?? false : undefined;
+  const last = room.lastMessage;
+  const preview = last
+    ? `${last.author.id === store.me.value?.id ? "You" : last.author.username}: ${last.text}`
+    : room.kind === "direct"
+    ? "Say hello"
+    : "No messages yet";
+  return (
+    <li>
+      <a
+        href={`/rooms/${room.id}`}
+        class={`room-item${active ? " active" : ""}${room.unread ? " has-unread" : ""}`}
+        aria-current={active ? "page" : undefined}
+        data-room-id={room.id}
+        onClick={(e) => {
+          if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+          e.preventDefault();
+          store.openRoom(room.id);
+        }}
+      >
+        <Avatar name={room.name} group={room.kind === "group"} online={online} />
+        <span class="room-text">
+          <span class="room-name">
+            {room.name}
+            {room.private && room.kind === "group"
+              ? <span class="tag" title="Private room">private</span>
+              : null}
+          </span>
+          <span class="room-preview">{preview}</span>
+        </span>
+        {room.unread
+          ? (
+            <span class="badge" aria-label={`${room.unread} unread`}>
+              {room.unread > 99 ? "99+" : room.unread}
+            </span>
+          )
+          : null}
+      </a>
+    </li>
+  );
+}
+
+function OnlineList() {
+  const store = useStore();
+  const me = store.me.value;
+  const online = store.people.value.filter((u) => u.id !== me?.id && store.online.value[u.id]);
+  if (!online.length) return <p class="side-empty">No one else is online.</p>;
+  return (
+    <ul class="people-list">
+      {online.map((u) => (
+        <li key={u.id}>
+          <button
+            type="button"
+            class="person"
+            aria-label={`Message ${u.username}`}
+            onClick={() =>
+              store.openDirect(u.username).catch((e) =>
+                store.notify("error", "Could not open the conversation", [e.message])
+              )}
+          >
+            <Avatar name={u.username} online size="sm" />
+            <span>{u.username}</span>
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}

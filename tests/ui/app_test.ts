@@ -1,0 +1,271 @@
+/**
+ * The web app in real headless Chromium against a real Parley server.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { call } from "../helpers.ts";
+import { skipBrowser, startUi, type UiHarness } from "./browser.ts";
+
+const T = { timeout: 10_000 };
+
+async function createRoomViaApi(h: UiHarness, token: string, name: string, isPrivate = false) {
+  const res = await call(h.url, "/api/rooms", { token, body: { name, private: isPrivate } });
+  assert.equal(res.status, 201);
+  return res.body.room.id as string;
+}
+
+async function say(h: UiHarness, token: string, roomId: string, text: string) {
+  const res = await call(h.url, `/api/rooms/${roomId}/messages`, { token, body: { text } });
+  assert.equal(res.status, 201);
+}
+
+function messageList(page: Page) {
+  return page.locator("ol.messages");
+}
+
+async function send(page: Page, text: string) {
+  const box = page.getByLabel("Message", { exact: true });
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+Deno.test({
+  name: "[ui] the web app in Chromium",
+  ignore: skipBrowser,
+  async fn(t) {
+    await using h = await startUi();
+
+    await t.step("register, stay signed in across a reload, log out, log in", async () => {
+      const context = await h.browser.newContext();
+      const page = await context.newPage();
+      await page.goto(h.url + "/");
+      assert.match(page.url(), /\/login$/);
+      await page.getByRole("link", { name: "Create an account" }).click();
+      await page.locator("html[data-live]").waitFor(T);
+      await page.getByLabel("Username").fill("ursula");
+      await page.getByLabel("Password").fill("password-123");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByRole("heading", { name: "Welcome, ursula" }).waitFor(T);
+      await page.reload();
+      await page.getByRole("heading", { name: "Welcome, ursula" }).waitFor(T);
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.waitForURL(/\/login$/, T);
+      await page.locator("html[data-live]").waitFor(T);
+      await page.getByLabel("Username").fill("ursula");
+      await page.getByLabel("Password").fill("wrong-password");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("alert").filter({ hasText: "Wrong username or password" }).waitFor(T);
+      await page.getByLabel("Password").fill("password-123");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Welcome, ursula" }).waitFor(T);
+      await context.close();
+    });
+
+    await t.step("two users chat live in a room and in a direct conversation", async () => {
+      const alice = await h.user("alice");
+      const bob = await h.user("bob");
+      const a = await h.open(alice.context);
+      const b = await h.open(bob.context);
+
+      // Alice creates a public room with the dialog; Bob finds and joins it.
+      await a.getByRole("button", { name: "New room" }).click();
+      await a.getByLabel("Room name").fill("lobby");
+      await a.getByLabel("Capacity").fill("10");
+      await a.getByRole("button", { name: "Create room" }).click();
+      await a.waitForURL(/\/rooms\/[\w-]+$/, T);
+      const roomPath = new URL(a.url()).pathname;
+      await b.getByRole("button", { name: "Browse rooms" }).click();
+      await b.getByRole("button", { name: "Join lobby" }).click();
+      await b.waitForURL(h.url + roomPath, T);
+
+      await send(a, "hello from alice");
+      await messageList(b).getByText("hello from alice").waitFor(T);
+      await send(b, "hi alice, bob here");
+      await messageList(a).getByText("hi alice, bob here").waitFor(T);
+      // Each message shows its author.
+      const row = messageList(a).locator("li.msg", { hasText: "hi alice, bob here" });
+      await row.locator(".msg-author", { hasText: "bob" }).waitFor(T);
+      // Alice sees Bob in the member list.
+      await a.locator(".members-panel").getByText("bob").waitFor(T);
+
+      // Bob opens a direct conversation with one click from the online list.
+      await b.getByRole("button", { name: "Message alice" }).first().click();
+      await b.getByRole("heading", { name: "alice", exact: true }).waitFor(T);
+      await send(b, "psst, a secret");
+      const dm = a.locator(".room-item", { hasText: "psst, a secret" });
+      await dm.locator(".badge", { hasText: "1" }).waitFor(T);
+      await dm.click();
+      await messageList(a).getByText("psst, a secret").waitFor(T);
+      await send(a, "secret received");
+      await messageList(b).getByText("secret received").waitFor(T);
+      await alice.context.close();
+      await bob.context.close();
+    });
+
+    await t.step("unread badges show after being away and clear in the other tab", async () => {
+      const carol = await h.user("carol");
+      const dave = await h.user("dave");
+      const roomId = await createRoomViaApi(h, dave.token, "standup");
+      const joined = await call(h.url, `/api/rooms/${roomId}/join`, {
+        token: carol.token,
+        method: "POST",
+      });
+      assert.equal(joined.status, 200);
+      const tab1 = await h.open(carol.context);
+      const tab2 = await h.open(carol.context);
+      for (const text of ["one", "two", "three"]) await say(h, dave.token, roomId, text);
+      for (const tab of [tab1, tab2]) {
+        await tab.locator(`[data-room-id="${roomId}"] .badge`, { hasText: "3" }).waitFor(T);
+        await tab.waitForFunction(() => document.title.startsWith("(3)"), null, T);
+      }
+      await tab1.locator(`[data-room-id="${roomId}"]`).click();
+      await messageList(tab1).getByText("three").waitFor(T);
+      await tab1.locator(".divider").waitFor(T);
+      await tab2.locator(`[data-room-id="${roomId}"] .badge`).waitFor({ state: "detached", ...T });
+      await tab2.waitForFunction(() => document.title === "Parley", null, T);
+      await carol.context.close();
+      await dave.context.close();
+    });
+
+    await t.step("a reload keeps the conversation and its history", async () => {
+      const erin = await h.user("erin");
+      const roomId = await createRoomViaApi(h, erin.token, "notes");
+      for (let i = 1; i <= 60; i++) await say(h, erin.token, roomId, `note ${i}`);
+      const page = await h.open(erin.context, `/rooms/${roomId}`);
+      await messageList(page).getByText("note 60").waitFor(T);
+      await page.reload();
+      await page.locator("html[data-live]").waitFor(T);
+      assert.equal(new URL(page.url()).pathname, `/rooms/${roomId}`);
+      await messageList(page).getByText("note 60", { exact: true }).waitFor(T);
+      // Scrolling to the top loads the older history.
+      assert.equal(await messageList(page).getByText("note 1", { exact: true }).count(), 0);
+      await page.locator(".scroller").evaluate((el) => el.scrollTop = 0);
+      await messageList(page).getByText("note 1", { exact: true }).waitFor(T);
+      await erin.context.close();
+    });
+
+    await t.step("eight tabs of one user all receive a new message over one stream", async () => {
+      const fay = await h.user("fay");
+      const gus = await h.user("gus");
+      const roomId = await createRoomViaApi(h, gus.token, "crowd");
+      await call(h.url, `/api/rooms/${roomId}/join`, { token: fay.token, method: "POST" });
+      const before = h.parley.services.hub.streamCount;
+      const tabs: Page[] = [];
+      for (let i = 0; i < 8; i++) tabs.push(await h.open(fay.context, `/rooms/${roomId}`));
+      assert.equal(h.parley.services.hub.streamCount - before, 1, "the tabs share one stream");
+      await say(h, gus.token, roomId, "can all eight of you hear me?");
+      await Promise.all(
+        tabs.map((tab) => messageList(tab).getByText("can all eight of you hear me?").waitFor(T)),
+      );
+      // When the leading tab closes, another takes over the stream and nothing is lost.
+      await tabs[0].close();
+      await say(h, gus.token, roomId, "still there?");
+      await Promise.all(
+        tabs.slice(1).map((tab) => messageList(tab).getByText("still there?").waitFor(T)),
+      );
+      await fay.context.close();
+      await gus.context.close();
+    });
+
+    await t.step("markup in a message stays inert text; links are safe", async () => {
+      const hal = await h.user("hal");
+      const roomId = await createRoomViaApi(h, hal.token, "xss");
+      const page = await h.open(hal.context, `/rooms/${roomId}`);
+      const payload = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
+      await send(page, payload);
+      await messageList(page).getByText(payload).waitFor(T);
+      await page.reload();
+      await messageList(page).getByText(payload).waitFor(T);
+      assert.equal(await page.locator("ol.messages img").count(), 0);
+      assert.equal(await page.locator("ol.messages script").count(), 0);
+      assert.equal(await page.evaluate(() => (window as { __pwned?: number }).__pwned), undefined);
+
+      await send(page, "docs at https://example.com/a?b=1. and javascript:alert(1)");
+      const link = messageList(page).getByRole("link", { name: "https://example.com/a?b=1" });
+      await link.waitFor(T);
+      assert.equal(await link.getAttribute("href"), "https://example.com/a?b=1");
+      assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+      assert.equal(await link.getAttribute("target"), "_blank");
+      assert.equal(await messageList(page).locator("a").count(), 1);
+      await hal.context.close();
+    });
+
+    await t.step(
+      "a message the server did not take is marked failed and can be retried",
+      async () => {
+        const ivy = await h.user("ivy");
+        const roomId = await createRoomViaApi(h, ivy.token, "flaky");
+        const page = await h.open(ivy.context, `/rooms/${roomId}`);
+        await page.route(
+          "**/api/rooms/*/messages",
+          (route) => route.request().method() === "POST" ? route.abort() : route.continue(),
+        );
+        await send(page, "will this arrive?");
+        await page.locator(".msg-failed", { hasText: "will this arrive?" }).waitFor(T);
+        await page.unroute("**/api/rooms/*/messages");
+        await page.getByRole("button", { name: "Retry" }).click();
+        await page.locator(`li.msg[data-seq="1"]`, { hasText: "will this arrive?" }).waitFor(T);
+        assert.equal(await page.locator(".msg-pending").count(), 0);
+        await ivy.context.close();
+      },
+    );
+
+    await t.step("slash commands, typing and Shift+Enter", async () => {
+      const jan = await h.user("jan");
+      const kim = await h.user("kim");
+      const a = await h.open(jan.context);
+      const b = await h.open(kim.context);
+      // /create from home has no composer: use the API room to get one, then commands.
+      const roomId = await createRoomViaApi(h, jan.token, "cmds");
+      await a.goto(`${h.url}/rooms/${roomId}`);
+      await a.locator("html[data-live]").waitFor(T);
+      await send(a, "/create planning");
+      await a.getByRole("heading", { name: "planning" }).waitFor(T);
+      await b.goto(`${h.url}/rooms/${roomId}`);
+      await b.getByRole("button", { name: "Join room" }).click();
+      await b.getByRole("heading", { name: "cmds" }).waitFor(T);
+      await send(b, "/join planning");
+      await b.getByRole("heading", { name: "planning" }).waitFor(T);
+      // Typing shows on the other side.
+      await a.getByLabel("Message", { exact: true }).pressSequentially("hel");
+      await b.getByText("jan is typing…").waitFor(T);
+      // Shift+Enter adds a line; Enter sends both lines as one message.
+      await a.getByLabel("Message", { exact: true }).press("Shift+Enter");
+      await a.getByLabel("Message", { exact: true }).pressSequentially("lo");
+      await a.getByLabel("Message", { exact: true }).press("Enter");
+      await messageList(b).locator(".msg-text", { hasText: "hel\nlo" }).waitFor(T);
+      await send(b, "/help");
+      await b.getByText("/dm <user> [text]", { exact: false }).first().waitFor(T);
+      await send(b, "/dm jan over here");
+      await b.getByRole("heading", { name: "jan", exact: true }).waitFor(T);
+      await a.locator(".room-item", { hasText: "over here" }).waitFor(T);
+      await send(b, "/nonsense");
+      await b.getByRole("alert").filter({ hasText: "Unknown command /nonsense" }).waitFor(T);
+      await send(b, "/switch planning");
+      await send(b, "/leave");
+      await b.getByRole("heading", { name: "Welcome, kim" }).waitFor(T);
+      assert.equal(await b.locator(".room-item", { hasText: "planning" }).count(), 0);
+      await jan.context.close();
+      await kim.context.close();
+    });
+
+    await t.step("no sideways scrolling at 390 and 1440 px", async () => {
+      const lee = await h.user("lee");
+      const roomId = await createRoomViaApi(h, lee.token, "a-room-with-a-rather-long-name-indeed");
+      await say(h, lee.token, roomId, "x".repeat(300) + " https://example.com/" + "y".repeat(200));
+      for (const width of [390, 1440]) {
+        const page = await h.open(lee.context, `/rooms/${roomId}`);
+        await page.setViewportSize({ width, height: 800 });
+        await messageList(page).locator("li.msg").first().waitFor(T);
+        const overflow = await page.evaluate(() =>
+          document.documentElement.scrollWidth - document.documentElement.clientWidth
+        );
+        assert.equal(overflow, 0, `sideways overflow at ${width}px`);
+        await page.close();
+      }
+      await lee.context.close();
+    });
+  },
+});

@@ -1,0 +1,94 @@
+/**
+ * Browser-test plumbing: finds Debian's Chromium, starts a real Parley server
+ * with the bundle built, and opens signed-in pages.
+ *
+ * @module
+ */
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { createApp, type ParleyApp } from "../../lib/app.ts";
+import { defaultConfig } from "../../lib/config.ts";
+import { build } from "../../scripts/build.ts";
+import { registerUser } from "../helpers.ts";
+
+/** Where Debian's `chromium` package puts the browser. */
+export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+
+const found = await Deno.stat(CHROMIUM_PATH).then(() => true, () => false);
+const ci = Deno.env.get("CI") === "true";
+
+/**
+ * Whether to skip the browser tests: only when there is no Chromium and this
+ * is not CI (under `CI=true` a missing browser fails the run instead).
+ */
+export const skipBrowser: boolean = !found && !ci;
+if (skipBrowser) {
+  console.warn(
+    `%cSkipping browser tests: no Chromium at ${CHROMIUM_PATH} ` +
+      "(apt-get install -y chromium, or set CHROMIUM_PATH).",
+    "color: orange",
+  );
+}
+
+/** A running server and a browser pointed at it. */
+export interface UiHarness extends AsyncDisposable {
+  url: string;
+  parley: ParleyApp;
+  browser: Browser;
+  /** A fresh browser context (its own cookies) signed in as a new user. */
+  user(name: string): Promise<{ context: BrowserContext; id: string; token: string }>;
+  /** A page of `context` at `path`, with the app hydrated and (when signed in) live. */
+  open(context: BrowserContext, path?: string): Promise<Page>;
+}
+
+/** Builds the bundle if stale, serves Parley on 127.0.0.1 and launches Chromium. */
+export async function startUi(): Promise<UiHarness> {
+  await build(true);
+  const kv = await Deno.openKv(":memory:");
+  const parley = createApp({
+    kv,
+    clock: Date.now,
+    config: { ...defaultConfig, hostname: "127.0.0.1", presenceGraceMs: 500 },
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, parley.fetch);
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const contexts: BrowserContext[] = [];
+  return {
+    url,
+    parley,
+    browser,
+    async user(name) {
+      const { id, token } = await registerUser(url, name);
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      contexts.push(context);
+      await context.addCookies([{ name: "parley_session", value: token, url }]);
+      return { context, id, token };
+    },
+    async open(context, path = "/") {
+      const page = await context.newPage();
+      page.on("pageerror", (e) => console.error("page error:", e.message));
+      await page.goto(url + path);
+      await page.locator("html[data-live]").waitFor({ timeout: 10_000 });
+      return page;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const c of contexts) await c.close().catch(() => {});
+      await browser.close();
+      await server.shutdown();
+      await parley.close();
+      kv.close();
+    },
+  };
+}
