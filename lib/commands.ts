@@ -65,10 +65,11 @@ export function parseCommand(line: string): Command {
     message: `Usage: /${name} <${what}>`,
   });
   switch (name) {
+    // Room names may hold spaces ("team chat"); ids and @user never do.
     case "join":
-      return words[0] ? { kind: "join", room: words[0] } : needs("room");
+      return rest ? { kind: "join", room: rest } : needs("room");
     case "switch":
-      return words[0] ? { kind: "switch", room: words[0] } : needs("room");
+      return rest ? { kind: "switch", room: rest } : needs("room");
     case "create":
       return parseCreate(words);
     case "leave":

@@ -46,3 +46,10 @@ Deno.test("parseCommand() parses the rest and rejects unknown commands", () => {
   assert.deepEqual(parseCommand("/invite carol"), { kind: "invite", user: "carol" });
   assert.match((parseCommand("/frobnicate") as { message: string }).message, /Unknown command/);
 });
+
+Deno.test("parseCommand() keeps spaces in /join and /switch room names", () => {
+  assert.deepEqual(parseCommand("/join  team chat "), { kind: "join", room: "team chat" });
+  assert.deepEqual(parseCommand("/switch #team chat"), { kind: "switch", room: "#team chat" });
+  assert.deepEqual(parseCommand("/switch @bob"), { kind: "switch", room: "@bob" });
+  assert.equal(parseCommand("/switch   ").kind, "error");
+});

@@ -1,0 +1,97 @@
+/**
+ * The terminal client's saved sessions: one JSON file under the user's
+ * configuration directory, keyed by server, readable by its owner only
+ * (a token is as good as a password until it expires).
+ *
+ * @module
+ */
+
+/** A saved sign-in for one server. */
+export interface SavedSession {
+  username: string;
+  token: string;
+}
+
+type SessionFile = Record<string, SavedSession>;
+
+/**
+ * The directory Parley's client keeps its files in: `$XDG_CONFIG_HOME/parley`,
+ * else `~/.config/parley` (`%APPDATA%\parley` on Windows).
+ *
+ * @example
+ * ```ts
+ * configDir({ HOME: "/home/ann" }); // "/home/ann/.config/parley"
+ * ```
+ */
+export function configDir(env: Record<string, string | undefined>): string {
+  if (env.XDG_CONFIG_HOME) return `${env.XDG_CONFIG_HOME}/parley`;
+  if (env.APPDATA && !env.HOME) return `${env.APPDATA}\\parley`;
+  if (env.HOME) return `${env.HOME}/.config/parley`;
+  throw new Error("Neither XDG_CONFIG_HOME nor HOME is set: nowhere to keep the session");
+}
+
+/** Saved sessions in one file, keyed by server origin. */
+export class SessionStore {
+  /** The directory holding the file. */
+  readonly dir: string;
+  /** The file's path. */
+  readonly path: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.path = `${dir}/sessions.json`;
+  }
+
+  /** The session saved for `server`, if any. A broken file counts as empty. */
+  async get(server: string): Promise<SavedSession | null> {
+    const saved = (await this.#read())[keyOf(server)];
+    return saved && typeof saved.token === "string" && typeof saved.username === "string"
+      ? saved
+      : null;
+  }
+
+  /** Saves the session for `server`, replacing an earlier one. */
+  async set(server: string, session: SavedSession): Promise<void> {
+    const all = await this.#read();
+    all[keyOf(server)] = { username: session.username, token: session.token };
+    await this.#write(all);
+  }
+
+  /** Forgets the session for `server`. */
+  async delete(server: string): Promise<void> {
+    const all = await this.#read();
+    if (!(keyOf(server) in all)) return;
+    delete all[keyOf(server)];
+    await this.#write(all);
+  }
+
+  async #read(): Promise<SessionFile> {
+    try {
+      const parsed = JSON.parse(await Deno.readTextFile(this.path));
+      return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+    } catch {
+      return {};
+    }
+  }
+
+  async #write(all: SessionFile): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // mkdir's mode is masked by the umask and ignored for an existing directory.
+    await chmod(this.dir, 0o700);
+    // Written beside the file and renamed over it, so a crash never leaves half a file,
+    // and created 0600 so the token is never readable by others, not even for a moment.
+    const temp = `${this.path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    await Deno.writeTextFile(temp, JSON.stringify(all, null, 2) + "\n", { mode: 0o600 });
+    await chmod(temp, 0o600);
+    await Deno.rename(temp, this.path);
+  }
+}
+
+/** Servers are told apart by origin, so `http://host:8000/` and `http://host:8000` agree. */
+function keyOf(server: string): string {
+  return new URL(server).origin;
+}
+
+async function chmod(path: string, mode: number): Promise<void> {
+  if (Deno.build.os !== "windows") await Deno.chmod(path, mode);
+}

@@ -1,0 +1,55 @@
+/**
+ * Parley's terminal client: `deno task cli [--server URL] [--user NAME] [--register]`.
+ * It talks to the server only through the public HTTP + SSE API.
+ *
+ * @module
+ */
+import { Api } from "./api.ts";
+import { parseArgs, usage } from "./args.ts";
+import { Chat, describe } from "./chat.ts";
+import { configDir, SessionStore } from "./config_file.ts";
+import { Screen } from "./screen.ts";
+import { signIn } from "./sign_in.ts";
+
+/** Runs the client; resolves to the process's exit code. */
+export async function main(argv: string[], env: Record<string, string | undefined>) {
+  let args;
+  try {
+    args = parseArgs(argv, env);
+  } catch (error) {
+    console.error(`parley-cli: ${describe(error)}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(usage);
+    return 0;
+  }
+  const screen = Screen.open();
+  const api = new Api(args.server);
+  let chat: Chat | null = null;
+  try {
+    const store = new SessionStore(configDir(env));
+    const me = await signIn({
+      api,
+      screen,
+      store,
+      user: args.user,
+      register: args.register,
+      password: env.PARLEY_PASSWORD || undefined,
+    });
+    chat = new Chat({ api, screen, me, forgetSession: () => store.delete(api.server) });
+    await chat.start();
+    const end = await chat.run();
+    return end === "unauthorized" ? 1 : 0;
+  } catch (error) {
+    screen.print(`! ${describe(error)}`);
+    return 1;
+  } finally {
+    await chat?.close();
+    screen.close();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args, Deno.env.toObject()));
+}

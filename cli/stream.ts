@@ -1,0 +1,231 @@
+/**
+ * A Server-Sent Events reader for `/api/events` that keeps itself connected:
+ * it reconnects with exponential backoff, resumes with `Last-Event-ID`, and
+ * treats a stream silent for longer than the server's keep-alive as dead.
+ *
+ * @module
+ */
+import { networkReason } from "./api.ts";
+
+/** One event from the stream. */
+export interface StreamEvent {
+  event: string;
+  id: string | null;
+  // deno-lint-ignore no-explicit-any
+  data: any;
+}
+
+/** What the stream tells its owner about the connection. */
+export type StreamState =
+  | { state: "open" }
+  | { state: "down"; reason: string; retryInMs: number }
+  | { state: "unauthorized" };
+
+/** Options of {@linkcode EventStream}. */
+export interface EventStreamOptions {
+  /** The server's origin. */
+  server: string;
+  /** The bearer token. */
+  token: string;
+  /** Resume after this event id. */
+  lastEventId?: string | null;
+  /** Called for each event, in order. */
+  onEvent: (event: StreamEvent) => void;
+  /** Called when the connection opens, drops, or the token is refused. */
+  onState?: (state: StreamState) => void;
+  /** First wait before reconnecting; doubles up to `maxBackoffMs`. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Reconnect when nothing, not even a keep-alive, arrived for this long. */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * A self-healing event stream.
+ *
+ * @example
+ * ```ts
+ * const stream = new EventStream({ server, token, onEvent: (e) => console.log(e.event) });
+ * stream.start();
+ * // later
+ * await stream.close();
+ * ```
+ */
+export class EventStream {
+  /** The id of the last event received; sent as `Last-Event-ID` on reconnect. */
+  lastEventId: string | null;
+  #options: EventStreamOptions;
+  #closed = false;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #abort: AbortController | null = null;
+  #sleep: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
+  #loop: Promise<void> | null = null;
+
+  constructor(options: EventStreamOptions) {
+    this.#options = options;
+    this.lastEventId = options.lastEventId ?? null;
+  }
+
+  /** Starts connecting; runs until {@linkcode close}. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Stops for good and closes the connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#abort?.abort();
+    await this.#reader?.cancel().catch(() => {});
+    if (this.#sleep) {
+      clearTimeout(this.#sleep.timer);
+      this.#sleep.resolve();
+    }
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const min = this.#options.minBackoffMs ?? 250;
+    const max = this.#options.maxBackoffMs ?? 5_000;
+    let failures = 0;
+    while (!this.#closed) {
+      let reason: string;
+      try {
+        reason = await this.#connect(() => failures = 0);
+      } catch (error) {
+        if (error instanceof Unauthorized) {
+          this.#options.onState?.({ state: "unauthorized" });
+          return;
+        }
+        reason = networkReason(error);
+      }
+      if (this.#closed) return;
+      // Jitter keeps many clients from hammering a server that just came back, all at once.
+      const wait = Math.round(Math.min(max, min * 2 ** failures) * (0.8 + Math.random() * 0.4));
+      failures++;
+      this.#options.onState?.({ state: "down", reason, retryInMs: wait });
+      await new Promise<void>((resolve) => {
+        this.#sleep = { timer: setTimeout(resolve, wait), resolve };
+      });
+      this.#sleep = null;
+    }
+  }
+
+  /** One connection, until it ends; returns why it ended. */
+  async #connect(opened: () => void): Promise<string> {
+    const headers: Record<string, string> = {
+      accept: "text/event-stream",
+      authorization: `Bearer ${this.#options.token}`,
+    };
+    if (this.lastEventId) headers["last-event-id"] = this.lastEventId;
+    this.#abort = new AbortController();
+    const connectTimer = setTimeout(() => this.#abort?.abort(), 10_000);
+    let res: Response;
+    try {
+      res = await fetch(`${this.#options.server}/api/events`, {
+        headers,
+        signal: this.#abort.signal,
+      });
+    } finally {
+      clearTimeout(connectTimer);
+    }
+    if (res.status === 401) {
+      await res.body?.cancel();
+      throw new Unauthorized();
+    }
+    if (res.status !== 200 || !res.body) {
+      await res.body?.cancel();
+      return `the server answered ${res.status}`;
+    }
+    opened();
+    this.#options.onState?.({ state: "open" });
+    this.#reader = res.body.getReader();
+    try {
+      return await this.#read(this.#reader);
+    } finally {
+      // Cancelling the reader (not aborting the fetch) is what closes the socket.
+      await this.#reader.cancel().catch(() => {});
+      this.#reader = null;
+    }
+  }
+
+  async #read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+    const parser = new SseParser((event) => {
+      if (event.id !== null) this.lastEventId = event.id;
+      this.#options.onEvent(event);
+    });
+    const idleMs = this.#options.idleTimeoutMs ?? 45_000;
+    let idle = setTimeout(() => reader.cancel(), idleMs);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        clearTimeout(idle);
+        if (done) return this.#closed ? "closed" : "the server closed the stream";
+        idle = setTimeout(() => reader.cancel(), idleMs);
+        parser.push(value);
+      }
+    } finally {
+      clearTimeout(idle);
+    }
+  }
+}
+
+class Unauthorized extends Error {}
+
+/**
+ * Incremental parser of the `text/event-stream` format (WHATWG HTML §9.2):
+ * fields `event`, `data`, `id`; comments and `retry` are skipped.
+ */
+export class SseParser {
+  #decoder = new TextDecoder();
+  #buffer = "";
+  #event = "";
+  #data: string[] = [];
+  #id: string | null = null;
+  #emit: (event: StreamEvent) => void;
+
+  constructor(emit: (event: StreamEvent) => void) {
+    this.#emit = emit;
+  }
+
+  /** Feeds bytes; emits every event they complete. */
+  push(chunk: Uint8Array): void {
+    this.#buffer += this.#decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = this.#buffer.search(/\r\n|\r|\n/)) >= 0) {
+      // A lone "\r" at the end may be the first half of "\r\n": wait for more.
+      if (this.#buffer[nl] === "\r" && nl === this.#buffer.length - 1) break;
+      const line = this.#buffer.slice(0, nl);
+      this.#buffer = this.#buffer.slice(nl + (this.#buffer.startsWith("\r\n", nl) ? 2 : 1));
+      this.#line(line);
+    }
+  }
+
+  #line(line: string): void {
+    if (line === "") return this.#dispatch();
+    if (line.startsWith(":")) return;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") this.#event = value;
+    else if (field === "data") this.#data.push(value);
+    else if (field === "id" && !value.includes("\0")) this.#id = value;
+  }
+
+  #dispatch(): void {
+    const event = this.#event || "message";
+    const data = this.#data;
+    const id = this.#id;
+    this.#event = "";
+    this.#data = [];
+    this.#id = null;
+    if (!data.length) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.join("\n"));
+    } catch {
+      return; // Parley only sends JSON; anything else is not for us
+    }
+    this.#emit({ event, id, data: parsed });
+  }
+}
