@@ -456,7 +456,7 @@ function MembersPanel({ room }: { room: Room }) {
             <Avatar name={m.username} size="sm" />
             <span class="member-name">
               {m.username}
-              {m.id === me.id ? <span class="muted">(you)</span> : null}
+              {m.id === me.id ? <span class="muted you">(you)</span> : null}
             </span>
             {m.role === "owner" ? <span class="tag">owner</span> : null}
             <PresenceDot online={m.id === me.id || m.online} />

@@ -3,6 +3,7 @@
  *
  *     deno run -A scripts/build.ts             # always build
  *     deno run -A scripts/build.ts --if-stale  # only when a source is newer than the bundle
+ *     deno run -A scripts/build.ts --watch     # build, then again whenever a source changes
  *
  * The bundle's sources are `islands/` and the shared `lib/commands.ts`.
  *
@@ -62,15 +63,26 @@ async function newest(path: string): Promise<number> {
   return max;
 }
 
-if (import.meta.main) {
-  const started = performance.now();
-  const built = await build(Deno.args.includes("--if-stale"));
-  if (built) {
-    const size = (await Deno.stat(BUNDLE)).size;
-    console.log(
-      `Built static/app.js (${Math.round(size / 1024)} KB) in ${
-        Math.round(performance.now() - started)
-      } ms`,
-    );
+/** Rebuilds whenever a source changes, until the process ends. */
+async function watch(): Promise<never> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  for await (const _ of Deno.watchFs(SOURCES.filter((s) => !s.endsWith(".json")))) {
+    // An editor's save is several events: build once they settle.
+    clearTimeout(timer);
+    timer = setTimeout(() => run(false).catch((e) => console.error(e.message)), 100);
   }
+  throw new Error("file watcher ended");
+}
+
+async function run(ifStale: boolean): Promise<void> {
+  const started = performance.now();
+  if (!(await build(ifStale))) return;
+  const size = (await Deno.stat(BUNDLE)).size;
+  const ms = Math.round(performance.now() - started);
+  console.log(`Built static/app.js (${Math.round(size / 1024)} KB) in ${ms} ms`);
+}
+
+if (import.meta.main) {
+  await run(Deno.args.includes("--if-stale"));
+  if (Deno.args.includes("--watch")) await watch();
 }

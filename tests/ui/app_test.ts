@@ -251,6 +251,42 @@ Deno.test({
       await kim.context.close();
     });
 
+    await t.step("after a network drop it shows reconnecting and catches up", async () => {
+      const mia = await h.user("mia");
+      const ned = await h.user("ned");
+      const roomId = await createRoomViaApi(h, ned.token, "outage");
+      await call(h.url, `/api/rooms/${roomId}/join`, { token: mia.token, method: "POST" });
+      await say(h, ned.token, roomId, "before the drop");
+      const page = await h.open(mia.context, `/rooms/${roomId}`);
+      await messageList(page).getByText("before the drop").waitFor(T);
+      h.proxy.cut(1_500);
+      await page.locator("html[data-status=reconnecting]").waitFor(T);
+      await page.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor(T);
+      // Sent while the browser is cut off, straight to the server.
+      for (const text of ["during the drop 1", "during the drop 2"]) {
+        const res = await call(h.direct, `/api/rooms/${roomId}/messages`, {
+          token: ned.token,
+          body: { text },
+        });
+        assert.equal(res.status, 201);
+      }
+      await page.locator("html[data-status=live]").waitFor(T);
+      for (const text of ["during the drop 1", "during the drop 2"]) {
+        await messageList(page).getByText(text).waitFor(T);
+        assert.equal(await messageList(page).getByText(text).count(), 1, "exactly once");
+      }
+      await say(h, ned.token, roomId, "after the drop");
+      await messageList(page).getByText("after the drop").waitFor(T);
+      assert.deepEqual(
+        await page.locator("li.msg").evaluateAll((els) =>
+          els.map((e) => e.getAttribute("data-seq"))
+        ),
+        ["1", "2", "3", "4"],
+      );
+      await mia.context.close();
+      await ned.context.close();
+    });
+
     await t.step("no sideways scrolling at 390 and 1440 px", async () => {
       const lee = await h.user("lee");
       const roomId = await createRoomViaApi(h, lee.token, "a-room-with-a-rather-long-name-indeed");
@@ -267,5 +303,10 @@ Deno.test({
       }
       await lee.context.close();
     });
+
+    // Failed requests are expected above (aborted sends, a cut network, a 403 probe); a
+    // script error or a Content-Security-Policy violation is not.
+    const unexpected = h.errors.filter((e) => !e.includes("Failed to load resource"));
+    assert.deepEqual(unexpected, []);
   },
 });

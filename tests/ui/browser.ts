@@ -9,6 +9,7 @@ import { createApp, type ParleyApp } from "../../lib/app.ts";
 import { defaultConfig } from "../../lib/config.ts";
 import { build } from "../../scripts/build.ts";
 import { registerUser } from "../helpers.ts";
+import { type CuttableProxy, cuttableProxy } from "./cuttable_proxy.ts";
 
 /** Where Debian's `chromium` package puts the browser. */
 export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -31,7 +32,13 @@ if (skipBrowser) {
 
 /** A running server and a browser pointed at it. */
 export interface UiHarness extends AsyncDisposable {
+  /** Where the browser goes: a proxy in front of the server, which `proxy.cut()` drops. */
   url: string;
+  /** The server itself, for API calls while the proxy is cut. */
+  direct: string;
+  proxy: CuttableProxy;
+  /** Console errors and uncaught exceptions of every page opened with `open()`. */
+  errors: string[];
   parley: ParleyApp;
   browser: Browser;
   /** A fresh browser context (its own cookies) signed in as a new user. */
@@ -50,7 +57,9 @@ export async function startUi(): Promise<UiHarness> {
     config: { ...defaultConfig, hostname: "127.0.0.1", presenceGraceMs: 500 },
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, parley.fetch);
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  const direct = `http://127.0.0.1:${server.addr.port}`;
+  const proxy = cuttableProxy(server.addr.port);
+  const url = `http://127.0.0.1:${proxy.port}`;
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
@@ -65,8 +74,12 @@ export async function startUi(): Promise<UiHarness> {
     ],
   });
   const contexts: BrowserContext[] = [];
+  const errors: string[] = [];
   return {
     url,
+    direct,
+    proxy,
+    errors,
     parley,
     browser,
     async user(name) {
@@ -78,7 +91,10 @@ export async function startUi(): Promise<UiHarness> {
     },
     async open(context, path = "/") {
       const page = await context.newPage();
-      page.on("pageerror", (e) => console.error("page error:", e.message));
+      page.on("pageerror", (e) => errors.push(`${page.url()}: ${e.message}`));
+      page.on("console", (m) => {
+        if (m.type() === "error") errors.push(`${page.url()}: ${m.text()}`);
+      });
       await page.goto(url + path);
       await page.locator("html[data-live]").waitFor({ timeout: 10_000 });
       return page;
@@ -86,6 +102,7 @@ export async function startUi(): Promise<UiHarness> {
     async [Symbol.asyncDispose]() {
       for (const c of contexts) await c.close().catch(() => {});
       await browser.close();
+      await proxy[Symbol.asyncDispose]();
       await server.shutdown();
       await parley.close();
       kv.close();
