@@ -209,19 +209,25 @@ export class Api {
  * network failure or a 5xx answer, so a retry never duplicates it.
  *
  * @param options.deadlineMs give up after this long in all.
+ * @param options.attemptTimeoutMs how long one attempt may take (default 8 s).
  * @param options.onRetry told before each retry, e.g. to say "retrying".
  */
 export async function sendWithRetry(
   api: Api,
   roomId: string,
   text: string,
-  options: { clientId?: string; deadlineMs?: number; onRetry?: (attempt: number) => void } = {},
+  options: {
+    clientId?: string;
+    deadlineMs?: number;
+    attemptTimeoutMs?: number;
+    onRetry?: (attempt: number) => void;
+  } = {},
 ): Promise<Message> {
   const clientId = options.clientId ?? crypto.randomUUID();
   const deadline = Date.now() + (options.deadlineMs ?? 60_000);
   for (let attempt = 1;; attempt++) {
     try {
-      return await api.send(roomId, text, clientId, 8_000);
+      return await api.send(roomId, text, clientId, options.attemptTimeoutMs ?? 8_000);
     } catch (error) {
       const retryable = error instanceof Unreachable ||
         (error instanceof ApiFailure && (error.status >= 500 || error.status === 429));

@@ -51,8 +51,10 @@ export class Chat {
   #events: Promise<void> = Promise.resolve();
   #sends: Promise<void> = Promise.resolve();
   #down = false;
+  /** While the user's own /join, /create or /dm runs, its room event is no news. */
+  #joining = 0;
   #ended: ((end: ChatEnd) => void) | null = null;
-  #readTimer: ReturnType<typeof setTimeout> | undefined;
+  #readTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #ready: () => void = () => {};
 
   constructor(options: ChatOptions) {
@@ -108,10 +110,13 @@ export class Chat {
         const line = await this.#o.screen.readLine();
         if (line === null) return this.#end("eof");
         if (!line.trim()) continue;
-        const end = await this.#command(parseCommand(line)).catch((e) => {
+        const cmd = parseCommand(line);
+        const joins = cmd.kind === "join" || cmd.kind === "create" || cmd.kind === "dm";
+        if (joins) this.#joining++;
+        const end = await this.#command(cmd).catch((e) => {
           this.#error(e);
           return null;
-        });
+        }).finally(() => joins && this.#joining--);
         if (end) return this.#end(end);
       }
     })();
@@ -121,7 +126,13 @@ export class Chat {
   /** Waits for sends in flight, then closes the event stream. */
   async close(): Promise<void> {
     await this.#sends;
-    clearTimeout(this.#readTimer);
+    // Read markers are worth a moment, not a hang when the server is gone.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#flushReads(),
+      new Promise((resolve) => timer = setTimeout(resolve, 2_000)),
+    ]);
+    clearTimeout(timer);
     await this.#stream.close();
   }
 
@@ -153,7 +164,10 @@ export class Chat {
       }
       case "who": {
         const room = this.#need();
-        const members = await api.members(room.id);
+        const members = (await api.members(room.id)).sort((a, b) =>
+          Number(b.role === "owner") - Number(a.role === "owner") ||
+          Number(b.online) - Number(a.online) || a.username.localeCompare(b.username)
+        );
         const list = members.map((m) =>
           clean(m.username) + (m.role === "owner" ? " (owner)" : "") + (m.online ? " *" : "")
         );
@@ -290,6 +304,7 @@ export class Chat {
 
   /** Makes `room` the current conversation and shows its latest messages. */
   async #enter(room: Room): Promise<void> {
+    await this.#flushReads();
     this.#current = room.id;
     this.#o.screen.setPrompt(`${roomLabel(room)}> `);
     this.#say(`* Now in ${roomLabel(room)}`);
@@ -307,6 +322,7 @@ export class Chat {
   }
 
   async #listRooms(): Promise<null> {
+    await this.#flushReads();
     const rooms = await this.#o.api.rooms();
     for (const room of rooms) {
       if (!this.#rooms.has(room.id)) this.#know(room, room.lastSeq);
@@ -408,6 +424,7 @@ export class Chat {
     }
     // What is unread was not shown: leave it to arrive as messages, or to /switch.
     this.#know(room, Math.max(0, room.lastSeq - room.unread));
+    if (this.#joining) return;
     if (room.kind === "direct") {
       this.#say(`* ${clean(room.name)} opened a direct conversation: /switch @${clean(room.name)}`);
     } else this.#say(`* You are now in ${roomLabel(room)}: /switch ${roomLabel(room)}`);
@@ -493,12 +510,22 @@ export class Chat {
   }
 
   #markRead(roomId: string): void {
-    // Debounced: a burst of messages moves the marker once.
-    clearTimeout(this.#readTimer);
-    this.#readTimer = setTimeout(() => {
-      const seq = this.#shown.get(roomId);
-      if (seq) this.#o.api.markRead(roomId, seq).catch(() => {});
-    }, 300);
+    // Debounced per room: a burst of messages moves the marker once.
+    clearTimeout(this.#readTimers.get(roomId));
+    this.#readTimers.set(roomId, setTimeout(() => this.#sendRead(roomId), 300));
+  }
+
+  /** Sends the read markers still waiting, so the server's unread counts are current. */
+  async #flushReads(): Promise<void> {
+    const waiting = [...this.#readTimers.keys()];
+    await Promise.all(waiting.map((roomId) => this.#sendRead(roomId)));
+  }
+
+  async #sendRead(roomId: string): Promise<void> {
+    clearTimeout(this.#readTimers.get(roomId));
+    this.#readTimers.delete(roomId);
+    const seq = this.#shown.get(roomId);
+    if (seq) await this.#o.api.markRead(roomId, seq).catch(() => {});
   }
 
   #say(text: string): void {

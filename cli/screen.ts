@@ -95,17 +95,18 @@ export class Screen {
     this.#editor.secret = options.secret ?? false;
     if (this.interactive) this.setPrompt(prompt);
     else this.#io.write(prompt);
-    try {
-      return await this.readLine();
-    } finally {
-      this.#editor.secret = false;
-      if (this.interactive) {
-        // Keep the question (not a secret answer) in the scrollback.
-        this.#io.write(this.#editor.erase() + prompt + "\r\n");
-        this.#editor.prompt = saved;
-        this.#io.write(this.#draw());
-      } else this.#io.write("\n");
+    const answer = await this.readLine();
+    this.#editor.secret = false;
+    if (!this.interactive) {
+      this.#io.write("\n");
+      return answer;
     }
+    // Keep the question in the scrollback, with the answer unless it is a secret.
+    const shown = options.secret ? "" : answer ?? "";
+    this.#io.write(this.#editor.erase() + prompt + shown + "\r\n");
+    this.#editor.prompt = saved;
+    this.#io.write(this.#draw());
+    return answer;
   }
 
   /** Puts the terminal back as it was. */

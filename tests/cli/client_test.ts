@@ -58,6 +58,8 @@ Deno.test("[cli] signs in, talks in a room and a DM, shows presence, reuses the 
     assert.equal(count(bob.stdout, "alice: hello bob"), 1);
   }
   await alice.waitFor("* bob is offline");
+  await alice.line("are you there?");
+  await alice.waitFor("alice: are you there?\n");
 
   // The saved session: no password, no prompt; the file is owner-only.
   const file = `${home("bob")}/.config/parley/sessions.json`;
@@ -287,4 +289,46 @@ Deno.test("[cli] --help lists every flag; a bad flag is one line", async () => {
   });
   assert.equal(await bad.finish(), 2);
   assert.equal(bad.stderr, "parley-cli: Unknown argument --bogus; try --help\n");
+});
+
+Deno.test("[cli] room commands: create, invite, history, who, users, ping, rooms, switch, leave", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const bobToken = await register(server.url, "bob");
+  await using alice = startClient({
+    server: server.url,
+    home: `${dir.path}/alice`,
+    args: ["--user", "alice", "--register"],
+    password: PASSWORD,
+  });
+  await alice.waitFor("Type /help for commands.");
+  const run = async (line: string, expect: RegExp | string) => {
+    const from = alice.stdout.length;
+    await alice.line(line);
+    return await alice.waitFor(expect, 8000, from);
+  };
+  await run("/create team chat --private --capacity 5", /Created #team chat \(private\), id \S+/);
+  const teamId = /Created #team chat \(private\), id (\S+)/.exec(alice.stdout)![1];
+  await run("/invite bob", "* Added bob to #team chat");
+  await run("/invite nobody", "! No such user: nobody");
+  const post = (text: string) =>
+    api(server.url, `/api/rooms/${teamId}/messages`, { token: bobToken, body: { text } });
+  for (const text of ["one", "two", "three"]) await post(text);
+  await alice.waitFor("bob: three\n");
+  await run("/history 2", /-- Last messages in #team chat --\n.*bob: two\n.*bob: three\n/);
+  await run("/who", "Members of #team chat (* online): alice (owner) *, bob\n");
+  await run("/users", "Online (1): alice\n");
+  await run("/ping", /pong: \d+ ms\n/);
+  await run("/create second", "* Now in #second");
+  await post("psst");
+  await alice.waitFor("» #team chat · bob: psst\n");
+  await run("/rooms", /  #team chat {2}1 unread {2}\(2\/5, private\)\n> #second {2}\(1\/100\)\n/);
+  await run("/switch team chat", /\* Now in #team chat\n-- Recent messages in #team chat --\n/);
+  await run("/leave", "* Left #team chat");
+  await run("hello?", "! No conversation yet");
+  await run("/switch #second", "* Now in #second");
+  await run("/help", /\/invite <user> +add someone/);
+  await alice.line("/quit");
+  assert.equal(await alice.finish(), 0);
+  assert.equal(alice.stderr, "");
 });

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { api, register, startServer, tempDir } from "./harness.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** The client in a real pseudo-terminal: a detached tmux session on its own socket. */
+class TmuxClient implements AsyncDisposable {
+  readonly socket = `parley-cli-test-${crypto.randomUUID().slice(0, 8)}`;
+
+  async start(command: string[], env: Record<string, string>): Promise<void> {
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
+    const line = ["env", ...vars, ...command.map(quote)].join(" ");
+    await this.#tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "t", "-c", root, line);
+  }
+
+  /** Types text literally, or named keys such as Enter. */
+  async keys(text: string, literal = true): Promise<void> {
+    await this.#tmux("send-keys", "-t", "t", ...(literal ? ["-l", text] : [text]));
+  }
+
+  /** The visible screen, trailing blanks trimmed. */
+  async screen(): Promise<string> {
+    const out = await this.#tmux("capture-pane", "-p", "-t", "t");
+    return out.replace(/\s+$/, "");
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs = 8000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      if (pattern.test(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${screen}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Whether the session ended (its only program exited) within `timeoutMs`. */
+  async ended(timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!(await this.#tmux("has-session", "-t", "t").then(() => true, () => false))) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#tmux("kill-server").catch(() => {});
+  }
+
+  async #tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`tmux ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+    return new TextDecoder().decode(out.stdout);
+  }
+}
+
+function quote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+const hasTmux = await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name: "[cli] on a terminal: the password is not echoed, and a half-typed line survives arrivals",
+  ignore: !hasTmux,
+  async fn() {
+    await using dir = await tempDir();
+    await using server = await startServer(`${dir.path}/parley.kv`);
+    const aliceToken = await register(server.url, "alice");
+    const bobToken = await register(server.url, "bob");
+    const room = await api<{ room: { id: string } }>(server.url, "/api/rooms", {
+      token: aliceToken,
+      body: { name: "den" },
+    });
+    const roomId = room.body.room.id;
+    await api(server.url, `/api/rooms/${roomId}/join`, { token: bobToken, body: {} });
+
+    await using tty = new TmuxClient();
+    await tty.start(
+      [Deno.execPath(), "run", "-A", "cli/main.ts", "--server", server.url],
+      {
+        HOME: dir.path,
+        XDG_CONFIG_HOME: `${dir.path}/.config`,
+        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+        TERM: "xterm",
+      },
+    );
+    await tty.waitFor(/Username: ?$/);
+    await tty.keys("alice");
+    await tty.keys("Enter", false);
+    await tty.waitFor(/Username: alice\nPassword: ?$/);
+    await tty.keys("password-123");
+    const asking = await tty.screen();
+    assert.doesNotMatch(asking, /password-123/);
+    await tty.keys("Enter", false);
+    await tty.waitFor(/#den> ?$/);
+    assert.doesNotMatch(await tty.screen(), /password-123/);
+
+    // Half a line typed, with the cursor moved back and forth, then a message arrives.
+    await tty.keys("half typxed");
+    for (const key of ["Left", "Left", "BSpace", "Right", "Right"]) await tty.keys(key, false);
+    await tty.waitFor(/#den> half typed$/);
+    const post = (text: string) =>
+      api(server.url, `/api/rooms/${roomId}/messages`, { token: bobToken, body: { text } });
+    await post("first interruption");
+    await post("second \x1b[2Jinterruption");
+    const screen = await tty.waitFor(/bob: second \[2Jinterruption\n#den> half typed$/);
+    assert.match(screen, /bob: first interruption\n.*bob: second/);
+
+    await tty.keys(" and finished");
+    await tty.keys("Enter", false);
+    await tty.waitFor(/alice: half typed and finished\n#den> ?$/);
+    const history = await api<{ messages: { text: string; author: { username: string } }[] }>(
+      server.url,
+      `/api/rooms/${roomId}/messages`,
+      { token: bobToken },
+    );
+    assert.deepEqual(history.body.messages.map((m) => `${m.author.username}: ${m.text}`), [
+      "bob: first interruption",
+      "bob: second \x1b[2Jinterruption",
+      "alice: half typed and finished",
+    ]);
+    await tty.keys("/quit");
+    await tty.keys("Enter", false);
+    assert.ok(await tty.ended(), "the client exits on /quit");
+  },
+});
