@@ -54,6 +54,7 @@ export interface RoomProblem {
 const HISTORY_PAGE = 50;
 const TYPING_THROTTLE_MS = 3_000;
 const TYPING_SHOWN_MS = 6_000;
+const PEOPLE_REFRESH_MS = 30_000;
 
 /** Builds the state from what the server rendered into the page. */
 export function createStore(boot: Boot) {
@@ -582,6 +583,8 @@ export function createStore(boot: Boot) {
     // The page was rendered a moment ago; catch up on what changed since.
     refreshRooms().catch(() => {});
     refreshPeople().catch(() => {});
+    // Presence events cover people who share a room with us; the rest, now and then.
+    setInterval(() => refreshPeople().catch(() => {}), PEOPLE_REFRESH_MS);
     if (currentId.value) openRoom(currentId.value, false);
   }
 

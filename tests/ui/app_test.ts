@@ -104,6 +104,47 @@ Deno.test({
       await bob.context.close();
     });
 
+    await t.step(
+      "a private room: create, invite, it appears live, join by id refused, leave",
+      async () => {
+        const olga = await h.user("olga");
+        const pete = await h.user("pete");
+        const quin = await h.user("quin");
+        const o = await h.open(olga.context);
+        const p = await h.open(pete.context);
+        const q = await h.open(quin.context);
+        await o.getByRole("button", { name: "New room" }).click();
+        await o.getByLabel("Room name").fill("secret-plans");
+        await o.getByLabel("Private: only people you invite").check();
+        await o.getByLabel("Capacity").fill("3");
+        await o.getByRole("button", { name: "Create room" }).click();
+        await o.getByRole("heading", { name: "secret-plans" }).waitFor(T);
+        await o.getByText("1 member · private").waitFor(T);
+        const roomId = new URL(o.url()).pathname.split("/").pop()!;
+
+        // Quin cannot join a private room by its id.
+        await q.getByRole("button", { name: "Browse rooms" }).click();
+        assert.equal(await q.getByRole("button", { name: "Join secret-plans" }).count(), 0);
+        await q.getByLabel("Room id").fill(roomId);
+        await q.getByRole("button", { name: "Join by id" }).click();
+        await q.getByRole("alert").filter({ hasText: "private" }).waitFor(T);
+
+        // Olga invites Pete; the room shows up in Pete's sidebar without a reload.
+        await o.getByLabel("Invite someone").fill("pete");
+        await o.getByRole("button", { name: "Invite", exact: true }).click();
+        await o.locator(".members-panel").getByText("pete").waitFor(T);
+        await o.getByText("2 members · private").waitFor(T);
+        await p.locator(`[data-room-id="${roomId}"]`).click();
+        await p.getByRole("heading", { name: "secret-plans" }).waitFor(T);
+        p.on("dialog", (d) => d.accept());
+        await p.getByRole("button", { name: "Leave" }).click();
+        await p.getByRole("heading", { name: "Welcome, pete" }).waitFor(T);
+        assert.equal(await p.locator(`[data-room-id="${roomId}"]`).count(), 0);
+        await o.getByText("1 member · private").waitFor(T);
+        for (const u of [olga, pete, quin]) await u.context.close();
+      },
+    );
+
     await t.step("unread badges show after being away and clear in the other tab", async () => {
       const carol = await h.user("carol");
       const dave = await h.user("dave");
