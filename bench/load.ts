@@ -1,0 +1,514 @@
+/**
+ * The load generator: one benchmark part against a running Parley server,
+ * run as its own process by `bench/main.ts` so it never shares a thread with
+ * the server.
+ *
+ * Usage: `deno run -A bench/load.ts '<json LoadJob>'`. It talks to the
+ * orchestrator over stdio: it prints `MARK <name>` at the edges of measured
+ * phases and waits for an `ok` line on stdin when it must hold still while
+ * the orchestrator samples the server; at the end it prints `RESULT <json>`.
+ *
+ * Latency is measured in this process alone: the send time goes into the
+ * message text (`bench|<tag>|<ms>`), and the receiving stream subtracts it
+ * from the time the event arrives.
+ *
+ * @module
+ */
+import { HttpConnection, SseConnection, type Target } from "./http_client.ts";
+
+/** What one load process runs. */
+export type LoadJob =
+  & { target: Target }
+  & (
+    | { part: "oneToOne"; pairs: number; inFlight: number; durationMs: number; warmupMs: number }
+    | {
+      part: "roomFanout";
+      members: number;
+      senders: number;
+      connections: number;
+      rates: number[];
+      stepMs: number;
+      drainMs: number;
+    }
+    | { part: "connections"; count: number; users: number; concurrency: number }
+    | { part: "catchUp"; messages: number; concurrency: number }
+    | { part: "history"; messages: number; requests: number; concurrency: number }
+  );
+
+// ---- talking to the orchestrator ------------------------------------------------------------
+
+const stdinLines = (async function* () {
+  let buf = "";
+  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let at: number;
+    while ((at = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, at);
+      buf = buf.slice(at + 1);
+    }
+  }
+})();
+
+const out = new TextEncoder();
+
+function say(line: string): void {
+  Deno.stdout.writeSync(out.encode(line + "\n"));
+}
+
+/** Tells the orchestrator a phase edge was reached; with `wait`, holds until it sampled. */
+async function mark(name: string, wait = false): Promise<void> {
+  say(`MARK ${wait ? "wait" : "go"} ${name}`);
+  if (wait) await stdinLines.next();
+}
+
+function log(message: string): void {
+  console.error(`[load] ${message}`);
+}
+
+// ---- small helpers -----------------------------------------------------------------------------
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The q-quantile (0..1) of `values`, by nearest rank; 0 when empty. */
+function quantile(values: number[] | Float64Array, q: number): number {
+  if (!values.length) return 0;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** Runs `task(i)` for i in 0..n with at most `limit` at a time. */
+async function pool<T>(n: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
+    while (next < n) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  }));
+  return results;
+}
+
+/** A pool of keep-alive connections for setup calls that must succeed. */
+class Api {
+  #target: Target;
+  #free: HttpConnection[] = [];
+
+  constructor(target: Target) {
+    this.#target = target;
+  }
+
+  // deno-lint-ignore no-explicit-any
+  async call(method: string, path: string, token?: string, json?: unknown): Promise<any> {
+    const conn = this.#free.pop() ?? await HttpConnection.open(this.#target);
+    try {
+      // Parley wants a JSON body on every POST, even an empty one.
+      const body = json ?? (method === "POST" ? {} : undefined);
+      const res = await conn.request(method, path, { token, json: body });
+      if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${res.body}`);
+      this.#free.push(conn);
+      return res.body ? JSON.parse(res.body) : null;
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    for (const c of this.#free.splice(0)) c.close();
+  }
+}
+
+interface BenchUser {
+  id: string;
+  username: string;
+  token: string;
+}
+
+/** Registers `n` users, 16 at a time (each costs the server a password hash). */
+async function registerUsers(api: Api, n: number, prefix: string): Promise<BenchUser[]> {
+  const started = now();
+  const run = crypto.randomUUID().slice(0, 6);
+  const users = await pool(n, 16, async (i) => {
+    const username = `${prefix}${run}_${i}`;
+    const body = await api.call("POST", "/api/auth/register", undefined, {
+      username,
+      password: "bench-password",
+    });
+    return { id: body.user.id, username, token: body.token };
+  });
+  log(`registered ${n} users in ${Math.round(now() - started)} ms`);
+  return users;
+}
+
+const TEXT_RE = /"text":"bench\|([^|"]*)\|([\d.]+)"/;
+
+/** The tag and send time a bench message carries, or null for anything else. */
+function parseBenchText(data: string): { tag: string; sentAt: number } | null {
+  const m = TEXT_RE.exec(data);
+  return m ? { tag: m[1], sentAt: Number(m[2]) } : null;
+}
+
+/** Opens a stream for `user` and resolves once its `ready` (or `reset`) event arrived. */
+async function openReadyStream(
+  target: Target,
+  token: string,
+  onEvent: (event: string, id: string, data: string) => void,
+  lastEventId?: string,
+): Promise<SseConnection> {
+  let ready!: () => void;
+  const gotReady = new Promise<void>((r) => ready = r);
+  const stream = await SseConnection.open(target, token, (event, id, data) => {
+    if (event === "ready" || event === "reset") ready();
+    onEvent(event, id, data);
+  }, lastEventId);
+  if (!lastEventId) await gotReady;
+  return stream;
+}
+
+/** Waits until `done()` or `ms` passed; returns whether `done()` became true. */
+async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
+  const until = now() + ms;
+  while (!done()) {
+    if (now() > until) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+// ---- the parts ---------------------------------------------------------------------------------
+
+/** 1:1: each sender keeps `inFlight` POSTs going to its DM with one receiver. */
+async function oneToOne(job: Extract<LoadJob, { part: "oneToOne" }>) {
+  const api = new Api(job.target);
+  const users = await registerUsers(api, job.pairs * 2, "p");
+  const senders = users.slice(0, job.pairs), receivers = users.slice(job.pairs);
+  const rooms: string[] = await pool(job.pairs, 16, async (i) => {
+    const body = await api.call("POST", `/api/direct/${receivers[i].username}`, senders[i].token);
+    return body.room.id;
+  });
+
+  let measureFrom = Infinity, measureTo = Infinity;
+  let delivered = 0;
+  const latencies: number[] = [];
+  const streams = await Promise.all(
+    receivers.map((r) =>
+      openReadyStream(job.target, r.token, (event, _id, data) => {
+        if (event !== "message") return;
+        const m = parseBenchText(data);
+        if (!m) return;
+        delivered++;
+        if (m.sentAt >= measureFrom && m.sentAt < measureTo) latencies.push(now() - m.sentAt);
+      })
+    ),
+  );
+  const conns = await Promise.all(
+    Array.from({ length: job.pairs * job.inFlight }, () => HttpConnection.open(job.target)),
+  );
+
+  let acked = 0, ackedTotal = 0, errors = 0;
+  const ackLatencies: number[] = [];
+  const start = now();
+  measureFrom = start + job.warmupMs;
+  measureTo = measureFrom + job.durationMs;
+  setTimeout(() => mark("start"), job.warmupMs);
+  await Promise.all(conns.map(async (conn, i) => {
+    const pair = Math.floor(i / job.inFlight);
+    const path = `/api/rooms/${rooms[pair]}/messages`;
+    const token = senders[pair].token;
+    while (now() < measureTo) {
+      const sentAt = now();
+      const res = await conn.request("POST", path, {
+        token,
+        json: { text: `bench|p|${sentAt.toFixed(3)}` },
+      });
+      const at = now();
+      if (res.status !== 201) {
+        errors++;
+        continue;
+      }
+      ackedTotal++;
+      if (sentAt >= measureFrom && at <= measureTo) {
+        acked++;
+        ackLatencies.push(at - sentAt);
+      }
+    }
+  }));
+  await mark("end");
+  const allDelivered = await waitFor(() => delivered >= ackedTotal, 10_000);
+  for (const c of conns) c.close();
+  await Promise.all(streams.map((s) => s.close()));
+  api.close();
+  return {
+    pairs: job.pairs,
+    inFlight: job.inFlight,
+    durationS: job.durationMs / 1000,
+    acked,
+    msgsPerSec: round(acked / (job.durationMs / 1000), 0),
+    p50Ms: round(quantile(latencies, 0.5)),
+    p99Ms: round(quantile(latencies, 0.99)),
+    ackP50Ms: round(quantile(ackLatencies, 0.5)),
+    ackP99Ms: round(quantile(ackLatencies, 0.99)),
+    errors,
+    undelivered: allDelivered ? 0 : ackedTotal - delivered,
+  };
+}
+
+/** Room fan-out: open-loop sends at fixed rates into one room whose members all listen. */
+async function roomFanout(job: Extract<LoadJob, { part: "roomFanout" }>) {
+  const api = new Api(job.target);
+  const users = await registerUsers(api, job.members, "f");
+  const { room } = await api.call("POST", "/api/rooms", users[0].token, {
+    name: "fan-out",
+    capacity: Math.max(job.members, 2),
+  });
+  await pool(
+    job.members - 1,
+    16,
+    (i) => api.call("POST", `/api/rooms/${room.id}/join`, users[i + 1].token),
+  );
+
+  let step = { tag: "", end: Infinity, delivered: 0, inWindow: 0, latencies: [] as number[] };
+  const streams = await Promise.all(
+    users.map((u) =>
+      openReadyStream(job.target, u.token, (event, _id, data) => {
+        if (event !== "message") return;
+        const m = parseBenchText(data);
+        if (!m || m.tag !== step.tag) return;
+        const at = now();
+        step.delivered++;
+        if (at <= step.end) step.inWindow++;
+        step.latencies.push(at - m.sentAt);
+      })
+    ),
+  );
+  await sleep(500); // let the presence events of 50 arrivals pass before measuring
+
+  const conns = await Promise.all(
+    Array.from({ length: job.connections }, () => HttpConnection.open(job.target)),
+  );
+  const path = `/api/rooms/${room.id}/messages`;
+  const results = [];
+  for (const rate of job.rates) {
+    const n = Math.round(rate * job.stepMs / 1000);
+    step = { tag: `r${rate}`, end: Infinity, delivered: 0, inWindow: 0, latencies: [] };
+    const free = conns.map((c, i) => ({ c, token: users[i % job.senders].token }));
+    const backlog: number[] = [];
+    let acked = 0, errors = 0, maxBacklog = 0;
+    const pending = new Set<Promise<void>>();
+    const send = (slot: { c: HttpConnection; token: string }, sentAt: number) => {
+      const p = (async () => {
+        let at = sentAt;
+        while (true) {
+          const res = await slot.c.request("POST", path, {
+            token: slot.token,
+            json: { text: `bench|${step.tag}|${at.toFixed(3)}` },
+          });
+          if (res.status === 201) acked++;
+          else errors++;
+          const next = backlog.shift();
+          if (next === undefined) break;
+          at = next;
+        }
+        free.push(slot);
+      })();
+      pending.add(p);
+      p.finally(() => pending.delete(p));
+    };
+
+    const interval = 1000 / rate;
+    const t0 = now();
+    step.end = t0 + job.stepMs;
+    await mark(`start:${rate}`);
+    // Open loop: message i is due at t0 + i·interval whatever happened to earlier ones, and
+    // its latency counts from when it was due, so a slow server cannot hide its queue.
+    for (let i = 0; i < n;) {
+      const t = now();
+      while (i < n && t0 + i * interval <= t) {
+        const due = t0 + i * interval;
+        const slot = free.pop();
+        if (slot) send(slot, due);
+        else backlog.push(due);
+        i++;
+      }
+      maxBacklog = Math.max(maxBacklog, backlog.length);
+      await sleep(1);
+    }
+    await Promise.all(pending);
+    await mark(`end:${rate}`);
+    const expected = acked * job.members;
+    const complete = await waitFor(() => step.delivered >= expected, job.drainMs);
+    results.push({
+      rate,
+      sent: n,
+      acked,
+      errors,
+      expectedDeliveries: expected,
+      delivered: step.delivered,
+      missing: complete ? 0 : expected - step.delivered,
+      offeredDeliveriesPerSec: rate * job.members,
+      deliveriesPerSec: round(step.inWindow / (job.stepMs / 1000), 0),
+      p50Ms: round(quantile(step.latencies, 0.5)),
+      p99Ms: round(quantile(step.latencies, 0.99)),
+      maxClientBacklog: maxBacklog,
+    });
+    log(`rate ${rate}: ${JSON.stringify(results.at(-1))}`);
+    await sleep(200);
+  }
+  for (const c of conns) c.close();
+  await Promise.all(streams.map((s) => s.close()));
+  api.close();
+  return { members: job.members, senders: job.senders, steps: results };
+}
+
+/** Idle streams: how long `count` take to open and what they cost the server. */
+async function connections(job: Extract<LoadJob, { part: "connections" }>) {
+  const api = new Api(job.target);
+  const users = await registerUsers(api, job.users, "c");
+  api.close();
+  await mark("before", true);
+  const start = now();
+  let failed = 0;
+  const streams = await pool(job.count, job.concurrency, async (i) => {
+    try {
+      return await openReadyStream(job.target, users[i % users.length].token, () => {});
+    } catch (e) {
+      if (failed++ < 3) log(`stream ${i}: ${e}`);
+      return null;
+    }
+  });
+  const connectMs = now() - start;
+  await mark("after", true);
+  await Promise.all(streams.map((s) => s?.close()));
+  return { count: job.count, opened: job.count - failed, failed, connectMs: round(connectMs, 0) };
+}
+
+/** Posts `n` bench messages to a room with `concurrency` requests in flight. */
+async function seed(
+  target: Target,
+  roomId: string,
+  tokens: string[],
+  n: number,
+  concurrency: number,
+): Promise<number> {
+  const started = now();
+  const conns = await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, () => HttpConnection.open(target)),
+  );
+  let next = 0;
+  await Promise.all(conns.map(async (c, w) => {
+    while (next < n) {
+      const i = next++;
+      const res = await c.request("POST", `/api/rooms/${roomId}/messages`, {
+        token: tokens[w % tokens.length],
+        json: { text: `bench|s|${i}` },
+      });
+      if (res.status !== 201) throw new Error(`seeding: ${res.status} ${res.body}`);
+    }
+  }));
+  for (const c of conns) c.close();
+  const ms = now() - started;
+  log(`seeded ${n} messages in ${Math.round(ms)} ms (${Math.round(n / ms * 1000)}/s)`);
+  return round(n / ms * 1000, 0);
+}
+
+/** Catch-up: a reader misses `messages`, then resumes with Last-Event-ID. */
+async function catchUp(job: Extract<LoadJob, { part: "catchUp" }>) {
+  const api = new Api(job.target);
+  const [reader, writer] = await registerUsers(api, 2, "u");
+  const { room } = await api.call("POST", `/api/direct/${reader.username}`, writer.token);
+  let lastId = "";
+  const first = await openReadyStream(job.target, reader.token, (_e, id) => lastId = id);
+  await sleep(100);
+  await first.close();
+  const seedPerSec = await seed(job.target, room.id, [writer.token], job.messages, job.concurrency);
+
+  let received = 0, lastSeq = 0, outOfOrder = 0, doneAt = 0;
+  let finished!: () => void;
+  const all = new Promise<void>((r) => finished = r);
+  await mark("start");
+  const start = now();
+  const stream = await openReadyStream(job.target, reader.token, (event, _id, data) => {
+    if (event !== "message") return;
+    const seq = Number(/"seq":(\d+)/.exec(data)?.[1]);
+    if (seq <= lastSeq) outOfOrder++;
+    lastSeq = seq;
+    if (++received === job.messages) {
+      doneAt = now();
+      finished();
+    }
+  }, lastId);
+  const timedOut = await Promise.race([all.then(() => false), sleep(60_000).then(() => true)]);
+  await mark("end");
+  await stream.close();
+  api.close();
+  return {
+    messages: job.messages,
+    received,
+    outOfOrder,
+    ms: timedOut ? null : round(doneAt - start, 1),
+    seedMsgsPerSec: seedPerSec,
+  };
+}
+
+/** History: the newest page of a room holding `messages`. */
+async function history(job: Extract<LoadJob, { part: "history" }>) {
+  const api = new Api(job.target);
+  const users = await registerUsers(api, 4, "h");
+  const { room } = await api.call("POST", "/api/rooms", users[0].token, { name: "history" });
+  await pool(3, 3, (i) => api.call("POST", `/api/rooms/${room.id}/join`, users[i + 1].token));
+  const seedPerSec = await seed(
+    job.target,
+    room.id,
+    users.map((u) => u.token),
+    job.messages,
+    job.concurrency,
+  );
+
+  const conn = await HttpConnection.open(job.target);
+  const get = async () => {
+    const started = now();
+    const res = await conn.request("GET", `/api/rooms/${room.id}/messages?limit=50`, {
+      token: users[0].token,
+    });
+    const ms = now() - started;
+    if (res.status !== 200) throw new Error(`history: ${res.status}`);
+    const page = JSON.parse(res.body);
+    if (page.messages.length !== Math.min(50, job.messages)) {
+      throw new Error(`history page had ${page.messages.length} messages`);
+    }
+    return ms;
+  };
+  for (let i = 0; i < Math.min(100, job.requests); i++) await get(); // warm up
+  await mark("start");
+  const times: number[] = [];
+  for (let i = 0; i < job.requests; i++) times.push(await get());
+  await mark("end");
+  conn.close();
+  api.close();
+  return {
+    messages: job.messages,
+    requests: job.requests,
+    p50Ms: round(quantile(times, 0.5), 3),
+    p99Ms: round(quantile(times, 0.99), 3),
+    maxMs: round(Math.max(...times), 3),
+    seedMsgsPerSec: seedPerSec,
+  };
+}
+
+// ---- entry -------------------------------------------------------------------------------------
+
+if (import.meta.main) {
+  const job = JSON.parse(Deno.args[0]) as LoadJob;
+  const parts = { oneToOne, roomFanout, connections, catchUp, history } as const;
+  // deno-lint-ignore no-explicit-any
+  const result = await (parts[job.part] as (j: any) => Promise<unknown>)(job);
+  say(`RESULT ${JSON.stringify(result)}`);
+  Deno.exit(0);
+}

@@ -1,0 +1,415 @@
+/**
+ * `deno task bench`: measures Parley end to end. For every part it starts a
+ * fresh server process (as `deno task start` runs it, KV on a temporary
+ * file), runs the load generator (`bench/load.ts`) in another process
+ * against it over loopback, reads the server's CPU time and memory from
+ * `/proc`, prints a table and writes the results as JSON.
+ *
+ * Flags: `--quick` (small sizes, under a minute; writes
+ * `bench/results.quick.json`), `--only=oneToOne,history` (some parts),
+ * `--profile` (CPU-profile the server during the measured phase of each part
+ * and print where the time went), `--out=<file>`, `--server-root=<dir>` (run
+ * the server from another checkout, e.g. an instrumented scratch copy).
+ *
+ * @module
+ */
+import type { LoadJob } from "./load.ts";
+import { printSummary, Profiler, summarize } from "./profile.ts";
+import {
+  cpuBetween,
+  loadAverage,
+  machineBusyS,
+  type ProcSample,
+  resetPeakRss,
+  sampleProc,
+  sampleThreads,
+  type ServerProcess,
+  startServer,
+  withFileLimit,
+} from "./server_process.ts";
+
+/** The parts, in the order they run. */
+export const PARTS = ["oneToOne", "roomFanout", "connections", "catchUp", "history"] as const;
+/** One part's name. */
+export type Part = typeof PARTS[number];
+
+/** A delivery rate counts as saturated when it falls short of the offered one by more than this. */
+export const SATURATION_SHORTFALL = 0.05;
+/** … or when delivery p99 exceeds this many milliseconds. */
+export const SATURATION_P99_MS = 50;
+
+type Sizes = {
+  oneToOne: Omit<Extract<LoadJob, { part: "oneToOne" }>, "part" | "target">;
+  roomFanout: Omit<Extract<LoadJob, { part: "roomFanout" }>, "part" | "target">;
+  connections: { counts: number[]; users: number; concurrency: number };
+  catchUp: Omit<Extract<LoadJob, { part: "catchUp" }>, "part" | "target">;
+  history: Omit<Extract<LoadJob, { part: "history" }>, "part" | "target">;
+};
+
+/** The sizes of the real run, as the issue asks. */
+export const fullSizes: Sizes = {
+  oneToOne: { pairs: 25, inFlight: 32, durationMs: 10_000, warmupMs: 2_000 },
+  roomFanout: {
+    members: 50,
+    senders: 10,
+    connections: 64,
+    rates: [100, 200, 400, 800, 1600],
+    stepMs: 5_000,
+    drainMs: 10_000,
+  },
+  connections: { counts: [1_000, 10_000], users: 100, concurrency: 200 },
+  catchUp: { messages: 10_000, concurrency: 256 },
+  history: { messages: 100_000, requests: 2_000, concurrency: 256 },
+};
+
+/** Small sizes that exercise every path in well under a minute. */
+export const quickSizes: Sizes = {
+  oneToOne: { pairs: 4, inFlight: 8, durationMs: 1_000, warmupMs: 200 },
+  roomFanout: {
+    members: 8,
+    senders: 2,
+    connections: 8,
+    rates: [100, 400],
+    stepMs: 1_000,
+    drainMs: 3_000,
+  },
+  connections: { counts: [200], users: 5, concurrency: 50 },
+  catchUp: { messages: 500, concurrency: 64 },
+  history: { messages: 1_000, requests: 200, concurrency: 64 },
+};
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+/** Where the server's `main.ts` is taken from: this checkout, or `--server-root=<dir>`. */
+let serverRoot = root;
+
+/** A load job before it knows where the server listens. */
+type JobSpec = LoadJob extends infer J ? J extends unknown ? Omit<J, "target"> : never : never;
+
+/** The samples taken at one mark of the load generator. */
+interface Mark {
+  server: ProcSample;
+  load: ProcSample;
+  threads: Map<string, number>;
+  machineBusyS: number;
+  loadAvg: number;
+}
+
+/** What one load process reported, with the server samples taken at its marks. */
+interface PartRun {
+  // deno-lint-ignore no-explicit-any
+  result: any;
+  marks: Map<string, Mark>;
+  server: { start: ProcSample; end: ProcSample };
+}
+
+/** Runs one load job against a fresh server. */
+async function runLoad(
+  job: JobSpec,
+  options: { profile?: [string, string] } = {},
+): Promise<PartRun> {
+  const server: ServerProcess = await startServer(serverRoot, { inspect: !!options.profile });
+  try {
+    const profiler = options.profile ? await Profiler.attach(server.inspectPort!) : undefined;
+    const full = { ...job, target: { hostname: "127.0.0.1", port: server.port } };
+    const { cmd, args } = withFileLimit([
+      Deno.execPath(),
+      "run",
+      "-A",
+      "bench/load.ts",
+      JSON.stringify(full),
+    ]);
+    const child = new Deno.Command(cmd, {
+      args,
+      cwd: root,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const stdin = child.stdin.getWriter();
+    const marks = new Map<string, Mark>();
+    const start = await sampleProc(server.pid);
+    let result: unknown;
+    let threadsAtStart: Map<string, number> | undefined;
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let at: number;
+      while ((at = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, at);
+        buf = buf.slice(at + 1);
+        if (line.startsWith("MARK ")) {
+          const [, mode, name] = line.split(" ");
+          if (mode === "wait") await new Promise((r) => setTimeout(r, 1_000)); // let memory settle
+          marks.set(name, {
+            server: await sampleProc(server.pid),
+            load: await sampleProc(child.pid),
+            threads: await sampleThreads(server.pid),
+            machineBusyS: await machineBusyS(),
+            loadAvg: loadAverage(),
+          });
+          // A measured phase starts: reset the peak so it tells that phase's, not set-up's.
+          if (name.startsWith("start") || name === "before") await resetPeakRss(server.pid);
+          if (profiler && name === options.profile![0]) {
+            threadsAtStart = await sampleThreads(server.pid);
+            await profiler.start();
+          }
+          if (profiler && name === options.profile![1]) {
+            const summary = {
+              ...summarize(await profiler.stop(), serverRoot),
+              threads: threadCpu(threadsAtStart!, await sampleThreads(server.pid)),
+            };
+            printSummary(`${job.part} ${name}`, summary);
+            console.log("-- CPU seconds by server thread (all of them, incl. KV and I/O)");
+            for (const [thread, cpuS] of summary.threads) {
+              console.log(`${cpuS.toFixed(2)} s  ${thread}`);
+            }
+            await Deno.mkdir(`${root}/bench/profiles`, { recursive: true });
+            await Deno.writeTextFile(
+              `${root}/bench/profiles/${job.part}.summary.json`,
+              JSON.stringify(summary, null, 2),
+            );
+          }
+          if (mode === "wait") await stdin.write(new TextEncoder().encode("ok\n"));
+        } else if (line.startsWith("RESULT ")) {
+          result = JSON.parse(line.slice(7));
+        } else if (line) {
+          console.log(line);
+        }
+      }
+    }
+    const status = await child.status;
+    await stdin.close().catch(() => {});
+    profiler?.close();
+    if (!status.success || result === undefined) {
+      throw new Error(`the load generator for ${job.part} failed (exit ${status.code})`);
+    }
+    const end = await sampleProc(server.pid);
+    return { result, marks, server: { start, end } };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** CPU seconds each server thread used between two samples, busiest first. */
+function threadCpu(a: Map<string, number>, b: Map<string, number>): [string, number][] {
+  return [...b].map(([name, s]) =>
+    [name, Math.round((s - (a.get(name) ?? 0)) * 100) / 100] as [
+      string,
+      number,
+    ]
+  ).filter(([, s]) => s > 0).sort((x, y) => y[1] - x[1]);
+}
+
+/** Server cost during a measured phase: CPU between two marks, and the phase's peak RSS. */
+function serverCost(run: PartRun, from: string, to: string) {
+  const a = run.marks.get(from)!, b = run.marks.get(to)!;
+  return {
+    ...cpuBetween(a.server, b.server),
+    peakRssMiB: Math.round(b.server.hwmKiB / 1024),
+    loadCpuPct: cpuBetween(a.load, b.load).cpuPct,
+    // Which threads did the work: "deno" is the JavaScript thread; the rest are Deno's own.
+    threadCpuS: Object.fromEntries(threadCpu(a.threads, b.threads)),
+    // CPU the rest of the machine used meanwhile (other programs): high means a noisy run.
+    otherCpuPct: Math.max(
+      0,
+      Math.round(
+        ((b.machineBusyS - a.machineBusyS) - (b.server.cpuS - a.server.cpuS) -
+          (b.load.cpuS - a.load.cpuS)) / ((b.server.at - a.server.at) / 1000) * 100,
+      ),
+    ),
+    loadAvg: b.loadAvg,
+  };
+}
+
+async function oneToOne(sizes: Sizes, profile: boolean) {
+  const run = await runLoad({ part: "oneToOne", ...sizes.oneToOne }, {
+    profile: profile ? ["start", "end"] : undefined,
+  });
+  return { ...run.result, server: serverCost(run, "start", "end") };
+}
+
+async function roomFanout(sizes: Sizes, profile: boolean) {
+  const rates = sizes.roomFanout.rates;
+  const top = rates.at(-1);
+  const run = await runLoad({ part: "roomFanout", ...sizes.roomFanout }, {
+    profile: profile ? [`start:${top}`, `end:${top}`] : undefined,
+  });
+  // deno-lint-ignore no-explicit-any
+  const steps = run.result.steps.map((s: any) => ({
+    ...s,
+    server: serverCost(run, `start:${s.rate}`, `end:${s.rate}`),
+  }));
+  // deno-lint-ignore no-explicit-any
+  const saturated = steps.find((s: any) =>
+    s.deliveriesPerSec < s.offeredDeliveriesPerSec * (1 - SATURATION_SHORTFALL) ||
+    s.p99Ms > SATURATION_P99_MS || s.missing > 0
+  );
+  return {
+    steps,
+    members: run.result.members,
+    senders: run.result.senders,
+    saturationRate: saturated?.rate ?? null,
+    // deno-lint-ignore no-explicit-any
+    peakRssMiB: Math.max(...steps.map((s: any) => s.server.peakRssMiB)),
+  };
+}
+
+async function connections(sizes: Sizes) {
+  const out = [];
+  for (const count of sizes.connections.counts) {
+    const run = await runLoad({
+      part: "connections",
+      count,
+      users: sizes.connections.users,
+      concurrency: sizes.connections.concurrency,
+    });
+    const before = run.marks.get("before")!.server, after = run.marks.get("after")!.server;
+    out.push({
+      count,
+      opened: run.result.opened,
+      failed: run.result.failed,
+      connectMs: run.result.connectMs,
+      rssBeforeMiB: Math.round(before.rssKiB / 1024),
+      rssAfterMiB: Math.round(after.rssKiB / 1024),
+      rssPerConnKiB: Math.round((after.rssKiB - before.rssKiB) / run.result.opened * 10) / 10,
+      server: serverCost(run, "before", "after"),
+    });
+  }
+  return out;
+}
+
+async function catchUp(sizes: Sizes, profile: boolean) {
+  const run = await runLoad({ part: "catchUp", ...sizes.catchUp }, {
+    profile: profile ? ["start", "end"] : undefined,
+  });
+  return { ...run.result, server: serverCost(run, "start", "end") };
+}
+
+async function history(sizes: Sizes, profile: boolean) {
+  const run = await runLoad({ part: "history", ...sizes.history }, {
+    profile: profile ? ["start", "end"] : undefined,
+  });
+  return { ...run.result, server: serverCost(run, "start", "end") };
+}
+
+async function git(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", { args, cwd: root, stdout: "piped", stderr: "null" })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+async function machine() {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return {
+    cores: navigator.hardwareConcurrency,
+    cpu: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown",
+    memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30 * 10) / 10,
+    os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
+    deno: Deno.version.deno,
+  };
+}
+
+/** Formats the results as the table printed and pasted in the README. */
+// deno-lint-ignore no-explicit-any
+export function formatTable(r: any): string {
+  const lines = [
+    "| part | figure | server CPU (other programs) | server peak RSS |",
+    "|---|---|---|---|",
+  ];
+  // Other programs' CPU on the machine during the phase says how far to trust a figure.
+  const cpu = (s: { cpuPct: number; otherCpuPct?: number }) =>
+    `${s.cpuPct}% of a core (others: ${s.otherCpuPct ?? "?"}%)`;
+  if (r.oneToOne) {
+    const o = r.oneToOne;
+    lines.push(
+      `| one-to-one (${o.pairs} pairs × ${o.inFlight} in flight, ${o.durationS} s) | ` +
+        `**${o.msgsPerSec} msgs/s**; delivery p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms; ack p50 ` +
+        `${o.ackP50Ms} ms, p99 ${o.ackP99Ms} ms | ${cpu(o.server)} | ${o.server.peakRssMiB} MiB |`,
+    );
+  }
+  if (r.roomFanout) {
+    const f = r.roomFanout;
+    for (const s of f.steps) {
+      lines.push(
+        `| room fan-out, ${f.members} members, ${s.rate} msgs/s | ${s.deliveriesPerSec} ` +
+          `deliveries/s of ${s.offeredDeliveriesPerSec}; p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms` +
+          `${s.missing ? `; ${s.missing} missing` : ""} | ${cpu(s.server)} | ` +
+          `${s.server.peakRssMiB} MiB |`,
+      );
+    }
+    lines.push(
+      `| room fan-out saturation | ${f.saturationRate ?? "none up to the highest rate"}` +
+        `${f.saturationRate ? " msgs/s" : ""} | | |`,
+    );
+  }
+  for (const c of r.connections ?? []) {
+    lines.push(
+      `| ${c.count} idle SSE streams | **${c.rssPerConnKiB} KiB/stream**; all open in ` +
+        `${c.connectMs} ms (${c.rssBeforeMiB} → ${c.rssAfterMiB} MiB)` +
+        `${c.failed ? `; ${c.failed} failed` : ""} | ${cpu(c.server)} | ` +
+        `${c.server.peakRssMiB} MiB |`,
+    );
+  }
+  if (r.catchUp) {
+    const c = r.catchUp;
+    lines.push(
+      `| catch-up of ${c.messages} missed | **${c.ms} ms** (${c.received} received) | ` +
+        `${cpu(c.server)} | ${c.server.peakRssMiB} MiB |`,
+    );
+  }
+  if (r.history) {
+    const h = r.history;
+    lines.push(
+      `| history, newest 50 of ${h.messages} | p50 ${h.p50Ms} ms, **p99 ${h.p99Ms} ms** ` +
+        `(seeded at ${h.seedMsgsPerSec} msgs/s) | ${cpu(h.server)} | ${h.server.peakRssMiB} MiB |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Parses the flags and runs the chosen parts. */
+export async function main(argv: string[]): Promise<void> {
+  const flags = new Map(argv.map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    return [k, v ?? "true"] as const;
+  }));
+  const quick = flags.has("quick");
+  const profile = flags.has("profile");
+  const only = flags.get("only")?.split(",") as Part[] | undefined;
+  for (const p of only ?? []) if (!PARTS.includes(p)) throw new Error(`unknown part ${p}`);
+  const out = flags.get("out") ??
+    `${root}/bench/${
+      quick ? "results.quick.json" : only || profile ? "results.partial.json" : "results.json"
+    }`;
+  const sizes = quick ? quickSizes : fullSizes;
+  serverRoot = flags.get("server-root") ?? root;
+  const chosen = only ?? PARTS;
+
+  const started = performance.now();
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    commit: await git("rev-parse", "HEAD"),
+    ...(flags.has("server-root") ? { serverRoot } : {}),
+    serverCodeChanged: (await git("status", "--porcelain", "--", "lib", "routes", "main.ts")) !==
+      "",
+    mode: quick ? "quick" : "full",
+    machine: await machine(),
+    sizes: Object.fromEntries(chosen.map((p) => [p, sizes[p]])),
+  };
+  for (const part of chosen) {
+    const t = performance.now();
+    console.error(`[bench] ${part}…`);
+    if (part === "oneToOne") results.oneToOne = await oneToOne(sizes, profile);
+    if (part === "roomFanout") results.roomFanout = await roomFanout(sizes, profile);
+    if (part === "connections") results.connections = await connections(sizes);
+    if (part === "catchUp") results.catchUp = await catchUp(sizes, profile);
+    if (part === "history") results.history = await history(sizes, profile);
+    console.error(`[bench] ${part} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  results.durationS = Math.round((performance.now() - started) / 100) / 10;
+  await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");
+  console.log(`\n${formatTable(results)}\n`);
+  console.log(`wrote ${out} (${results.durationS} s)`);
+}
+
+if (import.meta.main) await main(Deno.args);

@@ -1,0 +1,185 @@
+/**
+ * Starting a real Parley server process for the benchmark, and reading what
+ * it costs from `/proc`.
+ *
+ * @module
+ */
+
+/** One reading of a process's counters. */
+export interface ProcSample {
+  /** `performance.now()` of the orchestrator when read. */
+  at: number;
+  /** User plus system CPU time so far, in seconds (all threads). */
+  cpuS: number;
+  /** Resident memory now, KiB (`VmRSS`). */
+  rssKiB: number;
+  /** Peak resident memory so far, KiB (`VmHWM`). */
+  hwmKiB: number;
+}
+
+let clockTicks = 0;
+
+/** The kernel's clock ticks per second (`getconf CLK_TCK`), which `/proc/<pid>/stat` counts in. */
+export async function ticksPerSecond(): Promise<number> {
+  if (!clockTicks) {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
+    clockTicks = Number(new TextDecoder().decode(out.stdout).trim()) || 100;
+  }
+  return clockTicks;
+}
+
+/** Reads CPU time and memory of `pid` from `/proc/<pid>/stat` and `/proc/<pid>/status`. */
+export async function sampleProc(pid: number): Promise<ProcSample> {
+  const ticks = await ticksPerSecond();
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  // Fields after the command name (which may hold spaces) start at field 3; utime, stime are 14, 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpuTicks = Number(fields[11]) + Number(fields[12]);
+  const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+  return {
+    at: performance.now(),
+    cpuS: cpuTicks / ticks,
+    rssKiB: kib("VmRSS"),
+    hwmKiB: kib("VmHWM"),
+  };
+}
+
+/** CPU seconds the whole machine has been busy (all cores, from `/proc/stat`). */
+export async function machineBusyS(): Promise<number> {
+  const ticks = await ticksPerSecond();
+  const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  // user nice system idle iowait irq softirq steal …: busy is all but idle and iowait.
+  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3] - cpu[4];
+  return busy / ticks;
+}
+
+/** The 1-minute load average. */
+export function loadAverage(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+}
+
+/** CPU seconds so far of each thread of `pid`, summed by thread name (`/proc/<pid>/task`). */
+export async function sampleThreads(pid: number): Promise<Map<string, number>> {
+  const ticks = await ticksPerSecond();
+  const byName = new Map<string, number>();
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/\d+$/, "#");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cpu = (Number(fields[11]) + Number(fields[12])) / ticks;
+      byName.set(name, (byName.get(name) ?? 0) + cpu);
+    } catch { /* the thread ended */ }
+  }
+  return byName;
+}
+
+/**
+ * Resets `VmHWM` to the current RSS (writing 5 to `/proc/<pid>/clear_refs`), so
+ * a later sample's peak covers only what came after. Quietly does nothing
+ * where that is not allowed.
+ */
+export async function resetPeakRss(pid: number): Promise<void> {
+  await Deno.writeTextFile(`/proc/${pid}/clear_refs`, "5").catch(() => {});
+}
+
+/** CPU use between two samples: seconds, and percent of one core. */
+export function cpuBetween(a: ProcSample, b: ProcSample): { cpuS: number; cpuPct: number } {
+  const cpuS = b.cpuS - a.cpuS;
+  const wall = (b.at - a.at) / 1000;
+  return { cpuS: round(cpuS), cpuPct: round(wall > 0 ? cpuS / wall * 100 : 0, 0) };
+}
+
+function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** A free TCP port on loopback (asks the kernel, then lets it go). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/**
+ * Runs `cmd` under bash with the open-file limit raised to the hard limit,
+ * so ten thousand sockets fit; `exec` keeps the pid that of `cmd` itself.
+ */
+export function withFileLimit(cmd: string[]): { cmd: string; args: string[] } {
+  const quoted = cmd.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  return { cmd: "bash", args: ["-c", `ulimit -n "$(ulimit -Hn)"; exec ${quoted}`] };
+}
+
+/** A running server. */
+export interface ServerProcess extends AsyncDisposable {
+  pid: number;
+  port: number;
+  /** The inspector's address when started with `inspect`. */
+  inspectPort?: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `main.ts` exactly as `deno task start` does, on a free port with
+ * its KV on a fresh temporary file, and waits until `/api/health` answers.
+ */
+export async function startServer(
+  root: string,
+  options: { inspect?: boolean } = {},
+): Promise<ServerProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "parley-bench-" });
+  const port = freePort();
+  const inspectPort = options.inspect ? freePort() : undefined;
+  const { cmd, args } = withFileLimit([
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    "--allow-write",
+    ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
+    "main.ts",
+  ]);
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: root,
+    env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: `${dir}/parley.kv` },
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 5_000);
+    await child.status;
+    clearTimeout(timer);
+    await Deno.remove(dir, { recursive: true });
+  };
+  const deadline = performance.now() + 30_000;
+  while (true) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (performance.now() > deadline) {
+      await stop();
+      throw new Error("the server did not become healthy in 30 s");
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { pid: child.pid, port, inspectPort, stop, [Symbol.asyncDispose]: stop };
+}
