@@ -86,7 +86,7 @@ export function openSseStream(options: {
       if (closed) return false;
       controller.enqueue(chunk);
       if ((controller.desiredSize ?? 0) >= -half) return true;
-      controller.error(new Error("client too slow"));
+      controller.error(new Error("event stream closed: the client stopped reading"));
       finish();
       return false;
     },

@@ -22,6 +22,7 @@ export class SseClient {
   closed = false;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #waiters = new Set<() => void>();
+  #taken = new Set<SseEvent>();
   #done: Promise<void>;
 
   private constructor(reader: ReadableStreamDefaultReader<Uint8Array>, lastEventId: string | null) {
@@ -71,18 +72,21 @@ export class SseClient {
     }
   }
 
-  /** Waits for the next event matching `type` (and `filter`) after those already seen. */
+  /**
+   * Waits for the first event of `type` matching `filter` that no earlier
+   * `next()` call returned, and returns its data.
+   */
   async next(type: string, filter: (data: any) => boolean = () => true, timeoutMs = 5000) {
-    const seen = this.events.length;
     let found: SseEvent | undefined;
     await this.until(
       () => {
-        found = this.events.slice(seen).find((e) => e.event === type && filter(e.data));
+        found = this.events.find((e) => e.event === type && !this.#taken.has(e) && filter(e.data));
         return !!found;
       },
       timeoutMs,
       `event ${type}`,
     );
+    this.#taken.add(found!);
     return found!.data;
   }
 
