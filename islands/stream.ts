@@ -97,10 +97,19 @@ export function connectSharedStream(userId: string, handlers: StreamHandlers): S
   }
 
   const lead = () => {
-    leader = openLeaderStream(() => lastId, (event) => {
-      channel?.postMessage({ kind: "event", event } satisfies Relay);
-      deliver(event);
-    }, (s) => setStatus(s, true));
+    leader = openLeaderStream(
+      () => lastId,
+      (event) => {
+        channel?.postMessage({ kind: "event", event } satisfies Relay);
+        deliver(event);
+      },
+      (s) => setStatus(s, true),
+      () => {
+        // The session ended (expired, or signed out elsewhere): every tab goes to sign-in.
+        channel?.postMessage({ kind: "logout" } satisfies Relay);
+        handlers.onLogout();
+      },
+    );
   };
 
   let releaseLock: (() => void) | null = null;
@@ -126,11 +135,15 @@ export function connectSharedStream(userId: string, handlers: StreamHandlers): S
   };
 }
 
-/** Opens the EventSource, reopening it with `?lastEventId=` if the browser gives up. */
+/**
+ * Opens the EventSource, reopening it with `?lastEventId=` if the browser
+ * gives up (it does on any answer but 200), unless the session is gone.
+ */
 function openLeaderStream(
   lastId: () => string | null,
   onEvent: (e: StreamEvent) => void,
   onStatus: (s: StreamStatus) => void,
+  onSignedOut: () => void,
 ): { stop(): void } {
   let source: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -149,10 +162,15 @@ function openLeaderStream(
     source.onerror = () => {
       onStatus("reconnecting");
       // A CONNECTING source retries by itself, sending Last-Event-ID; a CLOSED one gave up.
-      if (source?.readyState === EventSource.CLOSED && !stopped) {
-        timer = setTimeout(open, REOPEN_MS + Math.random() * 1000);
-      }
+      if (source?.readyState === EventSource.CLOSED && !stopped) reopen();
     };
+  };
+  const reopen = async () => {
+    const me = await fetch("/api/me").catch(() => null);
+    if (stopped) return;
+    if (me?.status === 401) return onSignedOut();
+    await me?.body?.cancel();
+    timer = setTimeout(open, REOPEN_MS + Math.random() * 1000);
   };
   open();
   return {

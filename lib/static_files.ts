@@ -31,7 +31,12 @@ export const STATIC_DIR: string = fileURLToPath(new URL("../static/", import.met
  */
 export function staticFiles(prefix: string, dir: string): MiddlewareHandler {
   return async function serveStatic(c, next) {
-    const name = decodeURIComponent(c.req.path.slice(prefix.length));
+    let name: string;
+    try {
+      name = decodeURIComponent(c.req.path.slice(prefix.length));
+    } catch {
+      return await next(); // malformed percent-encoding
+    }
     const type = TYPES[extname(name)];
     if (!type || !/^[\w-]+(\.[\w-]+)+$/.test(name)) return await next();
     const path = normalize(join(dir, name));

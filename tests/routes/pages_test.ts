@@ -140,7 +140,15 @@ Deno.test("[e2e] GET /static/app.css is served with a type and revalidates by ET
 Deno.test("[e2e] GET /static/* serves nothing outside static/", async () => {
   await using t = await testApp();
   await using server = serve(t.app.fetch);
-  for (const path of ["%2e%2e%2fdeno.json", "..%2fmain.ts", "nothing.css", ".hidden.css", "x.ts"]) {
+  const paths = [
+    "%2e%2e%2fdeno.json",
+    "..%2fmain.ts",
+    "nothing.css",
+    ".hidden.css",
+    "x.ts",
+    "%E0%A4%A.css",
+  ];
+  for (const path of paths) {
     const res = await fetch(`${server.url}/static/${path}`);
     assert.equal(res.status, 404, path);
     await res.body?.cancel();

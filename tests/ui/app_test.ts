@@ -328,6 +328,22 @@ Deno.test({
       await ned.context.close();
     });
 
+    await t.step("signing out in one tab, or the session ending, signs out every tab", async () => {
+      const rae = await h.user("rae");
+      const tabs = [await h.open(rae.context), await h.open(rae.context)];
+      await tabs[1].getByRole("button", { name: "Log out" }).click();
+      await Promise.all(tabs.map((tab) => tab.waitForURL(/\/login$/, T)));
+
+      const sid = await h.user("sid");
+      const page = await h.open(sid.context);
+      const out = await call(h.direct, "/api/auth/logout", { token: sid.token, method: "POST" });
+      assert.equal(out.status, 204);
+      h.proxy.cut(100); // the stream reconnects, is refused with 401, and the app notices
+      await page.waitForURL(/\/login$/, T);
+      await rae.context.close();
+      await sid.context.close();
+    });
+
     await t.step("no sideways scrolling at 390 and 1440 px", async () => {
       const lee = await h.user("lee");
       const roomId = await createRoomViaApi(h, lee.token, "a-room-with-a-rather-long-name-indeed");
