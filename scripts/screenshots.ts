@@ -113,6 +113,16 @@ if (Deno.args.includes("--all")) {
   await page.getByRole("button", { name: "Browse rooms" }).click();
   await page.locator(".pick").first().waitFor();
   await page.screenshot({ path: "/tmp/parley-1440-browse.png" });
+  await page.keyboard.press("Escape");
+  await page.getByRole("button", { name: "New room" }).click();
+  await page.screenshot({ path: "/tmp/parley-1440-create.png" });
+  await page.keyboard.press("Escape");
+  await page.locator(`[data-room-id="${random}"]`).click();
+  await page.locator(".divider").waitFor();
+  await page.screenshot({ path: "/tmp/parley-1440-divider.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole("button", { name: "Members" }).click();
+  await page.screenshot({ path: "/tmp/parley-390-members.png" });
   const anon = await browser.newContext();
   const login = await anon.newPage();
   await login.goto(url + "/login");
