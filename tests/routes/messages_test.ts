@@ -235,3 +235,49 @@ Deno.test("acknowledged messages survive a SIGKILL right after the acknowledgeme
     await server.status;
   }
 });
+
+Deno.test("two server processes over one KV file keep seq gapless", async () => {
+  await using file = await tempKvPath();
+  const servers = [0, 1].map(() => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
+      env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: file.path },
+      cwd: new URL("../..", import.meta.url).pathname,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    return { child, base: `http://127.0.0.1:${port}` };
+  });
+  try {
+    for (const { base } of servers) {
+      for (let i = 0;; i++) {
+        try {
+          const r = await fetch(`${base}/api/health`);
+          await r.body?.cancel();
+          if (r.ok) break;
+        } catch { /* starting */ }
+        if (i > 200) throw new Error("server did not start");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const users = await Promise.all(Array.from({ length: 4 }, () => registerUser(servers[0].base)));
+    const id = await roomWith(servers[1].base, users[0], users.slice(1));
+    const results = await Promise.all(
+      Array.from(
+        { length: 100 },
+        (_, i) => post(servers[i % 2].base, users[i % 4].token, id, `m${i}`),
+      ),
+    );
+    assert.ok(results.every((r) => r.status === 201));
+    const seqs = results.map((r) => r.body.message.seq).sort((x, y) => x - y);
+    assert.deepEqual(seqs, Array.from({ length: 100 }, (_, i) => i + 1));
+    const history = await fullHistory(servers[0].base, users[2].token, id);
+    assert.equal(history.length, 100);
+  } finally {
+    for (const { child } of servers) {
+      child.kill("SIGTERM");
+      await child.status;
+    }
+  }
+});

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { createUser } from "../../lib/accounts.ts";
+import { FeedWriter } from "../../lib/feed.ts";
+import { defaultHubOptions, Hub } from "../../lib/hub.ts";
+import { defaultPresenceOptions, Presence } from "../../lib/presence.ts";
+
+Deno.test("Hub sends a retry hint, a ready event and keep-alive comments", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const feed = new FeedWriter(kv, Date.now);
+  const presence = new Presence(kv, feed, Date.now, "test", defaultPresenceOptions);
+  const hub = new Hub(kv, feed, presence, { ...defaultHubOptions, keepAliveMs: 50 });
+  const user = await createUser(kv, "keeper", "password-123", Date.now());
+  const res = await hub.subscribe(user, null);
+  const reader = res.body!.getReader();
+  let text = "";
+  const deadline = Date.now() + 3000;
+  while (!/\n:\n\n/.test(text) && Date.now() < deadline) {
+    text += new TextDecoder().decode((await reader.read()).value);
+  }
+  assert.match(text, /^retry: \d+\n\n/);
+  assert.match(text, /event: ready\nid: [\w-]+:\d+\ndata: \{"position":\d+\}\n\n/);
+  assert.match(text, /\n:\n\n/, "a keep-alive comment arrives");
+  await reader.cancel();
+  await hub.close();
+  await presence.close();
+});
