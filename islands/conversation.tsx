@@ -109,14 +109,21 @@ function RoomProblemView() {
 
 function BackButton() {
   const store = useStore();
+  // On a phone the sidebar is hidden behind this button: show what waits there.
+  const elsewhere = store.unreadTotal.value - (store.current.value?.unread ?? 0);
   return (
     <button
       type="button"
       class="icon-button back"
-      aria-label="Back to conversations"
+      aria-label={elsewhere
+        ? `Back to conversations, ${elsewhere} unread`
+        : "Back to conversations"}
       onClick={() => store.goHome()}
     >
       <Icon name="back" />
+      {elsewhere
+        ? <span class="badge back-badge">{elsewhere > 99 ? "99+" : elsewhere}</span>
+        : null}
     </button>
   );
 }
