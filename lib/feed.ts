@@ -141,26 +141,23 @@ export class FeedWriter {
 
   async #drain(): Promise<void> {
     this.#running = true;
-    let attempt = 0;
+    let failures = 0;
     try {
       while (this.#pending.length) {
-        const batch = this.#pending.splice(0);
-        const outcome = await this.#commitBatch(batch).catch((error) => ({ error }));
-        if ("error" in outcome) {
-          // The store itself failed (e.g. "database is locked" with two processes): back off.
-          if (++attempt >= MAX_COMMIT_ATTEMPTS) {
-            console.error("feed commit failed", outcome.error);
-            for (const op of batch) op.fail(new ApiError(Errors.unavailable));
-            attempt = 0;
-          } else {
-            this.#pending.unshift(...batch);
-            await sleep(Math.min(200, 2 ** attempt) * Math.random());
-          }
-          continue;
+        const outcome = await this.#commitBatch(this.#pending.splice(0));
+        this.#pending.unshift(...outcome.retry);
+        if (outcome.committed) {
+          failures = 0;
+        } else if (outcome.error && ++failures >= MAX_COMMIT_ATTEMPTS) {
+          // The store keeps failing: give up on what waits rather than hang every request.
+          console.error("feed commit failed", outcome.error);
+          for (const op of this.#pending.splice(0)) op.fail(new ApiError(Errors.unavailable));
+          failures = 0;
+        } else {
+          // Lost a race with another process, or the store failed (e.g. "database is
+          // locked" with two processes on one file): back off a little and plan again.
+          await sleep(Math.random() * Math.min(200, 2 ** ++failures));
         }
-        if (outcome.retry.length) this.#pending.unshift(...outcome.retry);
-        if (!outcome.committed) await sleep(Math.random() * Math.min(50, 2 ** ++attempt));
-        else attempt = 0;
       }
     } finally {
       this.#running = false;
@@ -168,9 +165,21 @@ export class FeedWriter {
   }
 
   /** Plans and commits what fits; returns the operations to try again. */
-  async #commitBatch(batch: FeedOp[]): Promise<{ committed: boolean; retry: FeedOp[] }> {
-    const headEntry = await this.#kv.get<FeedHead>(feedHeadKey());
-    const head = headEntry.value ?? await initFeed(this.#kv);
+  async #commitBatch(
+    batch: FeedOp[],
+  ): Promise<{ committed: boolean; retry: FeedOp[]; error?: unknown }> {
+    let headEntry: Deno.KvEntryMaybe<FeedHead>;
+    try {
+      headEntry = await this.#kv.get<FeedHead>(feedHeadKey());
+    } catch (error) {
+      return { committed: false, retry: batch, error };
+    }
+    if (!headEntry.value) {
+      // A database nobody initialised yet: create the head, then plan against it.
+      await initFeed(this.#kv).catch(() => {});
+      return { committed: false, retry: batch };
+    }
+    const head = headEntry.value;
     const now = this.#clock();
     const retry: FeedOp[] = [];
     const taken: { op: FeedOp; plan: Plan }[] = [];
@@ -219,8 +228,14 @@ export class FeedWriter {
     for (const t of taken) t.plan.apply(atomic);
     if (events.length) atomic.set(feedEntryKey(pos), { at: now, events } satisfies FeedEntry);
     atomic.set(feedHeadKey(), { pos, epoch: head.epoch, floor } satisfies FeedHead);
-    const result = await atomic.commit();
-    if (!result.ok) return { committed: false, retry: [...taken.map((t) => t.op), ...retry] };
+    const again = [...taken.map((t) => t.op), ...retry];
+    let result: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      result = await atomic.commit();
+    } catch (error) {
+      return { committed: false, retry: again, error };
+    }
+    if (!result.ok) return { committed: false, retry: again };
     for (const t of taken) t.op.done(t.plan);
     if (events.length) { for (const listener of this.#listeners) listener(pos); }
     return { committed: true, retry };

@@ -224,13 +224,15 @@ export class Hub {
 
   async #catchUp(): Promise<void> {
     if (this.#closed) return;
-    for await (const { first, last, entry } of readFeed(this.#kv, this.#pos)) {
+    for await (const { first, entry } of readFeed(this.#kv, this.#pos)) {
       let pos = first;
       for (const event of entry.events) {
-        await this.#dispatch(event, pos);
+        // #pos moves event by event, so an entry cut short by a failed read
+        // resumes where it stopped and delivers nothing twice.
+        if (pos + eventSpan(event) - 1 > this.#pos) await this.#dispatch(event, pos);
         pos += eventSpan(event);
+        this.#pos = Math.max(this.#pos, pos - 1);
       }
-      this.#pos = last;
     }
   }
 
@@ -240,8 +242,9 @@ export class Hub {
       case "message": {
         const users = this.#roomUsers.get(event.roomId);
         if (!users?.size) return;
-        const messages = await readMessageRange(this.#kv, event.roomId, event.from, event.to);
-        for (const m of messages) {
+        const skip = Math.max(0, this.#pos - pos + 1);
+        const from = event.from + skip;
+        for (const m of await readMessageRange(this.#kv, event.roomId, from, event.to)) {
           this.#send(users, encodeEvent("message", this.#id(pos + m.seq - event.from), m));
         }
         return;
