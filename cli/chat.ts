@@ -54,6 +54,7 @@ export class Chat {
   /** While the user's own /join, /create or /dm runs, its room event is no news. */
   #joining = 0;
   #ended: ((end: ChatEnd) => void) | null = null;
+  #endedEarly: ChatEnd | null = null;
   #readTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #ready: () => void = () => {};
 
@@ -83,7 +84,9 @@ export class Chat {
     this.#events = loaded;
     this.#stream.start();
     // The first event fixes the position; what the rooms show is at or after it.
-    await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, 3_000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([ready, new Promise((resolve) => timer = setTimeout(resolve, 3_000))]);
+    clearTimeout(timer);
     try {
       const [rooms, online] = await Promise.all([this.#o.api.rooms(), this.#o.api.users(true)]);
       for (const room of rooms) this.#know(room, room.lastSeq);
@@ -96,7 +99,8 @@ export class Chat {
       } else p("You are in no rooms yet: /join <room>, /create <name> or /dm <user>.");
       p(`Online (${online.length}): ${online.map((u) => clean(u.username)).join(", ")}`);
       p("Type /help for commands.");
-      if (rooms[0]) await this.#enter(rooms[0]);
+      // Events wait for `loaded` here anyway, so this need not queue (it would deadlock).
+      if (rooms[0]) await this.#enter(rooms[0], false);
     } finally {
       markLoaded();
     }
@@ -105,6 +109,7 @@ export class Chat {
   /** Reads and runs the user's lines until they quit, log out or input ends. */
   run(): Promise<ChatEnd> {
     const ended = new Promise<ChatEnd>((resolve) => this.#ended = resolve);
+    if (this.#endedEarly) this.#end(this.#endedEarly);
     (async () => {
       for (;;) {
         const line = await this.#o.screen.readLine();
@@ -137,6 +142,8 @@ export class Chat {
   }
 
   #end(end: ChatEnd): void {
+    // The stream can end the session before run() is called.
+    if (!this.#ended) this.#endedEarly ??= end;
     this.#ended?.(end);
     this.#ended = null;
   }
@@ -215,7 +222,7 @@ export class Chat {
       }
       case "history": {
         const room = this.#need();
-        await this.#showRecent(room, cmd.count ?? 20, "Last");
+        await this.#exclusive(() => this.#showRecent(room, cmd.count ?? 20, "Last"));
         return null;
       }
       case "logout":
@@ -242,6 +249,10 @@ export class Chat {
     const room = this.#current && this.#rooms.get(this.#current);
     if (!room) {
       this.#say("! No conversation yet: /join a room, /create one, or /dm someone.");
+      return;
+    }
+    if (text.length > 4000) {
+      this.#say(`! Not sent: ${text.length} characters; a message holds at most 4000.`);
       return;
     }
     const clientId = crypto.randomUUID();
@@ -302,13 +313,27 @@ export class Chat {
     if (text) this.#send(text);
   }
 
-  /** Makes `room` the current conversation and shows its latest messages. */
-  async #enter(room: Room): Promise<void> {
+  /**
+   * Makes `room` the current conversation and shows its latest messages. It
+   * runs between events, so a message arriving meanwhile is neither shown
+   * before the history that holds it nor shown twice.
+   */
+  async #enter(room: Room, queued = true): Promise<void> {
     await this.#flushReads();
-    this.#current = room.id;
-    this.#o.screen.setPrompt(`${roomLabel(room)}> `);
-    this.#say(`* Now in ${roomLabel(room)}`);
-    await this.#showRecent(room, RECENT, "Recent");
+    const enter = async () => {
+      this.#current = room.id;
+      this.#o.screen.setPrompt(`${roomLabel(room)}> `);
+      this.#say(`* Now in ${roomLabel(room)}`);
+      await this.#showRecent(room, RECENT, "Recent");
+    };
+    await (queued ? this.#exclusive(enter) : enter());
+  }
+
+  /** Runs `task` in the event queue, between two events; its failure is the caller's. */
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#events.then(task);
+    this.#events = result.then(() => {}, () => {});
+    return result;
   }
 
   async #showRecent(room: Room, count: number, title: string): Promise<void> {

@@ -162,13 +162,14 @@ Deno.test("[cli] reconnects after a server restart and a network drop: nothing l
     // It comes back on the same KV file; others talk before the client is back.
     server = await startServer(kvPath, port);
     for (let i = 1; i <= 5; i++) assert.equal((await post(`while away ${i}`)).status, 201);
-    assert.ok(proxy.refused > 0, "the client kept trying");
-    assert.doesNotMatch(alice.stdout, /Reconnected|while away/);
+    const why = () => `\n--- client output ---\n${alice.stdout}`;
+    assert.ok(proxy.refused > 0, "the client kept trying" + why());
+    assert.doesNotMatch(alice.stdout, /Reconnected|while away/, why());
     proxy.blocked = false;
     await alice.waitFor("* Reconnected", 15_000);
     await alice.waitFor("bob: while away 5", 10_000);
     await alice.waitFor("alice: typed while down", 10_000);
-    assert.match(proxy.sent, /GET \/api\/events HTTP\/1\.1\r\n(.+\r\n)*last-event-id: \S+/i);
+    assert.match(proxy.sent, /GET \/api\/events HTTP\/1\.1\r\n(.+\r\n)*last-event-id: \S+/i, why());
 
     // The network drops with the server up.
     proxy.blocked = true;
@@ -183,10 +184,10 @@ Deno.test("[cli] reconnects after a server restart and a network drop: nothing l
     const shown = alice.stdout;
     const texts = ["before 1", "while away 1", "while away 2", "while away 3", "while away 4"]
       .concat(["while away 5", "during the drop", "after 1"]);
-    for (const text of texts) assert.equal(count(shown, `bob: ${text}\n`), 1, `"${text}" once`);
-    assert.equal(count(shown, "alice: typed while down\n"), 1);
+    for (const text of texts) assert.equal(count(shown, `bob: ${text}\n`), 1, text + why());
+    assert.equal(count(shown, "alice: typed while down\n"), 1, why());
     const order = texts.map((text) => shown.indexOf(`bob: ${text}\n`));
-    assert.deepEqual(order, [...order].sort((a, b) => a - b));
+    assert.deepEqual(order, [...order].sort((a, b) => a - b), why());
 
     const history = await api<{ messages: { text: string }[] }>(
       server.url,
@@ -331,4 +332,50 @@ Deno.test("[cli] room commands: create, invite, history, who, users, ping, rooms
   await alice.line("/quit");
   assert.equal(await alice.finish(), 0);
   assert.equal(alice.stderr, "");
+});
+
+Deno.test("[cli] an id the server cannot resume gets a reset: missed messages still show once", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  await using proxy = startProxy(server.port);
+  const bobToken = await register(server.url, "bob");
+  await using alice = startClient({
+    server: proxy.url,
+    home: `${dir.path}/alice`,
+    args: ["--user", "alice", "--register"],
+    password: PASSWORD,
+  });
+  const ids: Record<string, string> = {};
+  for (const name of ["other", "den"]) {
+    await alice.line(`/create ${name}`);
+    await alice.waitFor(`* Now in #${name}`);
+    ids[name] = new RegExp(`Created #${name}, id (\\S+)`).exec(alice.stdout)![1];
+    await api(server.url, `/api/rooms/${ids[name]}/join`, { token: bobToken, body: {} });
+  }
+  const post = (room: string, text: string) =>
+    api(server.url, `/api/rooms/${ids[room]}/messages`, { token: bobToken, body: { text } });
+  await post("den", "den 1");
+  await alice.waitFor("bob: den 1\n");
+
+  proxy.blocked = true;
+  proxy.cut();
+  await alice.waitFor("* Connection lost");
+  for (const text of ["den 2", "den 3"]) await post("den", text);
+  for (const text of ["other 1", "other 2", "other 3"]) await post("other", text);
+  // The client's Last-Event-ID reaches the server spoiled, as if its history had expired.
+  proxy.rewrite = (text) => text.replace(/^(last-event-id:) \S+/im, "$1 stale:1");
+  proxy.blocked = false;
+  await alice.waitFor("* Reconnected", 10_000);
+  await alice.waitFor("bob: den 3\n");
+  await alice.waitFor("» #other · 3 new messages\n");
+  assert.match(proxy.sent, /last-event-id: \S+:\d+/i);
+  for (const text of ["den 1", "den 2", "den 3"]) {
+    assert.equal(count(alice.stdout, `bob: ${text}\n`), 1, text);
+  }
+  await alice.line("/switch other");
+  await alice.waitFor(
+    /Recent messages in #other --\n.*bob: other 1\n.*bob: other 2\n.*bob: other 3\n/,
+  );
+  await alice.line("/quit");
+  assert.equal(await alice.finish(), 0);
 });

@@ -249,6 +249,8 @@ export interface Proxy extends AsyncDisposable {
   refused: number;
   /** Everything clients sent through the proxy, as text (request heads show here). */
   sent: string;
+  /** Rewrites what clients send (each chunk read, as text), e.g. to spoil a header. */
+  rewrite: ((text: string) => string) | null;
   /** Closes every open connection (a network drop). */
   cut(): void;
 }
@@ -272,6 +274,7 @@ export function startProxy(target: number): Proxy {
     blocked: false,
     refused: 0,
     sent: "",
+    rewrite: null,
     cut() {
       for (const conn of [...open]) close(conn);
     },
@@ -288,9 +291,14 @@ export function startProxy(target: number): Proxy {
       for (;;) {
         const n = await from.read(buf);
         if (n === null) break;
-        if (log) proxy.sent += decoder.decode(buf.subarray(0, n));
+        let data = buf.subarray(0, n);
+        if (log) {
+          const text = decoder.decode(data);
+          proxy.sent += text;
+          if (proxy.rewrite) data = encoder.encode(proxy.rewrite(text));
+        }
         let sent = 0;
-        while (sent < n) sent += await to.write(buf.subarray(sent, n));
+        while (sent < data.length) sent += await to.write(data.subarray(sent));
       }
     } catch {
       // either side went away
