@@ -25,6 +25,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 0;
   }
   const screen = Screen.open();
+  // Whatever slips through is still one line, never a stack trace.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    screen.print(`! ${describe(event.reason)}`);
+  });
   const api = new Api(args.server);
   let chat: Chat | null = null;
   try {
