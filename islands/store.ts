@@ -515,9 +515,10 @@ export function createStore(boot: Boot) {
       else refreshRooms().catch(() => {});
       return;
     }
-    patchRoom(
-      roomId,
-      (r) => ({ ...r, memberCount: r.memberCount + (action === "joined" ? 1 : -1) }),
+    // Ask rather than count: our own invite's answer may already include this member.
+    api<{ room: Room }>("GET", `/api/rooms/${roomId}`).then(
+      ({ room }) => patchRoom(roomId, (r) => ({ ...r, memberCount: room.memberCount })),
+      () => {},
     );
     if (currentId.value !== roomId) return;
     if (action === "left") members.value = members.value.filter((m) => m.id !== user.id);
