@@ -20,7 +20,7 @@ import { pageRoutes } from "../routes/pages.tsx";
 import { roomRoutes } from "../routes/rooms.ts";
 import { userRoutes } from "../routes/users.ts";
 import { ApiError, errorBody, Errors } from "./errors.ts";
-import { FeedWriter, trimFeedPlan } from "./feed.ts";
+import { FeedWriter, TRIM_BATCH, trimFeedPlan } from "./feed.ts";
 import { defaultHubOptions, Hub } from "./hub.ts";
 import { newId } from "./ids.ts";
 import { MessageSender } from "./messages.ts";
@@ -102,19 +102,20 @@ function startServices(deps: Deps): { services: Services; stopTimers: () => void
     ...defaultHubOptions,
     maxBufferedBytes: config.streamBufferBytes,
   });
-  let ticks = 0;
   const timers = setInterval(() => {
     presence.sweep().catch((e) => console.error("presence sweep failed", e));
-    // Once an hour, trim what the feed no longer needs to keep.
-    if (ticks++ % 240 === 0) {
-      feed.run(true, trimFeedPlan(clock() - config.feedRetentionMs))
-        .catch((e) => console.error("feed trim failed", e));
-    }
+    trimFeed(feed, clock() - config.feedRetentionMs)
+      .catch((e) => console.error("feed trim failed", e));
   }, defaultPresenceOptions.leaseMs / 3);
   return {
     services: { ...deps, feed, sender: new MessageSender(feed), hub, presence },
     stopTimers: () => clearInterval(timers),
   };
+}
+
+/** Trims the feed entries older than `before`, 500 to a commit, until none are left. */
+async function trimFeed(feed: FeedWriter, before: number): Promise<void> {
+  while (await feed.run(true, trimFeedPlan(before)) === TRIM_BATCH);
 }
 
 /** Turns any thrown error into the project's error shape; never leaks a stack. */

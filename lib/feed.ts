@@ -217,6 +217,9 @@ export class FeedWriter {
       taken.push({ op, plan: p.plan });
     }
 
+    // Membership changes go before messages of the same commit, so someone who
+    // joins in the same commit as a message also gets that message live.
+    taken.sort((a, b) => Number(b.op.exclusive) - Number(a.op.exclusive));
     const events = taken.flatMap((t) => t.plan.events);
     if (!taken.some((t) => t.plan.mutations > 0 || t.plan.events.length > 0)) {
       for (const t of taken) t.op.done(t.plan);
@@ -275,16 +278,20 @@ export async function* readFeed(
   }
 }
 
+/** How many feed entries one trimming commit deletes at most. */
+export const TRIM_BATCH = 500;
+
 /**
  * An operation that trims feed entries older than `before` (a time), so the
  * feed does not grow forever. Clients resuming from a trimmed position get a
  * reset instead of a silent gap.
  */
 export function trimFeedPlan(before: number) {
+  // One commit deletes at most TRIM_BATCH entries; callers repeat until fewer come back.
   return async (kv: Deno.Kv): Promise<Plan & { value: number }> => {
     const keys: Deno.KvKey[] = [];
     let floor = 0;
-    for await (const e of kv.list<FeedEntry>({ prefix: feedPrefix() }, { limit: 500 })) {
+    for await (const e of kv.list<FeedEntry>({ prefix: feedPrefix() }, { limit: TRIM_BATCH })) {
       if (e.value.at >= before) break;
       keys.push(e.key);
       floor = e.key[1] as number;

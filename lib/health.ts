@@ -4,7 +4,9 @@
  * @module
  */
 
+import { healthKey } from "./keys.ts";
+
 /** Resolves when KV answers a read; rejects when it cannot. */
 export async function pingKv(kv: Deno.Kv): Promise<void> {
-  await kv.get(["health"]);
+  await kv.get(healthKey());
 }

@@ -5,6 +5,9 @@
  * @module
  */
 
+/** `["health"]`: never written; the health check reads it to see that KV answers. */
+export const healthKey = () => ["health"] as const;
+
 /** `["users", userId]` → {@linkcode import("./accounts.ts").StoredUser} */
 export const userKey = (userId: string) => ["users", userId] as const;
 

@@ -133,8 +133,8 @@ export function joinRoom(feed: FeedWriter, user: User, roomId: string): Promise<
 }
 
 /**
- * Adds `username` to a room; only its owner may. This is also the invitation
- * that lets them back into a private room after leaving.
+ * Adds `username` to a room; only its owner may. In a private room this is
+ * the invitation: someone who leaves needs a new one to come back.
  *
  * @throws {ApiError} `not_owner`, `user_not_found`, `room_full`.
  */
@@ -225,12 +225,14 @@ export function leaveRoom(feed: FeedWriter, user: User, roomId: string): Promise
     if (!member.value) return noChange(undefined);
     const updated = { ...room.value, memberCount: room.value.memberCount - 1 };
     return {
-      mutations: 3,
+      mutations: 4,
       bytes: 1024,
       events: [{ type: "member", roomId, user, action: "left" }],
       apply(op) {
         op.set(roomKey(roomId), updated);
         op.delete(memberKey(roomId, user.id)).delete(membershipKey(user.id, roomId));
+        // Coming back into a private room takes a new invitation.
+        op.delete(inviteKey(roomId, user.id));
       },
       value: undefined,
     };
@@ -294,7 +296,8 @@ export function openDirect(
 
 /**
  * Moves a user's read marker in a room forward to `seq` (never back), and
- * tells their other clients.
+ * tells their other clients. A marker already at or past `seq` stays, and
+ * nobody is told.
  */
 export function markRead(
   feed: FeedWriter,
@@ -302,14 +305,17 @@ export function markRead(
   roomId: string,
   seq: number,
 ): Promise<void> {
-  return feed.run(false, (): Promise<Op<void>> =>
-    Promise.resolve({
+  return feed.run(false, async (kv): Promise<Op<void>> => {
+    // Every change of a read marker goes through the feed, so this read is guarded.
+    if (seq <= await readMarker(kv, userId, roomId)) return noChange(undefined);
+    return {
       mutations: 1,
       bytes: 128,
       events: [{ type: "read", userId, roomId, seq }],
       apply: (op) => void op.max(readMarkerKey(userId, roomId), BigInt(seq)),
       value: undefined,
-    }));
+    };
+  });
 }
 
 /** The caller's read marker in a room (0 when nothing was read). */

@@ -24,7 +24,10 @@ export function limitBody(maxBytes = MAX_BODY_BYTES): MiddlewareHandler {
 export function requireJsonBody(): MiddlewareHandler {
   return async function requireJson(c, next) {
     const req = c.req.raw;
-    const hasBody = req.body !== null && req.headers.get("content-length") !== "0";
+    // A body is declared by a length or a chunked transfer; Deno gives even an
+    // empty POST a body stream, so the stream alone says nothing.
+    const length = Number(req.headers.get("content-length") ?? 0);
+    const hasBody = length > 0 || req.headers.has("transfer-encoding");
     const type = req.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
     if (hasBody && type !== "application/json") {
       throw new ApiError(Errors.unsupportedMediaType, { contentType: type ?? null });

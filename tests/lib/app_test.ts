@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { call, serve, testApp } from "../helpers.ts";
+import { call, registerUser, serve, testApp } from "../helpers.ts";
 
 Deno.test("[e2e] GET /api/health checks KV", async () => {
   await using t = await testApp();
@@ -54,4 +54,24 @@ Deno.test("an unexpected failure answers 500 without a stack trace", async () =>
   } finally {
     console.error = originalError;
   }
+});
+
+Deno.test("a POST with no body and no Content-Length is not taken for a non-JSON body", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const user = await registerUser(server.url);
+  const port = Number(new URL(server.url).port);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(
+    `POST /api/rooms/nope/join HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+      `Authorization: Bearer ${user.token}\r\nConnection: close\r\n\r\n`,
+  ));
+  let text = "";
+  const buf = new Uint8Array(4096);
+  for (let n; (n = await conn.read(buf)) !== null;) {
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  conn.close();
+  assert.match(text, /^HTTP\/1\.1 404/);
+  assert.match(text, /room_not_found/);
 });

@@ -120,7 +120,8 @@ Deno.test("POST /api/auth/register rejects bad input in the error shape and stor
     assert.equal(res.body.error.code, code);
     assert.equal(typeof res.body.error.message, "string");
   }
-  const wrongType = await call(t.app, "/api/auth/register", {
+  await using server = serve(t.app.fetch);
+  const wrongType = await call(server.url, "/api/auth/register", {
     body: JSON.stringify({ username: "dave", password }),
     headers: { "content-type": "text/plain" },
   });

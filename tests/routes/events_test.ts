@@ -107,8 +107,11 @@ Deno.test("room, member, read and typing events reach the right users", async ()
 
     await post(server.url, b.token, id, "one");
     await sa.next("message");
+    await post(server.url, b.token, id, "two");
+    await call(server.url, `/api/rooms/${id}/read`, { token: a.token, body: { seq: 2 } });
+    assert.deepEqual(await sa2.next("read"), { roomId: id, seq: 2 });
+    // Reading an older message moves nothing, so nobody is told.
     await call(server.url, `/api/rooms/${id}/read`, { token: a.token, body: { seq: 1 } });
-    assert.deepEqual(await sa2.next("read"), { roomId: id, seq: 1 });
 
     await call(server.url, `/api/rooms/${id}/typing`, { token: b.token, method: "POST" });
     assert.deepEqual(await sa.next("typing"), {
@@ -118,6 +121,11 @@ Deno.test("room, member, read and typing events reach the right users", async ()
     await sleep(100);
     assert.deepEqual(sb.of("typing"), [], "the typist is not told about themself");
     assert.deepEqual(sb.of("read"), [], "read markers go only to their owner");
+    assert.deepEqual(
+      sa2.of("read"),
+      [{ roomId: id, seq: 2 }],
+      "a marker that did not move is not sent",
+    );
     assert.equal(
       (await call(server.url, `/api/rooms/${id}/typing`, { token: c.token, method: "POST" }))
         .status,

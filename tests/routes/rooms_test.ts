@@ -109,13 +109,15 @@ Deno.test("POST /api/rooms/:id/members lets only the owner invite, into private 
   const byGuest = await invite(guest, outsider.username);
   assert.equal(byGuest.status, 403, "members who are not the owner cannot invite");
 
-  // An invited user who leaves may come back; others still may not.
+  // Leaving a private room ends the invitation; the owner can invite again.
   assert.equal(
     (await call(t.app, `/api/rooms/${id}/leave`, { token: guest.token, method: "POST" })).status,
     204,
   );
   const back = await call(t.app, `/api/rooms/${id}/join`, { token: guest.token, method: "POST" });
-  assert.equal(back.status, 200);
+  assert.equal(back.status, 403);
+  assert.equal((await invite(owner, guest.username)).body.room.memberCount, 2);
+  assert.equal((await call(t.app, `/api/rooms/${id}`, { token: guest.token })).status, 200);
   const no = await call(t.app, `/api/rooms/${id}/join`, { token: outsider.token, method: "POST" });
   assert.equal(no.status, 403);
 });
