@@ -6,7 +6,7 @@
  */
 import { useSignal } from "@preact/signals";
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { api } from "./client_api.ts";
 import type { PublicRoom, UserPresence } from "./types.ts";
 import { Avatar, Icon, PresenceDot, useStore } from "./ui.tsx";
@@ -24,17 +24,27 @@ export function Dialogs() {
 function Modal({ title, children }: { title: string; children: ComponentChildren }) {
   const store = useStore();
   const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const opener = document.activeElement as HTMLElement | null;
-    box.current?.querySelector<HTMLElement>("input, button.primary, button")?.focus();
-    return () => opener?.focus?.();
-  }, []);
   const close = () => store.dialog.value = null;
+  // Before paint, so the keys typed right after opening land in the first field.
+  useLayoutEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    // The first field, else the main action: not the close button that comes first in the DOM.
+    const first = ["input", "button.primary", "button"]
+      .map((selector) => box.current?.querySelector<HTMLElement>(selector))
+      .find((el) => el);
+    first?.focus();
+    // Escape closes the dialog wherever focus is.
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && close();
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      opener?.focus?.();
+    };
+  }, []);
   return (
     <div
       class="overlay"
       onMouseDown={(e) => e.target === e.currentTarget && close()}
-      onKeyDown={(e) => e.key === "Escape" && close()}
     >
       <div class="modal" role="dialog" aria-modal="true" aria-labelledby="modal-title" ref={box}>
         <header class="modal-head">

@@ -180,8 +180,12 @@ export function createStore(boot: Boot) {
       `/api/rooms/${roomId}/messages?limit=${limit}`,
     );
     batch(() => {
-      conv.messages.value = mergeMessages(conv.messages.value, page.messages);
-      if (!conv.loaded.value) conv.hasMore.value = page.hasMore;
+      // Keep what arrived live while this loaded; drop anything older than the page,
+      // which could leave a gap.
+      const newest = page.messages.at(-1)?.seq ?? 0;
+      const live = conv.messages.value.filter((m) => m.seq > newest);
+      conv.messages.value = mergeMessages(page.messages, live);
+      conv.hasMore.value = page.hasMore;
       conv.loaded.value = true;
     });
   }
@@ -472,10 +476,12 @@ export function createStore(boot: Boot) {
     const conv = conversations.get(m.roomId);
     if (conv) {
       batch(() => {
-        if (conv.loaded.value) {
-          const last = conv.messages.value.at(-1)?.seq ?? 0;
-          if (m.seq <= last + 1) conv.messages.value = mergeMessages(conv.messages.value, [m]);
-          else fillGap(m.roomId).catch(() => {});
+        const last = conv.messages.value.at(-1)?.seq ?? 0;
+        if (!conv.loaded.value || m.seq <= last + 1) {
+          // Before the history has loaded, keep the message: the load merges around it.
+          conv.messages.value = mergeMessages(conv.messages.value, [m]);
+        } else {
+          fillGap(m.roomId).catch(() => {});
         }
         if (mine && m.clientId) {
           conv.pending.value = conv.pending.value.filter((p) => p.clientId !== m.clientId);

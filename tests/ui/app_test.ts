@@ -348,6 +348,36 @@ Deno.test({
       await sid.context.close();
     });
 
+    await t.step("it works with the keyboard alone", async () => {
+      const tom = await h.user("tom");
+      const page = await h.open(tom.context);
+      await page.keyboard.press("Tab");
+      assert.equal(
+        await page.evaluate(() => document.activeElement?.textContent),
+        "Skip to conversation",
+      );
+      await page.getByRole("button", { name: "New room" }).focus();
+      await page.keyboard.press("Enter");
+      await page.getByRole("dialog").waitFor(T);
+      await page.keyboard.press("Escape");
+      await page.getByRole("dialog").waitFor({ state: "detached", ...T });
+      await page.waitForFunction(
+        () => document.activeElement?.getAttribute("aria-label") === "New room",
+        null,
+        T,
+      );
+      await page.keyboard.press("Enter");
+      // Focus starts in the first field; Enter submits the form.
+      await page.keyboard.type("keys-only");
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "keys-only" }).waitFor(T);
+      // The composer has focus once the conversation opens.
+      await page.keyboard.type("typed without a mouse");
+      await page.keyboard.press("Enter");
+      await messageList(page).getByText("typed without a mouse").waitFor(T);
+      await tom.context.close();
+    });
+
     await t.step("no sideways scrolling at 390 and 1440 px", async () => {
       const lee = await h.user("lee");
       const roomId = await createRoomViaApi(h, lee.token, "a-room-with-a-rather-long-name-indeed");
