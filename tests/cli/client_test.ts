@@ -323,7 +323,7 @@ Deno.test("[cli] room commands: create, invite, history, who, users, ping, rooms
   await run("/create second", "* Now in #second");
   await post("psst");
   await alice.waitFor("» #team chat · bob: psst\n");
-  await run("/rooms", /  #team chat {2}1 unread {2}\(2\/5, private\)\n> #second {2}\(1\/100\)\n/);
+  await run("/rooms", / {2}#team chat {2}1 unread {2}\(2\/5, private\)\n> #second {2}\(1\/100\)\n/);
   await run("/switch team chat", /\* Now in #team chat\n-- Recent messages in #team chat --\n/);
   await run("/leave", "* Left #team chat");
   await run("hello?", "! No conversation yet");
