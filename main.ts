@@ -7,10 +7,11 @@
 import { dirname } from "node:path";
 import { createApp } from "./lib/app.ts";
 import { loadConfig } from "./lib/config.ts";
+import { openKv } from "./lib/kv_retry.ts";
 
 const config = loadConfig(Deno.env.toObject());
 await Deno.mkdir(dirname(config.kvPath), { recursive: true });
-const kv = await Deno.openKv(config.kvPath);
+const kv = await openKv(config.kvPath);
 const app = createApp({ kv, clock: Date.now, config });
 
 const server = Deno.serve({

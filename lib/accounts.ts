@@ -7,6 +7,7 @@ import { ApiError, Errors } from "./errors.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
 import { userKey, usernameKey, usernamesPrefix } from "./keys.ts";
+import { retryLocked } from "./kv_retry.ts";
 import { decoyHash, hashPassword, verifyPassword } from "./password.ts";
 
 /** A user as everyone may see them. */
@@ -40,11 +41,13 @@ export async function createUser(
     passwordHash: await hashPassword(password),
     createdAt: now,
   };
-  const result = await kv.atomic()
-    .check({ key: usernameKey(username), versionstamp: null })
-    .set(usernameKey(username), user.id)
-    .set(userKey(user.id), user)
-    .commit();
+  const result = await retryLocked(() =>
+    kv.atomic()
+      .check({ key: usernameKey(username), versionstamp: null })
+      .set(usernameKey(username), user.id)
+      .set(userKey(user.id), user)
+      .commit()
+  );
   if (!result.ok) throw new ApiError(Errors.usernameTaken);
   return publicUser(user);
 }

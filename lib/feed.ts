@@ -15,6 +15,7 @@ import type { User } from "./accounts.ts";
 import { ApiError, Errors } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { feedEntryKey, feedHeadKey, feedPrefix } from "./keys.ts";
+import { retryLocked } from "./kv_retry.ts";
 
 /** One thing that happened. A `message` event stands for a run of messages in one room. */
 export type FeedEvent =
@@ -248,9 +249,10 @@ export class FeedWriter {
 /** Creates the feed head of an empty database; leaves an existing one alone. */
 export async function initFeed(kv: Deno.Kv): Promise<FeedHead> {
   const head: FeedHead = { pos: 0, epoch: newId().slice(0, 8).replace(/[^\w]/g, "x"), floor: 0 };
-  await kv.atomic().check({ key: feedHeadKey(), versionstamp: null }).set(feedHeadKey(), head)
-    .commit();
-  return (await readFeedHead(kv))!;
+  await retryLocked(() =>
+    kv.atomic().check({ key: feedHeadKey(), versionstamp: null }).set(feedHeadKey(), head).commit()
+  );
+  return (await retryLocked(() => readFeedHead(kv)))!;
 }
 
 /** Reads the feed head; `null` before {@linkcode initFeed}. */

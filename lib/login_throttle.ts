@@ -6,6 +6,7 @@
  */
 import { ApiError, Errors } from "./errors.ts";
 import { loginFailuresKey } from "./keys.ts";
+import { retryLocked } from "./kv_retry.ts";
 
 /** How failures are counted. */
 export const throttleLimits = {
@@ -61,7 +62,7 @@ export async function recordLoginFailure(
 
 /** Forgets a username's failures after it signs in successfully. */
 export async function clearLoginFailures(kv: Deno.Kv, username: string): Promise<void> {
-  await kv.delete(loginFailuresKey("user", username.toLowerCase()));
+  await retryLocked(() => kv.delete(loginFailuresKey("user", username.toLowerCase())));
 }
 
 function until(f: Failures | null, limit: number, now: number): number {
@@ -77,8 +78,9 @@ async function bump(kv: Deno.Kv, key: Deno.KvKey, now: number): Promise<void> {
     const next = !f || now - f.windowStart >= throttleLimits.windowMs
       ? { count: 1, windowStart: now }
       : { count: f.count + 1, windowStart: f.windowStart };
-    const ok = await kv.atomic().check(entry)
-      .set(key, next, { expireIn: throttleLimits.windowMs }).commit();
+    const ok = await retryLocked(() =>
+      kv.atomic().check(entry).set(key, next, { expireIn: throttleLimits.windowMs }).commit()
+    );
     if (ok.ok) return;
   }
 }

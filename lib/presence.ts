@@ -20,6 +20,7 @@ import {
 } from "./keys.ts";
 import { getUsers } from "./accounts.ts";
 import { getManyChunked } from "./get_many.ts";
+import { retryLocked } from "./kv_retry.ts";
 
 /** A user's presence as stored and as the API shows it. */
 export interface PresenceState {
@@ -119,11 +120,13 @@ export class Presence {
       held.map((l) => presenceKey(l.user.id)),
     );
     for (let i = 0; i < held.length; i += 500) {
-      const op = this.#kv.atomic();
-      for (const l of held.slice(i, i + 500)) {
-        op.set(presenceLeaseKey(l.user.id, this.#instanceId), { expiresAt } satisfies Lease);
-      }
-      await op.commit();
+      await retryLocked(() => {
+        const op = this.#kv.atomic();
+        for (const l of held.slice(i, i + 500)) {
+          op.set(presenceLeaseKey(l.user.id, this.#instanceId), { expiresAt } satisfies Lease);
+        }
+        return op.commit();
+      });
     }
     // Someone may have swept a user of ours while our heartbeat was late: put them back.
     await Promise.all(

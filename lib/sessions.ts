@@ -5,6 +5,7 @@
  */
 import { base64url } from "./ids.ts";
 import { sessionKey } from "./keys.ts";
+import { retryLocked } from "./kv_retry.ts";
 
 /** A stored session. The token itself is never stored, only its SHA-256. */
 export interface Session {
@@ -27,7 +28,8 @@ export async function createSession(
   const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
   const session: Session = { userId, createdAt: now, expiresAt: now + ttlMs };
   // expireIn only lets KV sweep old sessions; findSession checks expiresAt itself.
-  await kv.set(sessionKey(await hashToken(token)), session, { expireIn: ttlMs });
+  const key = sessionKey(await hashToken(token));
+  await retryLocked(() => kv.set(key, session, { expireIn: ttlMs }));
   return { token, session };
 }
 
@@ -43,7 +45,8 @@ export async function findSession(
 
 /** Ends the session of a token; later requests with it get 401. */
 export async function revokeSession(kv: Deno.Kv, token: string): Promise<void> {
-  await kv.delete(sessionKey(await hashToken(token)));
+  const key = sessionKey(await hashToken(token));
+  await retryLocked(() => kv.delete(key));
 }
 
 async function hashToken(token: string): Promise<string> {
