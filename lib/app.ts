@@ -28,6 +28,7 @@ import { limitBody, requireJsonBody } from "./middleware/json_body.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { defaultPresenceOptions, Presence } from "./presence.ts";
 import { type AppEnv, type Deps, newRouter, type Services } from "./router.ts";
+import { SessionCache } from "./session_cache.ts";
 
 /** A built app: its HTTP handler, its services, and a way to stop them. */
 export interface ParleyApp extends AsyncDisposable {
@@ -53,7 +54,8 @@ export interface ParleyApp extends AsyncDisposable {
  * await parley.close();
  * ```
  */
-export function createApp(deps: Deps): ParleyApp {
+export function createApp(given: Deps): ParleyApp {
+  const deps = { ...given, sessions: given.sessions ?? new SessionCache() };
   const { services, stopTimers } = startServices(deps);
   const app = newRouter();
   app.use(securityHeaders());
@@ -108,7 +110,13 @@ function startServices(deps: Deps): { services: Services; stopTimers: () => void
       .catch((e) => console.error("feed trim failed", e));
   }, defaultPresenceOptions.leaseMs / 3);
   return {
-    services: { ...deps, feed, sender: new MessageSender(feed), hub, presence },
+    services: {
+      ...deps,
+      feed,
+      sender: new MessageSender(feed, (messages) => hub.remember(messages)),
+      hub,
+      presence,
+    },
     stopTimers: () => clearInterval(timers),
   };
 }

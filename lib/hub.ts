@@ -22,7 +22,7 @@ import {
   readFeed,
   readFeedHead,
 } from "./feed.ts";
-import { readMessageRange } from "./messages.ts";
+import { type Message, readMessageRange } from "./messages.ts";
 import type { Presence } from "./presence.ts";
 import { getRoomView, roomIdsOf } from "./rooms.ts";
 import { encodeEvent, keepAliveChunk, openSseStream, type SseStream } from "./sse.ts";
@@ -66,6 +66,8 @@ export class Hub {
   #userRooms = new Map<string, Set<string>>();
   #roomUsers = new Map<string, Set<string>>();
   #chain: Promise<void> = Promise.resolve();
+  #recent = new Map<string, Message>();
+  #outbox = new Map<Subscriber, Uint8Array[]>();
   #catchingUp = false;
   #timers: ReturnType<typeof setInterval>[] = [];
   #unlisten: () => void;
@@ -78,6 +80,7 @@ export class Hub {
     this.#options = options;
     this.#unlisten = feed.onCommit(() => this.wake());
     this.#ready = this.#start();
+    this.#ready.catch((e) => console.error("the hub could not start", e));
   }
 
   /** The last feed position this hub has delivered. */
@@ -225,26 +228,81 @@ export class Hub {
   async #catchUp(): Promise<void> {
     if (this.#closed) return;
     for await (const { first, entry } of readFeed(this.#kv, this.#pos)) {
+      const messages = await this.#messagesOf(entry.events, first);
       let pos = first;
       for (const event of entry.events) {
         // #pos moves event by event, so an entry cut short by a failed read
         // resumes where it stopped and delivers nothing twice.
-        if (pos + eventSpan(event) - 1 > this.#pos) await this.#dispatch(event, pos);
+        if (pos + eventSpan(event) - 1 > this.#pos) await this.#dispatch(event, pos, messages);
         pos += eventSpan(event);
         this.#pos = Math.max(this.#pos, pos - 1);
       }
+      this.#flush();
     }
   }
 
+  /**
+   * The messages an entry's message events stand for, by room, for the rooms
+   * with members here: from this process's own recent sends when it has them,
+   * otherwise read from KV, all rooms at once.
+   */
+  async #messagesOf(events: FeedEvent[], first: number): Promise<Map<string, Message[]>> {
+    const byRoom = new Map<string, Message[]>();
+    const reads: Promise<void>[] = [];
+    let pos = first;
+    for (const e of events) {
+      const start = pos;
+      pos += eventSpan(e);
+      if (e.type !== "message" || pos - 1 <= this.#pos || !this.#roomUsers.has(e.roomId)) continue;
+      const from = e.from + Math.max(0, this.#pos - start + 1);
+      const known = this.#takeRecent(e.roomId, from, e.to);
+      if (known) byRoom.set(e.roomId, known);
+      else {
+        reads.push(
+          readMessageRange(this.#kv, e.roomId, from, e.to).then((m) =>
+            void byRoom.set(e.roomId, m)
+          ),
+        );
+      }
+    }
+    await Promise.all(reads);
+    return byRoom;
+  }
+
+  /**
+   * Keeps messages this process just committed, so delivering them needs no
+   * read. Other processes' messages are read from KV: nothing here is needed
+   * for delivery, it only saves the read.
+   */
+  remember(messages: Message[]): void {
+    for (const m of messages) {
+      if (this.#roomUsers.has(m.roomId)) this.#recent.set(`${m.roomId}\n${m.seq}`, m);
+    }
+    // Bounded: if the hub falls far behind, the oldest are read from KV instead.
+    for (const key of this.#recent.keys()) {
+      if (this.#recent.size <= MAX_RECENT) break;
+      this.#recent.delete(key);
+    }
+  }
+
+  #takeRecent(roomId: string, from: number, to: number): Message[] | null {
+    const found: Message[] = [];
+    for (let seq = from; seq <= to; seq++) {
+      const m = this.#recent.get(`${roomId}\n${seq}`);
+      if (!m) return null;
+      found.push(m);
+    }
+    for (let seq = from; seq <= to; seq++) this.#recent.delete(`${roomId}\n${seq}`);
+    return found;
+  }
+
   /** Delivers one feed event to the streams it concerns. */
-  async #dispatch(event: FeedEvent, pos: number): Promise<void> {
+  async #dispatch(event: FeedEvent, pos: number, messages: Map<string, Message[]>): Promise<void> {
     switch (event.type) {
       case "message": {
         const users = this.#roomUsers.get(event.roomId);
         if (!users?.size) return;
-        const skip = Math.max(0, this.#pos - pos + 1);
-        const from = event.from + skip;
-        for (const m of await readMessageRange(this.#kv, event.roomId, from, event.to)) {
+        for (const m of messages.get(event.roomId) ?? []) {
           this.#send(users, encodeEvent("message", this.#id(pos + m.seq - event.from), m));
         }
         return;
@@ -313,6 +371,7 @@ export class Hub {
     }
   }
 
+  /** Queues a chunk for users' streams; {@linkcode Hub.#flush} writes each stream's queue at once. */
   #send(userIds: Iterable<string>, chunk: Uint8Array): void {
     for (const userId of userIds) {
       for (const sub of this.#subs.get(userId) ?? []) {
@@ -320,11 +379,21 @@ export class Hub {
           sub.held.push(chunk);
           sub.heldBytes += chunk.byteLength;
           if (sub.heldBytes > this.#options.maxBufferedBytes) sub.stream.close();
-        } else {
-          sub.stream.write(chunk);
+          continue;
         }
+        const queued = this.#outbox.get(sub);
+        if (queued) queued.push(chunk);
+        else this.#outbox.set(sub, [chunk]);
       }
     }
+  }
+
+  /** Writes every stream's queued events as one chunk: one write per stream per entry. */
+  #flush(): void {
+    for (const [sub, chunks] of this.#outbox) {
+      sub.stream.write(chunks.length === 1 ? chunks[0] : concat(chunks));
+    }
+    this.#outbox.clear();
   }
 
   #keepAlive(): void {
@@ -341,6 +410,19 @@ export class Hub {
     const match = id?.match(/^([\w-]+):(\d+)$/);
     return match && match[1] === this.#epoch ? Number(match[2]) : null;
   }
+}
+
+/** How many recently committed messages the hub keeps to deliver without a read. */
+const MAX_RECENT = 20_000;
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }
 
 function memberData(e: Extract<FeedEvent, { type: "member" }>) {

@@ -10,7 +10,14 @@ import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
 import { planLimits } from "./feed.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
-import { clientIdKey, messageKey, messagesPrefix, readMarkerKey, roomHeadKey } from "./keys.ts";
+import {
+  clientIdKey,
+  memberKey,
+  messageKey,
+  messagesPrefix,
+  readMarkerKey,
+  roomHeadKey,
+} from "./keys.ts";
 
 /** A message, exactly as the API and the event stream carry it. */
 export interface Message {
@@ -58,14 +65,19 @@ interface SendItem {
  */
 export class MessageSender {
   #feed: FeedWriter;
+  #onStored: (messages: Message[]) => void;
   #queues = new Map<string, { items: SendItem[]; busy: boolean }>();
 
-  constructor(feed: FeedWriter) {
+  /** @param onStored called with each batch's new messages right after they are committed. */
+  constructor(feed: FeedWriter, onStored: (messages: Message[]) => void = () => {}) {
     this.#feed = feed;
+    this.#onStored = onStored;
   }
 
   /**
-   * Sends a message; resolves once it is committed. The caller has checked membership.
+   * Sends a message; resolves once it is committed.
+   *
+   * @throws {ApiError} `room_not_found`, or `not_member` when the author is not in the room.
    *
    * A `clientId` already used by the same author in the same room returns the
    * original message with `duplicate: true` and stores nothing.
@@ -92,7 +104,9 @@ export class MessageSender {
       exclusive: false,
       plan: (kv, now) => planSends(kv, roomId, items ??= takeBatch(queue.items), now),
       done: (plan) => {
-        (plan as SendPlan).settle();
+        const sent = plan as SendPlan;
+        this.#onStored(sent.fresh);
+        sent.settle();
         next();
       },
       fail: (error) => {
@@ -124,6 +138,9 @@ function messageBytes(text: string): number {
 }
 
 interface SendPlan extends Plan {
+  /** The messages the plan stores. */
+  fresh: Message[];
+  /** Answers every send of the batch. */
   settle(): void;
 }
 
@@ -133,15 +150,27 @@ async function planSends(
   items: SendItem[],
   now: number,
 ): Promise<SendPlan> {
-  const head = (await kv.get<RoomHead>(roomHeadKey(roomId))).value;
+  // Membership is checked here, under the feed head's guard, once per author
+  // of the batch: a user who left a moment ago cannot slip a message in.
+  const authors = [...new Set(items.map((i) => i.author.id))];
+  const [headValue, ...memberships] = await getManyChunked<unknown>(kv, [
+    roomHeadKey(roomId),
+    ...authors.map((id) => memberKey(roomId, id)),
+  ]);
+  const head = headValue as RoomHead | null;
   if (!head) throw new ApiError(Errors.roomNotFound);
+  const members = new Set(authors.filter((_, i) => memberships[i] !== null));
   const known = await existingByClientId(kv, roomId, items);
 
-  const results: SendResult[] = [];
+  const results: (SendResult | ApiError)[] = [];
   const fresh: Message[] = [];
   const inBatch = new Map<string, Message>();
   let seq = head.seq;
   for (const item of items) {
+    if (!members.has(item.author.id)) {
+      results.push(new ApiError(Errors.notMember));
+      continue;
+    }
     const tag = item.clientId && `${item.author.id}\n${item.clientId}`;
     const earlier = tag ? known.get(tag) ?? inBatch.get(tag) : undefined;
     if (earlier) {
@@ -185,8 +214,13 @@ async function planSends(
         );
       }
     },
+    fresh,
     settle() {
-      items.forEach((item, i) => item.resolve(results[i]));
+      items.forEach((item, i) => {
+        const result = results[i];
+        if (result instanceof ApiError) item.reject(result);
+        else item.resolve(result);
+      });
     },
   };
 }

@@ -13,6 +13,7 @@ import type { FeedWriter } from "./feed.ts";
 import type { Hub } from "./hub.ts";
 import type { MessageSender } from "./messages.ts";
 import type { Presence } from "./presence.ts";
+import type { SessionCache } from "./session_cache.ts";
 import type { Session } from "./sessions.ts";
 
 /** Milliseconds since the epoch; injected so tests can move time. */
@@ -23,6 +24,8 @@ export interface Deps {
   kv: Deno.Kv;
   clock: Clock;
   config: Config;
+  /** Recently checked tokens; the app factory makes one when none is given. */
+  sessions?: SessionCache;
 }
 
 /** The dependencies plus the long-lived services the app factory builds on them. */

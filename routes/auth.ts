@@ -72,6 +72,7 @@ export function authRoutes(deps: Deps) {
 
   app.openapi(logout, async (c) => {
     await revokeSession(deps.kv, c.var.token);
+    deps.sessions?.delete(c.var.token);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.body(null, 204);
   });

@@ -13,10 +13,9 @@ import { App, titleFor } from "../islands/app.tsx";
 import { createStore } from "../islands/store.ts";
 import type { Boot, Room } from "../islands/types.ts";
 import { getUser, type User } from "../lib/accounts.ts";
-import { SESSION_COOKIE } from "../lib/middleware/auth.ts";
+import { SESSION_COOKIE, signIn } from "../lib/middleware/auth.ts";
 import { listRoomsOf } from "../lib/rooms.ts";
 import { type AppEnv, newRouter, type Services } from "../lib/router.ts";
-import { findSession } from "../lib/sessions.ts";
 import { STATIC_DIR, staticFiles } from "../lib/static_files.ts";
 
 const ROOM_ID = /^[\w-]{1,64}$/;
@@ -61,8 +60,7 @@ async function authPage(c: Context<AppEnv>, s: Services, mode: "login" | "regist
 /** The user of the session cookie, if it is live. */
 async function signedInUser(c: Context<AppEnv>, s: Services): Promise<User | null> {
   const token = getCookie(c, SESSION_COOKIE);
-  const session = token ? await findSession(s.kv, token, s.clock()) : null;
-  return session && await getUser(s.kv, session.userId);
+  return token ? (await signIn(s, token))?.user ?? null : null;
 }
 
 /** Only same-site paths, so a crafted link cannot send someone elsewhere after signing in. */

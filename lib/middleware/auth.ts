@@ -9,6 +9,7 @@ import { getCookie } from "hono/cookie";
 import { getUser } from "../accounts.ts";
 import { ApiError, Errors } from "../errors.ts";
 import type { AppEnv, Deps } from "../router.ts";
+import type { SignedIn } from "../session_cache.ts";
 import { findSession } from "../sessions.ts";
 
 /** The name of the session cookie. */
@@ -27,20 +28,35 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  */
 export function requireUser(deps: Deps): MiddlewareHandler<AppEnv> {
   return async function requireUser(c, next) {
+    // Routers overlap (`/rooms/*` also covers `/rooms/:id/messages`): sign in once.
+    if (c.get("user")) return await next();
     const bearer = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
     const token = bearer ?? getCookie(c, SESSION_COOKIE);
     if (!token) throw new ApiError(Errors.unauthorized);
     if (!bearer && !SAFE_METHODS.has(c.req.method) && !isSameOrigin(c, deps.config.publicOrigin)) {
       throw new ApiError(Errors.crossOrigin);
     }
-    const session = await findSession(deps.kv, token, deps.clock());
-    const user = session && await getUser(deps.kv, session.userId);
-    if (!session || !user) throw new ApiError(Errors.unauthorized);
-    c.set("user", user);
+    const signedIn = await signIn(deps, token);
+    if (!signedIn) throw new ApiError(Errors.unauthorized);
+    c.set("user", signedIn.user);
     c.set("token", token);
-    c.set("session", session);
+    c.set("session", signedIn.session);
     await next();
   };
+}
+
+/**
+ * The live session and user of a token, from the session cache or KV;
+ * `null` when the token is unknown, revoked or expired.
+ */
+export async function signIn(deps: Deps, token: string): Promise<SignedIn | null> {
+  const cached = deps.sessions?.get(token);
+  if (cached) return cached.session.expiresAt > deps.clock() ? cached : null;
+  const session = await findSession(deps.kv, token, deps.clock());
+  const user = session && await getUser(deps.kv, session.userId);
+  if (!session || !user) return null;
+  deps.sessions?.set(token, { session, user });
+  return { session, user };
 }
 
 /**
