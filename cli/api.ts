@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Message, PublicRoom, Room, RoomMember, User, UserPresence } from "./types.ts";
+import type { Member, Message, PublicRoom, Room, User, UserPresence } from "../lib/api_types.ts";
 
 /** The server answered with an error (`{"error": {code, message}}`). */
 export class ApiFailure extends Error {
@@ -152,8 +152,8 @@ export class Api {
   }
 
   /** Members of a room. */
-  async members(id: string): Promise<RoomMember[]> {
-    return (await this.request<{ members: RoomMember[] }>("GET", `/api/rooms/${enc(id)}/members`))
+  async members(id: string): Promise<Member[]> {
+    return (await this.request<{ members: Member[] }>("GET", `/api/rooms/${enc(id)}/members`))
       .members;
   }
 

@@ -11,7 +11,7 @@ import { type Api, ApiFailure, sendWithRetry, Unreachable } from "./api.ts";
 import { clean, formatMessage, formatNotice, formatRoomLine, roomLabel } from "./format.ts";
 import type { Screen } from "./screen.ts";
 import { EventStream, type StreamEvent, type StreamState } from "./stream.ts";
-import type { Message, Room, User } from "./types.ts";
+import type { Message, Room, User } from "../lib/api_types.ts";
 
 /** Why the loop ended. */
 export type ChatEnd = "quit" | "logout" | "eof" | "unauthorized";

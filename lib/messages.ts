@@ -5,6 +5,7 @@
  * @module
  */
 import type { User } from "./accounts.ts";
+import type { Message } from "./api_types.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
 import { planLimits } from "./feed.ts";
@@ -20,15 +21,7 @@ import {
 } from "./keys.ts";
 
 /** A message, exactly as the API and the event stream carry it. */
-export interface Message {
-  id: string;
-  roomId: string;
-  seq: number;
-  author: User;
-  text: string;
-  createdAt: number;
-  clientId?: string;
-}
+export type { Message };
 
 /** `["room_heads", roomId]`: the room's last seq and its latest message. */
 export interface RoomHead {

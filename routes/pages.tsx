@@ -12,7 +12,7 @@ import { renderToString } from "preact-render-to-string";
 import { App, titleFor } from "../islands/app.tsx";
 import { createStore } from "../islands/store.ts";
 import type { Boot, Room } from "../islands/types.ts";
-import { getUser, type User } from "../lib/accounts.ts";
+import type { User } from "../lib/accounts.ts";
 import { SESSION_COOKIE, signIn } from "../lib/middleware/auth.ts";
 import { listRoomsOf } from "../lib/rooms.ts";
 import { type AppEnv, newRouter, type Services } from "../lib/router.ts";

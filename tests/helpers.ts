@@ -165,3 +165,48 @@ export function post(
     body: clientId ? { text, clientId } : { text },
   });
 }
+
+/** Parley running as its own process (`deno run main.ts`), as `deno task start` runs it. */
+export interface ServerProcess extends AsyncDisposable {
+  url: string;
+  /** Ends the process: SIGKILL for a crash, SIGTERM (the default) for a clean stop. */
+  kill(signal?: Deno.Signal): Promise<void>;
+}
+
+/** Starts `main.ts` on 127.0.0.1 with the KV file `kvPath` and waits until it answers. */
+export async function spawnServer(
+  kvPath: string,
+  port = 20000 + Math.floor(Math.random() * 20000),
+): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
+    env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: kvPath },
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let done = false;
+  const kill = async (signal: Deno.Signal = "SIGTERM") => {
+    if (!done) {
+      done = true;
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    }
+    await child.status;
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0;; i++) {
+    try {
+      const res = await fetch(`${url}/api/health`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (i > 200) {
+      await kill("SIGKILL");
+      throw new Error(`the server on port ${port} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, kill, [Symbol.asyncDispose]: () => kill() };
+}

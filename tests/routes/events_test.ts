@@ -7,6 +7,7 @@ import {
   registerUser,
   roomWith,
   serve,
+  spawnServer,
   tempKvPath,
   testApp,
 } from "../helpers.ts";
@@ -369,36 +370,18 @@ Deno.test("presence: online on connect, offline after the grace, no flap on a qu
 
 Deno.test("presence: a user whose server process died goes offline after the heartbeat timeout", async () => {
   await using file = await tempKvPath();
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const crashing = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
-    env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: file.path },
-    cwd: new URL("../..", import.meta.url).pathname,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const base = `http://127.0.0.1:${port}`;
+  const crashing = await spawnServer(file.path);
   const clock = manualClock(Date.now());
   try {
-    for (let i = 0;; i++) {
-      try {
-        const r = await fetch(`${base}/api/health`);
-        await r.body?.cancel();
-        if (r.ok) break;
-      } catch { /* starting */ }
-      if (i > 200) throw new Error("server did not start");
-      await sleep(50);
-    }
     await using survivor = await testApp({}, { path: file.path, clock });
     await using server = serve(survivor.app.fetch);
-    const [a, b] = await Promise.all([registerUser(base), registerUser(base)]);
-    await call(base, `/api/direct/${a.username}`, { token: b.token, method: "POST" });
+    const [a, b] = await Promise.all([registerUser(crashing.url), registerUser(crashing.url)]);
+    await call(crashing.url, `/api/direct/${a.username}`, { token: b.token, method: "POST" });
     const watcher = await SseClient.connect(server.url, b);
-    const doomed = await SseClient.connect(base, a);
+    const doomed = await SseClient.connect(crashing.url, a);
     try {
       assert.equal((await watcher.next("presence", (p) => p.userId === a.id)).online, true);
-      crashing.kill("SIGKILL");
-      await crashing.status;
+      await crashing.kill("SIGKILL");
       await survivor.app.services.presence.sweep();
       await sleep(300);
       assert.equal(
@@ -415,9 +398,6 @@ Deno.test("presence: a user whose server process died goes offline after the hea
       await watcher.close();
     }
   } finally {
-    try {
-      crashing.kill("SIGKILL");
-    } catch { /* gone */ }
-    await crashing.status;
+    await crashing.kill("SIGKILL");
   }
 });

@@ -7,6 +7,7 @@ import {
   registerUser,
   roomWith,
   serve,
+  spawnServer,
   tempKvPath,
   testApp,
 } from "../helpers.ts";
@@ -172,38 +173,15 @@ Deno.test("two app instances over one KV file keep seq gapless", async () => {
 
 Deno.test("acknowledged messages survive a SIGKILL right after the acknowledgement", async () => {
   await using file = await tempKvPath();
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const start = () =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
-      env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: file.path },
-      cwd: new URL("../..", import.meta.url).pathname,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  const base = `http://127.0.0.1:${port}`;
-  const waitUp = async () => {
-    for (let i = 0; i < 200; i++) {
-      try {
-        if (
-          (await fetch(`${base}/api/health`).then((r) => r.body?.cancel().then(() => r.status))) ===
-            200
-        ) return;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("server did not start");
-  };
-
-  let server = start();
+  let server = await spawnServer(file.path);
   try {
-    await waitUp();
+    const base = server.url;
     const a = await registerUser(base);
     const id = await roomWith(base, a, []);
     const acked: any[] = [];
     // Keep 20 posts in flight and kill the process the moment the 150th is acknowledged.
     let next = 0;
-    let killed = false;
+    let killed: Promise<void> | undefined;
     await Promise.all(Array.from({ length: 20 }, async () => {
       while (!killed && next < 400) {
         const i = next++;
@@ -211,17 +189,13 @@ Deno.test("acknowledged messages survive a SIGKILL right after the acknowledgeme
           const res = await post(base, a.token, id, `m${i}`);
           if (res.status === 201) acked.push(res.body.message);
         } catch { /* the server died mid-request: not acknowledged */ }
-        if (acked.length >= 150 && !killed) {
-          killed = true;
-          server.kill("SIGKILL");
-        }
+        if (acked.length >= 150 && !killed) killed = server.kill("SIGKILL");
       }
     }));
-    await server.status;
+    await killed;
     assert.ok(acked.length >= 150);
 
-    server = start();
-    await waitUp();
+    server = await spawnServer(file.path, Number(new URL(base).port));
     const stored = await fullHistory(base, a.token, id);
     const storedIds = new Set(stored.map((m) => m.id));
     for (const m of acked) assert.ok(storedIds.has(m.id), `acknowledged message ${m.seq} was lost`);
@@ -229,55 +203,23 @@ Deno.test("acknowledged messages survive a SIGKILL right after the acknowledgeme
     const after = await post(base, a.token, id, "after restart");
     assert.equal(after.body.message.seq, stored.length + 1);
   } finally {
-    try {
-      server.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await server.status;
+    await server.kill("SIGKILL");
   }
 });
 
 Deno.test("two server processes over one KV file keep seq gapless", async () => {
   await using file = await tempKvPath();
-  const servers = [0, 1].map(() => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
-      env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: file.path },
-      cwd: new URL("../..", import.meta.url).pathname,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    return { child, base: `http://127.0.0.1:${port}` };
-  });
-  try {
-    for (const { base } of servers) {
-      for (let i = 0;; i++) {
-        try {
-          const r = await fetch(`${base}/api/health`);
-          await r.body?.cancel();
-          if (r.ok) break;
-        } catch { /* starting */ }
-        if (i > 200) throw new Error("server did not start");
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    const users = await Promise.all(Array.from({ length: 4 }, () => registerUser(servers[0].base)));
-    const id = await roomWith(servers[1].base, users[0], users.slice(1));
-    const results = await Promise.all(
-      Array.from(
-        { length: 100 },
-        (_, i) => post(servers[i % 2].base, users[i % 4].token, id, `m${i}`),
-      ),
-    );
-    assert.ok(results.every((r) => r.status === 201));
-    const seqs = results.map((r) => r.body.message.seq).sort((x, y) => x - y);
-    assert.deepEqual(seqs, Array.from({ length: 100 }, (_, i) => i + 1));
-    const history = await fullHistory(servers[0].base, users[2].token, id);
-    assert.equal(history.length, 100);
-  } finally {
-    for (const { child } of servers) {
-      child.kill("SIGTERM");
-      await child.status;
-    }
-  }
+  await using one = await spawnServer(file.path);
+  await using two = await spawnServer(file.path);
+  const servers = [one.url, two.url];
+  const users = await Promise.all(Array.from({ length: 4 }, () => registerUser(servers[0])));
+  const id = await roomWith(servers[1], users[0], users.slice(1));
+  const results = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => post(servers[i % 2], users[i % 4].token, id, `m${i}`)),
+  );
+  assert.ok(results.every((r) => r.status === 201));
+  const seqs = results.map((r) => r.body.message.seq).sort((x, y) => x - y);
+  assert.deepEqual(seqs, Array.from({ length: 100 }, (_, i) => i + 1));
+  const history = await fullHistory(servers[0], users[2].token, id);
+  assert.equal(history.length, 100);
 });

@@ -1,0 +1,30 @@
+/**
+ * The API's data shapes as TypeScript types, inferred from the zod schemas
+ * that validate and document them. Only types are imported, so clients (the
+ * web app's bundle, the terminal client) use these without carrying zod or
+ * anything of the server.
+ *
+ * @module
+ */
+import type { z } from "@hono/zod-openapi";
+import type {
+  MemberSchema,
+  MessageSchema,
+  PublicRoomSchema,
+  RoomSchema,
+  UserPresenceSchema,
+  UserSchema,
+} from "./schemas.ts";
+
+/** A user as everyone may see them. */
+export type User = z.infer<typeof UserSchema>;
+/** A message, as sending returns it and the `message` event carries it. */
+export type Message = z.infer<typeof MessageSchema>;
+/** A room or direct conversation as the signed-in user sees it. */
+export type Room = z.infer<typeof RoomSchema>;
+/** A room in the public directory. */
+export type PublicRoom = z.infer<typeof PublicRoomSchema>;
+/** A member of a room, with presence. */
+export type Member = z.infer<typeof MemberSchema>;
+/** A user with presence, from `GET /api/users`. */
+export type UserPresence = z.infer<typeof UserPresenceSchema>;
