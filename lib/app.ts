@@ -62,7 +62,7 @@ export function createApp(given: Deps): ParleyApp {
   app.use("/api/*", limitBody(), requireJsonBody());
 
   app.route("/api", healthRoutes(deps));
-  app.route("/api", authRoutes(deps));
+  app.route("/api", authRoutes(services));
   app.route("/api", meRoutes(deps));
   app.route("/api", roomRoutes(services));
   app.route("/api", messageRoutes(services));
@@ -100,7 +100,7 @@ function startServices(deps: Deps): { services: Services; stopTimers: () => void
     ...defaultPresenceOptions,
     graceMs: config.presenceGraceMs,
   });
-  const hub = new Hub(kv, feed, presence, {
+  const hub = new Hub(kv, feed, presence, clock, {
     ...defaultHubOptions,
     maxBufferedBytes: config.streamBufferBytes,
   });

@@ -15,7 +15,7 @@ import type { User } from "./accounts.ts";
 import { ApiError, Errors } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { feedEntryKey, feedHeadKey, feedPrefix } from "./keys.ts";
-import { retryLocked } from "./kv_retry.ts";
+import { isLocked, retryLocked } from "./kv_retry.ts";
 
 /** One thing that happened. A `message` event stands for a run of messages in one room. */
 export type FeedEvent =
@@ -54,6 +54,11 @@ export interface Plan {
   mutations: number;
   /** A generous estimate of the bytes `apply` writes. */
   bytes: number;
+  /**
+   * A generous estimate of the bytes of the keys `apply` sets (KV allows 80 KiB
+   * of keys per commit); by default 128 per mutation.
+   */
+  keyBytes?: number;
   /** The events the commit appends to the feed. */
   events: FeedEvent[];
   /** Moves the feed's floor (only trimming does this). */
@@ -79,10 +84,20 @@ export interface FeedOp {
 const MAX_MUTATIONS = 990;
 const MAX_BYTES = 640 * 1024;
 const MAX_ENTRY_BYTES = 48 * 1024;
+const MAX_KEY_BYTES = 72 * 1024;
 const MAX_COMMIT_ATTEMPTS = 20;
 
 /** Limits one plan must stay inside to fit in a commit. */
-export const planLimits = { mutations: MAX_MUTATIONS - 10, bytes: MAX_BYTES - 64 * 1024 };
+export const planLimits = {
+  mutations: MAX_MUTATIONS - 10,
+  bytes: MAX_BYTES - 64 * 1024,
+  keyBytes: MAX_KEY_BYTES - 8 * 1024,
+};
+
+/** A generous size of a key as KV stores it. */
+export function keySize(key: Deno.KvKey): number {
+  return JSON.stringify(key).length + 8;
+}
 
 /**
  * Appends operations to the feed in group commits.
@@ -184,7 +199,7 @@ export class FeedWriter {
     const now = this.#clock();
     const retry: FeedOp[] = [];
     const taken: { op: FeedOp; plan: Plan }[] = [];
-    let mutations = 2, bytes = 512, entryBytes = 64;
+    let mutations = 2, bytes = 512, entryBytes = 64, keyBytes = 256;
 
     // Only one exclusive operation per commit: the others wait for the next one.
     const exclusive = batch.find((op) => op.exclusive);
@@ -206,14 +221,17 @@ export class FeedWriter {
         continue;
       }
       const size = JSON.stringify(p.plan.events).length;
+      const keys = p.plan.keyBytes ?? 128 * p.plan.mutations;
       const fits = mutations + p.plan.mutations <= MAX_MUTATIONS &&
-        bytes + p.plan.bytes <= MAX_BYTES && entryBytes + size <= MAX_ENTRY_BYTES;
+        bytes + p.plan.bytes <= MAX_BYTES && entryBytes + size <= MAX_ENTRY_BYTES &&
+        keyBytes + keys <= MAX_KEY_BYTES;
       if (!fits && taken.length) {
         retry.push(op);
         continue;
       }
       mutations += p.plan.mutations;
       bytes += p.plan.bytes;
+      keyBytes += keys;
       entryBytes += size;
       taken.push({ op, plan: p.plan });
     }
@@ -237,7 +255,12 @@ export class FeedWriter {
     try {
       result = await atomic.commit();
     } catch (error) {
-      return { committed: false, retry: again, error };
+      if (isLocked(error)) return { committed: false, retry: again, error };
+      // KV refused this commit itself (a limit the plans misjudged): retrying it
+      // would only drag every later operation down with it. Fail these alone.
+      console.error("feed commit refused", error);
+      for (const t of taken) t.op.fail(new ApiError(Errors.unavailable));
+      return { committed: true, retry };
     }
     if (!result.ok) return { committed: false, retry: again };
     for (const t of taken) t.op.done(t.plan);

@@ -24,7 +24,7 @@ import {
 } from "./feed.ts";
 import { type Message, readMessageRange } from "./messages.ts";
 import type { Presence } from "./presence.ts";
-import { getRoomView, roomIdsOf } from "./rooms.ts";
+import { memberRoomView, roomIdsOf } from "./rooms.ts";
 import { encodeEvent, keepAliveChunk, openSseStream, type SseStream } from "./sse.ts";
 
 /** Timings and limits of the hub. */
@@ -49,15 +49,24 @@ export const defaultHubOptions: HubOptions = {
 
 interface Subscriber {
   user: User;
+  /** The session the stream was opened with: it ends with it. */
+  session: StreamSession;
   stream: SseStream;
   /** Live events held back while the replay runs; `null` once live. */
   held: Uint8Array[] | null;
   heldBytes: number;
 }
 
+/** The session a stream belongs to: logging out or expiring ends the stream too. */
+export interface StreamSession {
+  token: string;
+  expiresAt: number;
+}
+
 /** Follows the feed and serves event streams. */
 export class Hub {
   #kv: Deno.Kv;
+  #clock: () => number;
   #presence: Presence;
   #options: HubOptions;
   #epoch = "";
@@ -74,8 +83,15 @@ export class Hub {
   #ready: Promise<void>;
   #closed = false;
 
-  constructor(kv: Deno.Kv, feed: FeedWriter, presence: Presence, options: HubOptions) {
+  constructor(
+    kv: Deno.Kv,
+    feed: FeedWriter,
+    presence: Presence,
+    clock: () => number,
+    options: HubOptions,
+  ) {
     this.#kv = kv;
+    this.#clock = clock;
     this.#presence = presence;
     this.#options = options;
     this.#unlisten = feed.onCommit(() => this.wake());
@@ -122,12 +138,18 @@ export class Hub {
 
   /**
    * Opens `user`'s event stream. With `lastEventId` it first replays what the
-   * client missed; an id it cannot resume from gets a `reset` event.
+   * client missed; an id it cannot resume from gets a `reset` event. The
+   * stream ends when `session` expires or is ended with {@linkcode Hub.endSession}.
    */
-  async subscribe(user: User, lastEventId: string | null): Promise<Response> {
+  async subscribe(
+    user: User,
+    lastEventId: string | null,
+    session: StreamSession,
+  ): Promise<Response> {
     await this.#ready;
     const sub: Subscriber = {
       user,
+      session,
       held: [],
       heldBytes: 0,
       stream: openSseStream({
@@ -137,17 +159,28 @@ export class Hub {
     };
     sub.stream.write(new TextEncoder().encode(`retry: ${this.#options.retryMs}\n\n`));
     await this.#presence.connect(user);
-    await new Promise<void>((registered) =>
-      this.#enqueue(async () => {
-        await this.#add(sub);
-        registered();
-        this.#resume(sub, lastEventId, this.#pos).catch((e) => {
-          console.error("replay failed", e);
-          sub.stream.close();
-        });
-      })
-    );
+    try {
+      await new Promise<void>((registered, failed) =>
+        this.#enqueue(async () => {
+          await this.#add(sub).then(registered, failed);
+          this.#resume(sub, lastEventId, this.#pos).catch((e) => {
+            console.error("replay failed", e);
+            sub.stream.close();
+          });
+        })
+      );
+    } catch (error) {
+      // Not registered, so closing the stream will not count the disconnect.
+      this.#presence.disconnect(user.id);
+      sub.stream.close();
+      throw error;
+    }
     return sub.stream.response;
+  }
+
+  /** Ends the streams opened with `token` (its session was logged out). */
+  endSession(token: string): void {
+    this.#closeWhere((sub) => sub.session.token === token);
   }
 
   /** Closes every stream and stops following the feed. */
@@ -167,8 +200,9 @@ export class Hub {
   async #add(sub: Subscriber): Promise<void> {
     const id = sub.user.id;
     if (!this.#subs.has(id)) {
+      const roomIds = await roomIdsOf(this.#kv, id);
       this.#subs.set(id, new Set());
-      for (const roomId of await roomIdsOf(this.#kv, id)) this.#index(id, roomId, true);
+      for (const roomId of roomIds) this.#index(id, roomId, true);
     }
     this.#subs.get(id)!.add(sub);
   }
@@ -201,28 +235,44 @@ export class Hub {
   /** Sends the first event (ready, or reset), replays if asked, then lets live events through. */
   async #resume(sub: Subscriber, lastEventId: string | null, until: number): Promise<void> {
     const from = this.#parseId(lastEventId);
-    const head = await readFeedHead(this.#kv);
-    const resumable = from !== null && from >= (head?.floor ?? 0) && from <= until;
+    const floor = async () => (await readFeedHead(this.#kv))?.floor ?? 0;
+    const resumable = from !== null && from >= await floor() && from <= until;
     if (lastEventId === null) {
       sub.stream.write(encodeEvent("ready", this.#id(until), { position: until }));
     } else if (!resumable) {
       sub.stream.write(encodeEvent("reset", this.#id(until), { reason: "unknown or expired id" }));
     } else {
-      for await (const { first, entry } of readFeed(this.#kv, from, until)) {
-        let pos = first;
-        for (const event of entry.events) {
-          for (const [p, name, data] of await this.#render(event, pos, sub.user.id)) {
-            if (p <= from || sub.stream.closed) continue;
-            await sub.stream.drained();
-            sub.stream.write(encodeEvent(name, this.#id(p), data));
-          }
-          pos += eventSpan(event);
-        }
+      await this.#replay(sub, from, until);
+      // Trimming that overtook a slow replay took events with it: say so.
+      if (from < await floor()) {
+        sub.stream.write(
+          encodeEvent("reset", this.#id(until), { reason: "expired during replay" }),
+        );
       }
     }
     const held = sub.held ?? [];
     sub.held = null;
     for (const chunk of held) if (!sub.stream.write(chunk)) return;
+  }
+
+  /** Writes the events after `from` up to `until` that concern the subscriber, in order. */
+  async #replay(sub: Subscriber, from: number, until: number): Promise<void> {
+    // No upper bound on the read: `until` may fall inside an entry.
+    for await (const { first, entry } of readFeed(this.#kv, from)) {
+      if (first > until) return;
+      let pos = first;
+      for (const event of entry.events) {
+        if (sub.stream.closed) return;
+        const start = pos;
+        pos += eventSpan(event);
+        if (pos - 1 <= from || start > until) continue;
+        for (const [p, name, data] of await this.#render(event, start, sub.user.id)) {
+          if (p <= from || p > until) continue;
+          await sub.stream.drained();
+          if (!sub.stream.write(encodeEvent(name, this.#id(p), data))) return;
+        }
+      }
+    }
   }
 
   async #catchUp(): Promise<void> {
@@ -302,7 +352,11 @@ export class Hub {
       case "message": {
         const users = this.#roomUsers.get(event.roomId);
         if (!users?.size) return;
-        for (const m of messages.get(event.roomId) ?? []) {
+        // A member may have joined earlier in this same entry, after the prefetch.
+        const from = event.from + Math.max(0, this.#pos - pos + 1);
+        const run = messages.get(event.roomId) ??
+          await readMessageRange(this.#kv, event.roomId, from, event.to);
+        for (const m of run) {
           this.#send(users, encodeEvent("message", this.#id(pos + m.seq - event.from), m));
         }
         return;
@@ -316,9 +370,11 @@ export class Hub {
       case "room":
         for (const userId of event.userIds) {
           if (!this.#subs.has(userId)) continue;
+          // Only a member sees the room: they may have left since.
+          const room = await memberRoomView(this.#kv, event.roomId, userId);
+          if (!room) continue;
           this.#index(userId, event.roomId, true);
-          const room = await getRoomView(this.#kv, event.roomId, userId).catch(() => null);
-          if (room) this.#send([userId], encodeEvent("room", this.#id(pos), { room }));
+          this.#send([userId], encodeEvent("room", this.#id(pos), { room }));
         }
         return;
       case "read":
@@ -360,8 +416,8 @@ export class Hub {
           ? [[pos, "member", memberData(event)]]
           : [];
       case "room": {
-        if (!event.userIds.includes(userId)) return [];
-        const room = await getRoomView(this.#kv, event.roomId, userId).catch(() => null);
+        if (!event.userIds.includes(userId) || !inRoom(event.roomId)) return [];
+        const room = await memberRoomView(this.#kv, event.roomId, userId);
         return room ? [[pos, "room", { room }]] : [];
       }
       case "read":
@@ -396,7 +452,15 @@ export class Hub {
     this.#outbox.clear();
   }
 
+  #closeWhere(predicate: (sub: Subscriber) => boolean): void {
+    for (const subs of [...this.#subs.values()]) {
+      for (const sub of [...subs]) if (predicate(sub)) sub.stream.close();
+    }
+  }
+
   #keepAlive(): void {
+    const now = this.#clock();
+    this.#closeWhere((sub) => sub.session.expiresAt <= now);
     for (const subs of this.#subs.values()) {
       for (const sub of subs) if (!sub.held) sub.stream.write(keepAliveChunk);
     }

@@ -32,6 +32,7 @@ export function openKv(path: string): Promise<Deno.Kv> {
   return retryLocked(() => Deno.openKv(path));
 }
 
-function isLocked(error: unknown): boolean {
+/** Whether `error` is SQLite's "database is locked", which passes if tried again. */
+export function isLocked(error: unknown): boolean {
   return /database is locked/i.test(String(error));
 }

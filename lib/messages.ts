@@ -8,7 +8,7 @@ import type { User } from "./accounts.ts";
 import type { Message } from "./api_types.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
-import { planLimits } from "./feed.ts";
+import { keySize, planLimits } from "./feed.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
 import {
@@ -95,7 +95,7 @@ export class MessageSender {
     };
     const op: FeedOp = {
       exclusive: false,
-      plan: (kv, now) => planSends(kv, roomId, items ??= takeBatch(queue.items), now),
+      plan: (kv, now) => planSends(kv, roomId, items ??= takeBatch(roomId, queue.items), now),
       done: (plan) => {
         const sent = plan as SendPlan;
         this.#onStored(sent.fresh);
@@ -112,17 +112,28 @@ export class MessageSender {
 }
 
 /** Takes as many queued sends as fit in one commit. */
-function takeBatch(queue: SendItem[]): SendItem[] {
-  let mutations = 1, bytes = 0, n = 0;
+function takeBatch(roomId: string, queue: SendItem[]): SendItem[] {
+  let mutations = 1, bytes = 0, keys = keySize(roomHeadKey(roomId)), n = 0;
   for (const item of queue) {
     const m = 2 + (item.clientId ? 1 : 0);
     const b = messageBytes(item.text);
-    if (n > 0 && (mutations + m > planLimits.mutations || bytes + b > planLimits.bytes)) break;
+    const k = itemKeyBytes(roomId, item);
+    const full = mutations + m > planLimits.mutations || bytes + b > planLimits.bytes ||
+      keys + k > planLimits.keyBytes;
+    if (n > 0 && full) break;
     mutations += m;
     bytes += b;
+    keys += k;
     n++;
   }
   return queue.splice(0, n);
+}
+
+/** The keys one send may set: its message, its client id, its author's read marker. */
+function itemKeyBytes(roomId: string, item: SendItem): number {
+  return keySize(messageKey(roomId, Number.MAX_SAFE_INTEGER)) +
+    keySize(readMarkerKey(item.author.id, roomId)) +
+    (item.clientId ? keySize(clientIdKey(roomId, item.author.id, item.clientId)) : 0);
 }
 
 /** A generous size of a stored message: V8 may store text as two bytes a character. */
@@ -189,6 +200,10 @@ async function planSends(
   const last = fresh.at(-1);
   return {
     mutations: fresh.length + inBatch.size + lastByAuthor.size + (last ? 1 : 0),
+    keyBytes: items.reduce(
+      (n, item) => n + itemKeyBytes(roomId, item),
+      keySize(roomHeadKey(roomId)),
+    ),
     bytes: fresh.reduce((n, m) => n + messageBytes(m.text), 0) +
       (last ? messageBytes(last.text) : 0),
     events: last ? [{ type: "message", roomId, from: fresh[0].seq, to: last.seq }] : [],

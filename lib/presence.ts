@@ -50,6 +50,7 @@ export class Presence {
   #clock: () => number;
   #instanceId: string;
   #options: PresenceOptions;
+  #sweeping = false;
   #local = new Map<
     string,
     { user: User; streams: number; offlineTimer?: ReturnType<typeof setTimeout> }
@@ -97,10 +98,19 @@ export class Presence {
    * all expired. Runs on a timer; tests call it after moving the clock.
    */
   async sweep(): Promise<void> {
-    await this.#renew();
-    for await (const e of this.#kv.list<PresenceState>({ prefix: presencePrefix() })) {
-      const userId = e.key[1] as string;
-      if (e.value.online && !this.#local.has(userId)) await this.#settle(userId).catch(logFailure);
+    // A slow sweep is not overlapped by the next tick's.
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      await this.#renew();
+      for await (const e of this.#kv.list<PresenceState>({ prefix: presencePrefix() })) {
+        const userId = e.key[1] as string;
+        if (e.value.online && !this.#local.has(userId)) {
+          await this.#settle(userId).catch(logFailure);
+        }
+      }
+    } finally {
+      this.#sweeping = false;
     }
   }
 

@@ -339,6 +339,24 @@ export async function getRoomView(kv: Deno.Kv, roomId: string, userId: string): 
   return view(room.value, head.value, unread(head.value, read.value), userId);
 }
 
+/** The room as `userId` sees it if they are a member of it now, else `null`. */
+export async function memberRoomView(
+  kv: Deno.Kv,
+  roomId: string,
+  userId: string,
+): Promise<RoomView | null> {
+  const [room, head, read, member] = await kv.getMany<
+    [StoredRoom, RoomHead, Deno.KvU64, StoredMember]
+  >([
+    roomKey(roomId),
+    roomHeadKey(roomId),
+    readMarkerKey(userId, roomId),
+    memberKey(roomId, userId),
+  ]);
+  if (!room.value || !head.value || !member.value) return null;
+  return view(room.value, head.value, unread(head.value, read.value), userId);
+}
+
 /** A user's rooms and direct conversations, most recent activity first. */
 export async function listRoomsOf(kv: Deno.Kv, userId: string): Promise<RoomView[]> {
   const ids = await roomIdsOf(kv, userId);

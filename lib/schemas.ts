@@ -132,8 +132,12 @@ export const AddMemberBody = z.object({ username: Username }).openapi("AddMember
 /** Body of `POST /api/rooms/:id/messages`. */
 export const SendBody = z.object({
   text: z.string().trim().min(1).max(4000),
-  clientId: z.string().min(1).max(64).optional()
-    .openapi({ description: "Chosen by the client; sending it again returns the original." }),
+  clientId: z.string().regex(/^[\w.:-]{1,64}$/, {
+    message: "clientId is 1–64 letters, digits, _ . : or -",
+  }).optional()
+    .openapi({
+      description: "Chosen by the client (a UUID, say); sending it again returns the original.",
+    }),
 }).openapi("SendMessage");
 
 /** `{message}`. */

@@ -15,7 +15,7 @@ import {
   recordLoginFailure,
 } from "../lib/login_throttle.ts";
 import { errors, json, jsonBody, signedIn } from "../lib/openapi.ts";
-import { type AppEnv, type Deps, newRouter } from "../lib/router.ts";
+import { type AppEnv, type Deps, newRouter, type Services } from "../lib/router.ts";
 import { AuthResult, Credentials } from "../lib/schemas.ts";
 import { createSession, revokeSession } from "../lib/sessions.ts";
 
@@ -47,7 +47,7 @@ const logout = createRoute({
 });
 
 /** The account routes. */
-export function authRoutes(deps: Deps) {
+export function authRoutes(deps: Services) {
   const app = newRouter();
   app.use("/auth/logout", requireUser(deps));
 
@@ -73,6 +73,7 @@ export function authRoutes(deps: Deps) {
   app.openapi(logout, async (c) => {
     await revokeSession(deps.kv, c.var.token);
     deps.sessions?.delete(c.var.token);
+    deps.hub.endSession(c.var.token);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.body(null, 204);
   });

@@ -39,7 +39,8 @@ export function eventRoutes(s: Services) {
   app.use("/events", requireUser(s));
   app.openapi(events, async (c) => {
     const lastEventId = c.req.valid("header")["last-event-id"] ?? c.req.valid("query").lastEventId;
-    return await s.hub.subscribe(c.var.user, lastEventId ?? null);
+    const session = { token: c.var.token, expiresAt: c.var.session.expiresAt };
+    return await s.hub.subscribe(c.var.user, lastEventId ?? null, session);
   });
   return app;
 }

@@ -8,9 +8,12 @@ Deno.test("Hub sends a retry hint, a ready event and keep-alive comments", async
   using kv = await Deno.openKv(":memory:");
   const feed = new FeedWriter(kv, Date.now);
   const presence = new Presence(kv, feed, Date.now, "test", defaultPresenceOptions);
-  const hub = new Hub(kv, feed, presence, { ...defaultHubOptions, keepAliveMs: 50 });
+  const hub = new Hub(kv, feed, presence, Date.now, {
+    ...defaultHubOptions,
+    keepAliveMs: 50,
+  });
   const user = await createUser(kv, "keeper", "password-123", Date.now());
-  const res = await hub.subscribe(user, null);
+  const res = await hub.subscribe(user, null, { token: "t", expiresAt: Date.now() + 60_000 });
   const reader = res.body!.getReader();
   let text = "";
   const deadline = Date.now() + 3000;
@@ -21,6 +24,23 @@ Deno.test("Hub sends a retry hint, a ready event and keep-alive comments", async
   assert.match(text, /event: ready\nid: [\w-]+:\d+\ndata: \{"position":\d+\}\n\n/);
   assert.match(text, /\n:\n\n/, "a keep-alive comment arrives");
   await reader.cancel();
+  await hub.close();
+  await presence.close();
+});
+
+Deno.test("Hub ends a stream when its session expires", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const feed = new FeedWriter(kv, Date.now);
+  const presence = new Presence(kv, feed, Date.now, "test", defaultPresenceOptions);
+  const hub = new Hub(kv, feed, presence, Date.now, { ...defaultHubOptions, keepAliveMs: 50 });
+  const user = await createUser(kv, "expiring", "password-123", Date.now());
+  const res = await hub.subscribe(user, null, { token: "t", expiresAt: Date.now() + 150 });
+  const reader = res.body!.getReader();
+  const started = Date.now();
+  while (!(await reader.read()).done) {
+    assert.ok(Date.now() - started < 3000, "the stream ended");
+  }
+  assert.equal(hub.streamCount, 0);
   await hub.close();
   await presence.close();
 });

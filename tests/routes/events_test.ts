@@ -401,3 +401,75 @@ Deno.test("presence: a user whose server process died goes offline after the hea
     await crashing.kill("SIGKILL");
   }
 });
+
+Deno.test("a resume never shows a room its user has left", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const [alice, bob] = await Promise.all([registerUser(server.url), registerUser(server.url)]);
+  const s = await SseClient.connect(server.url, bob);
+  await s.next("ready");
+  const firstId = s.lastEventId;
+  await s.close();
+  const id = await roomWith(server.url, alice, [], { name: "secret", private: true });
+  await call(server.url, `/api/rooms/${id}/members`, {
+    token: alice.token,
+    body: { username: bob.username },
+  });
+  await call(server.url, `/api/rooms/${id}/leave`, { token: bob.token, method: "POST" });
+  await post(server.url, alice.token, id, "posted after bob left");
+
+  const replay = await SseClient.connect(server.url, { token: bob.token, lastEventId: firstId });
+  try {
+    await replay.next("member", (e) => e.action === "left");
+    await sleep(200);
+    assert.deepEqual(replay.of("room"), [], "no room event for a room bob left");
+    assert.ok(!JSON.stringify(replay.events).includes("posted after bob left"));
+  } finally {
+    await replay.close();
+  }
+});
+
+Deno.test("logging out ends the session's open event streams", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const a = await registerUser(server.url);
+  const other = await call(server.url, "/api/auth/login", {
+    body: { username: a.username, password: "password-123" },
+  });
+  const s = await SseClient.connect(server.url, a);
+  const kept = await SseClient.connect(server.url, { token: other.body.token });
+  try {
+    await s.next("ready");
+    await call(server.url, "/api/auth/logout", { token: a.token, method: "POST" });
+    await s.until(() => s.closed, 3000, "the stream to end");
+    assert.equal(kept.closed, false, "another session's stream stays open");
+  } finally {
+    await s.close();
+    await kept.close();
+  }
+});
+
+Deno.test("a member who joins in the same commit as a message gets it live", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const [carol, dave] = await Promise.all([registerUser(server.url), registerUser(server.url)]);
+  const id = await roomWith(server.url, carol, []);
+  const s = await SseClient.connect(server.url, dave);
+  try {
+    await s.next("ready");
+    const { feed, sender } = t.app.services;
+    const { joinRoom } = await import("../../lib/rooms.ts");
+    // Keep the writer busy so the join and the send wait for the same commit.
+    const busy = feed.run(
+      false,
+      () => Promise.resolve({ mutations: 0, bytes: 0, events: [], apply() {}, value: undefined }),
+    );
+    const joined = joinRoom(feed, { id: dave.id, username: dave.username }, id);
+    const sent = sender.send(id, { id: carol.id, username: carol.username }, "same commit");
+    await Promise.all([busy, joined, sent]);
+    const message = await s.next("message");
+    assert.equal(message.text, "same commit");
+  } finally {
+    await s.close();
+  }
+});

@@ -223,3 +223,18 @@ Deno.test("two server processes over one KV file keep seq gapless", async () => 
   const history = await fullHistory(servers[0], users[2].token, id);
   assert.equal(history.length, 100);
 });
+
+Deno.test("a burst of sends with the longest client ids stays inside KV's limits", async () => {
+  await using t = await testApp();
+  const users = await Promise.all([1, 2, 3].map(() => registerUser(t.app)));
+  const rooms = await Promise.all(users.map((u) => roomWith(t.app, u, [])));
+  const results = await Promise.all(
+    Array.from(
+      { length: 600 },
+      (_, i) => post(t.app, users[i % 3].token, rooms[i % 3], `m${i}`, `${i}-`.padEnd(64, "x")),
+    ),
+  );
+  assert.deepEqual([...new Set(results.map((r) => r.status))], [201]);
+  const weird = await post(t.app, users[0].token, rooms[0], "hi", "日本語".repeat(10));
+  assert.equal(weird.status, 400, "client ids are plain ASCII");
+});
