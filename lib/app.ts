@@ -54,8 +54,7 @@ export interface ParleyApp extends AsyncDisposable {
  * await parley.close();
  * ```
  */
-export function createApp(given: Deps): ParleyApp {
-  const deps = { ...given, sessions: given.sessions ?? new SessionCache() };
+export function createApp(deps: Deps): ParleyApp {
   const { services, stopTimers } = startServices(deps);
   const app = newRouter();
   app.use(securityHeaders());
@@ -63,7 +62,7 @@ export function createApp(given: Deps): ParleyApp {
 
   app.route("/api", healthRoutes(deps));
   app.route("/api", authRoutes(services));
-  app.route("/api", meRoutes(deps));
+  app.route("/api", meRoutes(services));
   app.route("/api", roomRoutes(services));
   app.route("/api", messageRoutes(services));
   app.route("/api", directRoutes(services));
@@ -112,6 +111,7 @@ function startServices(deps: Deps): { services: Services; stopTimers: () => void
   return {
     services: {
       ...deps,
+      sessions: new SessionCache(),
       feed,
       sender: new MessageSender(feed, (messages) => hub.remember(messages)),
       hub,

@@ -304,7 +304,7 @@ export class Hub {
       const start = pos;
       pos += eventSpan(e);
       if (e.type !== "message" || pos - 1 <= this.#pos || !this.#roomUsers.has(e.roomId)) continue;
-      const from = e.from + Math.max(0, this.#pos - start + 1);
+      const from = this.#firstUndelivered(e, start);
       const known = this.#takeRecent(e.roomId, from, e.to);
       if (known) byRoom.set(e.roomId, known);
       else {
@@ -346,6 +346,11 @@ export class Hub {
     return found;
   }
 
+  /** The seq of a message event's first message past the hub's position (`start`: its first position). */
+  #firstUndelivered(e: { from: number }, start: number): number {
+    return e.from + Math.max(0, this.#pos - start + 1);
+  }
+
   /** Delivers one feed event to the streams it concerns. */
   async #dispatch(event: FeedEvent, pos: number, messages: Map<string, Message[]>): Promise<void> {
     switch (event.type) {
@@ -353,9 +358,13 @@ export class Hub {
         const users = this.#roomUsers.get(event.roomId);
         if (!users?.size) return;
         // A member may have joined earlier in this same entry, after the prefetch.
-        const from = event.from + Math.max(0, this.#pos - pos + 1);
         const run = messages.get(event.roomId) ??
-          await readMessageRange(this.#kv, event.roomId, from, event.to);
+          await readMessageRange(
+            this.#kv,
+            event.roomId,
+            this.#firstUndelivered(event, pos),
+            event.to,
+          );
         for (const m of run) {
           this.#send(users, encodeEvent("message", this.#id(pos + m.seq - event.from), m));
         }

@@ -88,14 +88,14 @@ export class MessageSender {
   #submit(roomId: string): void {
     const queue = this.#queues.get(roomId)!;
     queue.busy = true;
-    let items: SendItem[] | undefined;
+    let batch: Batch | undefined;
     const next = () => {
       if (queue.items.length) this.#submit(roomId);
       else this.#queues.delete(roomId);
     };
     const op: FeedOp = {
       exclusive: false,
-      plan: (kv, now) => planSends(kv, roomId, items ??= takeBatch(roomId, queue.items), now),
+      plan: (kv, now) => planSends(kv, roomId, batch ??= takeBatch(roomId, queue.items), now),
       done: (plan) => {
         const sent = plan as SendPlan;
         this.#onStored(sent.fresh);
@@ -103,7 +103,7 @@ export class MessageSender {
         next();
       },
       fail: (error) => {
-        for (const item of items ?? queue.items.splice(0)) item.reject(error);
+        for (const item of batch?.items ?? queue.items.splice(0)) item.reject(error);
         next();
       },
     };
@@ -111,8 +111,14 @@ export class MessageSender {
   }
 }
 
+/** The sends of one commit and the bytes of the keys they may set. */
+interface Batch {
+  items: SendItem[];
+  keyBytes: number;
+}
+
 /** Takes as many queued sends as fit in one commit. */
-function takeBatch(roomId: string, queue: SendItem[]): SendItem[] {
+function takeBatch(roomId: string, queue: SendItem[]): Batch {
   let mutations = 1, bytes = 0, keys = keySize(roomHeadKey(roomId)), n = 0;
   for (const item of queue) {
     const m = 2 + (item.clientId ? 1 : 0);
@@ -126,7 +132,7 @@ function takeBatch(roomId: string, queue: SendItem[]): SendItem[] {
     keys += k;
     n++;
   }
-  return queue.splice(0, n);
+  return { items: queue.splice(0, n), keyBytes: keys };
 }
 
 /** The keys one send may set: its message, its client id, its author's read marker. */
@@ -151,7 +157,7 @@ interface SendPlan extends Plan {
 async function planSends(
   kv: Deno.Kv,
   roomId: string,
-  items: SendItem[],
+  { items, keyBytes }: Batch,
   now: number,
 ): Promise<SendPlan> {
   // Membership is checked here, under the feed head's guard, once per author
@@ -200,10 +206,7 @@ async function planSends(
   const last = fresh.at(-1);
   return {
     mutations: fresh.length + inBatch.size + lastByAuthor.size + (last ? 1 : 0),
-    keyBytes: items.reduce(
-      (n, item) => n + itemKeyBytes(roomId, item),
-      keySize(roomHeadKey(roomId)),
-    ),
+    keyBytes,
     bytes: fresh.reduce((n, m) => n + messageBytes(m.text), 0) +
       (last ? messageBytes(last.text) : 0),
     events: last ? [{ type: "message", roomId, from: fresh[0].seq, to: last.seq }] : [],

@@ -330,20 +330,25 @@ export async function readMarker(kv: Deno.Kv, userId: string, roomId: string): P
  * @throws {ApiError} `room_not_found`.
  */
 export async function getRoomView(kv: Deno.Kv, roomId: string, userId: string): Promise<RoomView> {
-  const [room, head, read] = await kv.getMany<[StoredRoom, RoomHead, Deno.KvU64]>([
-    roomKey(roomId),
-    roomHeadKey(roomId),
-    readMarkerKey(userId, roomId),
-  ]);
-  if (!room.value || !head.value) throw new ApiError(Errors.roomNotFound);
-  return view(room.value, head.value, unread(head.value, read.value), userId);
+  const found = await readRoomView(kv, roomId, userId, false);
+  if (!found) throw new ApiError(Errors.roomNotFound);
+  return found;
 }
 
 /** The room as `userId` sees it if they are a member of it now, else `null`. */
-export async function memberRoomView(
+export function memberRoomView(
   kv: Deno.Kv,
   roomId: string,
   userId: string,
+): Promise<RoomView | null> {
+  return readRoomView(kv, roomId, userId, true);
+}
+
+async function readRoomView(
+  kv: Deno.Kv,
+  roomId: string,
+  userId: string,
+  membersOnly: boolean,
 ): Promise<RoomView | null> {
   const [room, head, read, member] = await kv.getMany<
     [StoredRoom, RoomHead, Deno.KvU64, StoredMember]
@@ -353,7 +358,7 @@ export async function memberRoomView(
     readMarkerKey(userId, roomId),
     memberKey(roomId, userId),
   ]);
-  if (!room.value || !head.value || !member.value) return null;
+  if (!room.value || !head.value || (membersOnly && !member.value)) return null;
   return view(room.value, head.value, unread(head.value, read.value), userId);
 }
 

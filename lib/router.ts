@@ -24,12 +24,12 @@ export interface Deps {
   kv: Deno.Kv;
   clock: Clock;
   config: Config;
-  /** Recently checked tokens; the app factory makes one when none is given. */
-  sessions?: SessionCache;
 }
 
 /** The dependencies plus the long-lived services the app factory builds on them. */
 export interface Services extends Deps {
+  /** Recently checked tokens. */
+  sessions: SessionCache;
   /** Appends every change to the feed, in group commits. */
   feed: FeedWriter;
   /** Sends messages in per-room batches. */

@@ -15,7 +15,7 @@ import {
   recordLoginFailure,
 } from "../lib/login_throttle.ts";
 import { errors, json, jsonBody, signedIn } from "../lib/openapi.ts";
-import { type AppEnv, type Deps, newRouter, type Services } from "../lib/router.ts";
+import { type AppEnv, newRouter, type Services } from "../lib/router.ts";
 import { AuthResult, Credentials } from "../lib/schemas.ts";
 import { createSession, revokeSession } from "../lib/sessions.ts";
 
@@ -72,7 +72,7 @@ export function authRoutes(deps: Services) {
 
   app.openapi(logout, async (c) => {
     await revokeSession(deps.kv, c.var.token);
-    deps.sessions?.delete(c.var.token);
+    deps.sessions.delete(c.var.token);
     deps.hub.endSession(c.var.token);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.body(null, 204);
@@ -81,7 +81,7 @@ export function authRoutes(deps: Services) {
   return app;
 }
 
-async function startSession(c: Context<AppEnv>, deps: Deps, user: User) {
+async function startSession(c: Context<AppEnv>, deps: Services, user: User) {
   const { token } = await createSession(deps.kv, user.id, deps.clock(), deps.config.sessionTtlMs);
   setCookie(c, SESSION_COOKIE, token, {
     path: "/",

@@ -7,7 +7,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { requireUser } from "../lib/middleware/auth.ts";
 import { errors, json, signedIn } from "../lib/openapi.ts";
 import { unreadTotal } from "../lib/rooms.ts";
-import { type Deps, newRouter } from "../lib/router.ts";
+import { newRouter, type Services } from "../lib/router.ts";
 import { MeResult } from "../lib/schemas.ts";
 
 const me = createRoute({
@@ -20,7 +20,7 @@ const me = createRoute({
 });
 
 /** The `/me` route. */
-export function meRoutes(deps: Deps) {
+export function meRoutes(deps: Services) {
   const app = newRouter();
   app.use("/me", requireUser(deps));
   app.openapi(me, async (c) => {

@@ -11,7 +11,7 @@ import { getCookie } from "hono/cookie";
 import { renderToString } from "preact-render-to-string";
 import { App, titleFor } from "../islands/app.tsx";
 import { createStore } from "../islands/store.ts";
-import type { Boot, Room } from "../islands/types.ts";
+import type { Boot } from "../islands/types.ts";
 import type { User } from "../lib/accounts.ts";
 import { SESSION_COOKIE, signIn } from "../lib/middleware/auth.ts";
 import { listRoomsOf } from "../lib/rooms.ts";
@@ -42,7 +42,7 @@ async function appPage(c: Context<AppEnv>, s: Services, roomId: string | null) {
     const next = roomId ? `?next=${encodeURIComponent(`/rooms/${roomId}`)}` : "";
     return c.redirect(`/login${next}`, 302);
   }
-  const rooms = await listRoomsOf(s.kv, user.id) as Room[];
+  const rooms = await listRoomsOf(s.kv, user.id);
   const boot: Boot = { user, rooms, roomId, auth: "login", next: "/" };
   const unread = rooms.reduce((n, r) => n + r.unread, 0);
   const title = titleFor(unread, rooms.find((r) => r.id === roomId)?.name);

@@ -8,7 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { getUser } from "../accounts.ts";
 import { ApiError, Errors } from "../errors.ts";
-import type { AppEnv, Deps } from "../router.ts";
+import type { AppEnv, Services } from "../router.ts";
 import type { SignedIn } from "../session_cache.ts";
 import { findSession } from "../sessions.ts";
 
@@ -26,7 +26,7 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  *
  * @throws {ApiError} `unauthorized` (401) or `cross_origin` (403).
  */
-export function requireUser(deps: Deps): MiddlewareHandler<AppEnv> {
+export function requireUser(deps: Services): MiddlewareHandler<AppEnv> {
   return async function requireUser(c, next) {
     // Routers overlap (`/rooms/*` also covers `/rooms/:id/messages`): sign in once.
     if (c.get("user")) return await next();
@@ -49,13 +49,13 @@ export function requireUser(deps: Deps): MiddlewareHandler<AppEnv> {
  * The live session and user of a token, from the session cache or KV;
  * `null` when the token is unknown, revoked or expired.
  */
-export async function signIn(deps: Deps, token: string): Promise<SignedIn | null> {
-  const cached = deps.sessions?.get(token);
+export async function signIn(deps: Services, token: string): Promise<SignedIn | null> {
+  const cached = deps.sessions.get(token);
   if (cached) return cached.session.expiresAt > deps.clock() ? cached : null;
   const session = await findSession(deps.kv, token, deps.clock());
   const user = session && await getUser(deps.kv, session.userId);
   if (!session || !user) return null;
-  deps.sessions?.set(token, { session, user });
+  deps.sessions.set(token, { session, user });
   return { session, user };
 }
 
