@@ -1,18 +1,26 @@
 /**
- * Starts Parley: reads the configuration, opens the embedded KV file, builds
- * the app and serves it.
+ * Starts Parley: reads the configuration, opens KV (Deno Deploy's own, a KV
+ * Connect URL or a local file), builds the app and serves it.
  *
  * @module
  */
 import { dirname } from "node:path";
 import { createApp } from "./lib/app.ts";
-import { loadConfig } from "./lib/config.ts";
+import { kvLocation, loadConfig } from "./lib/config.ts";
 import { openKv } from "./lib/kv_retry.ts";
 
 const config = loadConfig(Deno.env.toObject());
-await Deno.mkdir(dirname(config.kvPath), { recursive: true });
-const kv = await openKv(config.kvPath);
+const location = kvLocation(config);
+if (location && !config.kvUrl && location !== ":memory:") {
+  await Deno.mkdir(dirname(location), { recursive: true });
+}
+const kv = await openKv(location);
 const app = createApp({ kv, clock: Date.now, config });
+
+// Deno Deploy runs scheduled work through Deno.cron, registered before serving.
+if (config.onDeploy && typeof Deno.cron === "function") {
+  Deno.cron("parley jobs", "* * * * *", () => app.services.jobs.runDue());
+}
 
 const server = Deno.serve({
   port: config.port,
@@ -20,11 +28,15 @@ const server = Deno.serve({
   onListen: ({ hostname, port }) => console.log(`Parley listening on http://${hostname}:${port}`),
 }, app.fetch);
 
-// On Ctrl-C or a stop signal, end streams and mark this instance's users offline.
+// On Ctrl-C or a stop signal (Deno Deploy sends SIGINT, then SIGKILL 5 s later):
+// stop taking connections, end every stream cleanly so its client resumes on
+// another instance, let the requests in flight finish, and exit.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    setTimeout(() => Deno.exit(1), 4_000).unref?.();
+    const stopped = server.shutdown();
     await app.close();
-    await server.shutdown();
+    await stopped;
     kv.close();
     Deno.exit(0);
   });

@@ -19,11 +19,15 @@ import { messageRoutes } from "../routes/messages.ts";
 import { pageRoutes } from "../routes/pages.tsx";
 import { roomRoutes } from "../routes/rooms.ts";
 import { userRoutes } from "../routes/users.ts";
+import { metricsRoutes } from "../routes/metrics.ts";
+import { needsPoll } from "./config.ts";
 import { ApiError, errorBody, Errors } from "./errors.ts";
-import { FeedWriter, TRIM_BATCH, trimFeedPlan } from "./feed.ts";
+import { FeedWriter, TRIM_BATCH, trimLog } from "./feed.ts";
 import { defaultHubOptions, Hub } from "./hub.ts";
 import { newId } from "./ids.ts";
+import { Jobs } from "./jobs.ts";
 import { MessageSender } from "./messages.ts";
+import { countResponse } from "./metrics.ts";
 import { limitBody, requireJsonBody } from "./middleware/json_body.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { defaultPresenceOptions, Presence } from "./presence.ts";
@@ -57,6 +61,10 @@ export interface ParleyApp extends AsyncDisposable {
 export function createApp(deps: Deps): ParleyApp {
   const { services, stopTimers } = startServices(deps);
   const app = newRouter();
+  app.use(async (c, next) => {
+    await next();
+    countResponse(c.res.status);
+  });
   app.use(securityHeaders());
   app.use("/api/*", limitBody(), requireJsonBody());
 
@@ -68,6 +76,7 @@ export function createApp(deps: Deps): ParleyApp {
   app.route("/api", directRoutes(services));
   app.route("/api", userRoutes(services));
   app.route("/api", eventRoutes(services));
+  app.route("/", metricsRoutes(services));
   mountApiDocs(app);
   app.route("/", pageRoutes(services));
 
@@ -80,7 +89,7 @@ export function createApp(deps: Deps): ParleyApp {
     stopTimers();
     await services.hub.close();
     await services.presence.close();
-    services.feed.close();
+    await services.feed.close();
   };
   return {
     hono: app,
@@ -94,20 +103,31 @@ export function createApp(deps: Deps): ParleyApp {
 
 function startServices(deps: Deps): { services: Services; stopTimers: () => void } {
   const { kv, clock, config } = deps;
+  const instanceId = newId();
   const feed = new FeedWriter(kv, clock);
-  const presence = new Presence(kv, feed, clock, newId(), {
+  const presence = new Presence(kv, feed, clock, instanceId, {
     ...defaultPresenceOptions,
     graceMs: config.presenceGraceMs,
   });
   const hub = new Hub(kv, feed, presence, clock, {
     ...defaultHubOptions,
+    pollMs: needsPoll(config) ? defaultHubOptions.pollMs : null,
     maxBufferedBytes: config.streamBufferBytes,
   });
-  const timers = setInterval(() => {
-    presence.sweep().catch((e) => console.error("presence sweep failed", e));
-    trimFeed(feed, clock() - config.feedRetentionMs)
-      .catch((e) => console.error("feed trim failed", e));
-  }, defaultPresenceOptions.leaseMs / 3);
+  const heartbeatMs = defaultPresenceOptions.leaseMs / 3;
+  const jobs = new Jobs(kv, clock, instanceId, [
+    { name: "presence_sweep", everyMs: heartbeatMs, run: () => presence.sweep() },
+    {
+      name: "log_trim",
+      everyMs: 60_000,
+      run: () => trimOldLog(kv, clock() - config.resumeWindowMs),
+    },
+  ]);
+  // On Deno Deploy, main.ts ticks the jobs from Deno.cron instead.
+  if (!config.onDeploy) jobs.start();
+  const heartbeat = setInterval(() => {
+    presence.renew().catch((e) => console.error("presence heartbeat failed", e));
+  }, heartbeatMs);
   return {
     services: {
       ...deps,
@@ -116,14 +136,18 @@ function startServices(deps: Deps): { services: Services; stopTimers: () => void
       sender: new MessageSender(feed, (messages) => hub.remember(messages)),
       hub,
       presence,
+      jobs,
     },
-    stopTimers: () => clearInterval(timers),
+    stopTimers: () => {
+      clearInterval(heartbeat);
+      jobs.stop();
+    },
   };
 }
 
-/** Trims the feed entries older than `before`, 500 to a commit, until none are left. */
-async function trimFeed(feed: FeedWriter, before: number): Promise<void> {
-  while (await feed.run(true, trimFeedPlan(before)) === TRIM_BATCH);
+/** Trims the log entries older than `before`, 500 to a commit, until none are left. */
+async function trimOldLog(kv: Deno.Kv, before: number): Promise<void> {
+  while (await trimLog(kv, before) === TRIM_BATCH);
 }
 
 /** Turns any thrown error into the project's error shape; never leaks a stack. */

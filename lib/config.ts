@@ -10,8 +10,18 @@ export interface Config {
   port: number;
   /** Interface to listen on (`HOST`, default `0.0.0.0`). */
   hostname: string;
-  /** Path of the embedded Deno KV file (`KV_PATH`, default `./data/parley.kv`). */
+  /** Path of the embedded Deno KV file, or `:memory:` (`KV_PATH`, default `./data/parley.kv`). */
   kvPath: string;
+  /**
+   * A KV Connect URL (`KV_URL`), e.g. a Deno Deploy KV database's
+   * `https://api.deno.com/v2/databases/<id>/connect` or a self-hosted denokv
+   * server; its token comes from `DENO_KV_ACCESS_TOKEN`. Wins over `kvPath`.
+   */
+  kvUrl?: string;
+  /** Running on Deno Deploy (`DENO_DEPLOYMENT_ID` is set): KV is the deployment's own. */
+  onDeploy: boolean;
+  /** The token `GET /metrics` asks for (`METRICS_TOKEN`); without it the route answers 404. */
+  metricsToken?: string;
   /** The public origin when served behind a proxy, e.g. `https://chat.example.com` (`PUBLIC_ORIGIN`). */
   publicOrigin?: string;
   /** How long a session lasts, in milliseconds (`SESSION_TTL_DAYS`, default 30 days). */
@@ -20,8 +30,8 @@ export interface Config {
   presenceGraceMs: number;
   /** How much may wait for one slow stream before it is cut off (`STREAM_BUFFER_KIB`, default 1 MiB). */
   streamBufferBytes: number;
-  /** How long the feed keeps events for resuming streams (`FEED_RETENTION_HOURS`, default 7 days). */
-  feedRetentionMs: number;
+  /** How long a stream can be resumed: the log keeps events this long (`RESUME_WINDOW_MINUTES`, default 24 h). */
+  resumeWindowMs: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -31,10 +41,11 @@ export const defaultConfig: Config = {
   port: 8000,
   hostname: "0.0.0.0",
   kvPath: "./data/parley.kv",
+  onDeploy: false,
   sessionTtlMs: 30 * DAY_MS,
   presenceGraceMs: 5_000,
   streamBufferBytes: 1024 * 1024,
-  feedRetentionMs: 7 * DAY_MS,
+  resumeWindowMs: DAY_MS,
 };
 
 /**
@@ -51,6 +62,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (env.PORT) config.port = integer("PORT", env.PORT, 0, 65535);
   if (env.HOST) config.hostname = env.HOST;
   if (env.KV_PATH) config.kvPath = env.KV_PATH;
+  if (env.KV_URL) config.kvUrl = new URL(env.KV_URL).href;
+  config.onDeploy = !!env.DENO_DEPLOYMENT_ID;
+  if (env.METRICS_TOKEN) config.metricsToken = env.METRICS_TOKEN;
   if (env.PUBLIC_ORIGIN) config.publicOrigin = new URL(env.PUBLIC_ORIGIN).origin;
   if (env.SESSION_TTL_DAYS) {
     config.sessionTtlMs = integer("SESSION_TTL_DAYS", env.SESSION_TTL_DAYS, 1, 3650) * DAY_MS;
@@ -62,9 +76,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     config.streamBufferBytes = integer("STREAM_BUFFER_KIB", env.STREAM_BUFFER_KIB, 16, 65536) *
       1024;
   }
-  if (env.FEED_RETENTION_HOURS) {
-    config.feedRetentionMs = integer("FEED_RETENTION_HOURS", env.FEED_RETENTION_HOURS, 1, 8760) *
-      3_600_000;
+  if (env.RESUME_WINDOW_MINUTES) {
+    config.resumeWindowMs =
+      integer("RESUME_WINDOW_MINUTES", env.RESUME_WINDOW_MINUTES, 1, 7 * 24 * 60) * 60_000;
   }
   return config;
 }
@@ -75,4 +89,18 @@ function integer(name: string, value: string, min: number, max: number): number 
     throw new Error(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
   }
   return n;
+}
+
+/**
+ * Whether instances must poll for each other's commits: only several
+ * processes on one local KV file, where `kv.watch` does not cross processes.
+ */
+export function needsPoll(config: Config): boolean {
+  return !config.kvUrl && !config.onDeploy && config.kvPath !== ":memory:";
+}
+
+/** Opens the KV the configuration names: Deno Deploy's own, a KV Connect URL, or a file. */
+export function kvLocation(config: Config): string | undefined {
+  if (config.onDeploy) return undefined;
+  return config.kvUrl ?? config.kvPath;
 }

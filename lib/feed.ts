@@ -1,21 +1,26 @@
 /**
- * The feed: one ordered log of everything that happened (messages, members,
+ * The feed: the ordered log of everything that happened (messages, members,
  * rooms, read markers, presence, typing), and the writer that appends to it.
  *
  * Every change that produces an event goes through one {@linkcode FeedWriter}
- * per process. The writer groups whatever is pending into a single atomic
- * commit (group commit), which also writes one feed entry and moves the feed
- * head. Each commit checks the feed head's versionstamp, so two processes over
- * one KV never interleave: a commit that lost the race is planned again from
- * fresh reads. Positions in the feed are the stream's event ids.
+ * per app. An operation names its **conflict domain** (a room, a user, a pair
+ * of users) and its plan checks only keys of that domain, so commits for
+ * different rooms or users never conflict, on one instance or many. The
+ * writer groups operations of distinct domains into one atomic commit (group
+ * commit) and keeps a few commits in flight, one per domain at a time.
+ *
+ * A commit with events appends one log entry keyed by its own versionstamp
+ * (`kv.commitVersionstamp()`), which needs no check, and bumps one of a few
+ * doorbell keys with `sum`, which never conflicts: other instances watch the
+ * doorbells and then read the log. No key is checked by every commit.
  *
  * @module
  */
 import type { User } from "./accounts.ts";
 import { ApiError, Errors } from "./errors.ts";
-import { newId } from "./ids.ts";
-import { feedEntryKey, feedHeadKey, feedPrefix } from "./keys.ts";
+import { doorbellKey, DOORBELLS, logFloorKey, logKey, logPrefix } from "./keys.ts";
 import { isLocked, retryLocked } from "./kv_retry.ts";
+import { metrics } from "./metrics.ts";
 
 /** One thing that happened. A `message` event stands for a run of messages in one room. */
 export type FeedEvent =
@@ -26,52 +31,59 @@ export type FeedEvent =
   | { type: "typing"; roomId: string; user: User }
   | { type: "presence"; user: User; online: boolean; lastSeen: number };
 
-/** The feed head: the last position written, the feed's identity, and how far it was trimmed. */
-export interface FeedHead {
-  pos: number;
-  /** Random per feed, so ids from another database are recognised as unknown. */
-  epoch: string;
-  /** Positions up to and including this one have been trimmed away. */
-  floor: number;
+/** Events of the moment: delivered live, never replayed, kept in the log only briefly. */
+export function isEphemeral(e: FeedEvent): boolean {
+  return e.type === "typing" || e.type === "presence";
 }
 
-/** One commit's events, stored under the position of its last event. */
+/** One commit's events, stored under the commit's versionstamp. */
 export interface FeedEntry {
   at: number;
   events: FeedEvent[];
 }
 
-/** How many positions an event takes: one per message, one for anything else. */
+/** How many positions an event takes inside its entry: one per message, one for anything else. */
 export function eventSpan(e: FeedEvent): number {
   return e.type === "message" ? e.to - e.from + 1 : 1;
 }
 
-/** What an operation decided to write, planned from reads guarded by the feed head. */
-export interface Plan {
-  /** Adds the operation's writes to the commit. */
-  apply(op: Deno.AtomicOperation): void;
-  /** How many mutations `apply` adds. */
-  mutations: number;
-  /** A generous estimate of the bytes `apply` writes. */
-  bytes: number;
-  /**
-   * A generous estimate of the bytes of the keys `apply` sets (KV allows 80 KiB
-   * of keys per commit); by default 128 per mutation.
-   */
-  keyBytes?: number;
-  /** The events the commit appends to the feed. */
-  events: FeedEvent[];
-  /** Moves the feed's floor (only trimming does this). */
-  floor?: number;
+/** The writes a plan may make: the subset of `Deno.AtomicOperation` plans use. */
+export interface Writes {
+  set(key: Deno.KvKey, value: unknown): Writes;
+  delete(key: Deno.KvKey): Writes;
+  max(key: Deno.KvKey, n: bigint): Writes;
 }
+
+/** What an operation decided to write, planned from reads of its own domain. */
+export interface Plan {
+  /** The entries the plan read and relies on: the commit fails if any has changed. */
+  checks: Deno.AtomicCheck[];
+  /** Adds the operation's writes to the commit. */
+  apply(writes: Writes): void;
+  /** The events the commit appends to the log. */
+  events: FeedEvent[];
+}
+
+/** The conflict domains operations name, each a few keys that only its own changes check. */
+export const domainOf = {
+  /** A room: its record (membership), its head (seq), its invitations. */
+  room: (roomId: string) => `room:${roomId}`,
+  /** A user: their presence. */
+  user: (userId: string) => `user:${userId}`,
+  /** Two users: their one direct conversation. */
+  pair: (a: string, b: string) => a < b ? `pair:${a}:${b}` : `pair:${b}:${a}`,
+  /** A scheduled job's own keys. */
+  job: (name: string) => `job:${name}`,
+};
 
 /** An operation submitted to the writer. */
 export interface FeedOp {
   /**
-   * An exclusive operation reads state that another operation in the same
-   * commit could change, so it gets a commit to itself (with non-exclusive ones).
+   * The conflict domain whose keys the plan checks (`room:<id>`, `user:<id>`,
+   * …), or `null` for a plan that checks nothing. One operation per domain is
+   * in flight at a time, so an instance never conflicts with itself.
    */
-  exclusive: boolean;
+  domain: string | null;
   /** Reads what it needs and plans its writes. May run again after a lost race. */
   plan(kv: Deno.Kv, now: number): Promise<Plan>;
   /** Called once the plan is committed. */
@@ -80,40 +92,77 @@ export interface FeedOp {
   fail(error: unknown): void;
 }
 
-// Deno KV allows 1,000 mutations and 800 KiB per commit and 64 KiB per value.
-const MAX_MUTATIONS = 990;
-const MAX_BYTES = 640 * 1024;
+// Deno KV allows 1,000 mutations, 800 KiB and 80 KiB of keys per commit, and
+// 64 KiB per value; the self-hosted denokv server allows 10 checks.
+const LIMITS = { mutations: 990, bytes: 640 * 1024, keyBytes: 72 * 1024, checks: 10 };
 const MAX_ENTRY_BYTES = 48 * 1024;
-const MAX_KEY_BYTES = 72 * 1024;
 const MAX_COMMIT_ATTEMPTS = 20;
+/** Commits one writer keeps in flight; more only pays on a remote KV. */
+const MAX_IN_FLIGHT = 4;
+/** Ephemeral entries stay this long: enough for every instance to read them. */
+const EPHEMERAL_MS = 60_000;
 
-/** Limits one plan must stay inside to fit in a commit. */
+/** Limits one plan must stay inside to fit in a commit of its own. */
 export const planLimits = {
-  mutations: MAX_MUTATIONS - 10,
-  bytes: MAX_BYTES - 64 * 1024,
-  keyBytes: MAX_KEY_BYTES - 8 * 1024,
+  mutations: LIMITS.mutations - 10,
+  bytes: LIMITS.bytes - 64 * 1024,
+  keyBytes: LIMITS.keyBytes - 8 * 1024,
 };
 
 /** A generous size of a key as KV stores it. */
 export function keySize(key: Deno.KvKey): number {
-  return JSON.stringify(key).length + 8;
+  return JSON.stringify(key, (_, v) => typeof v === "symbol" ? "x".repeat(20) : v).length + 8;
+}
+
+/** What a plan's writes add up to, measured by running `apply` against a counter. */
+export interface PlanSize {
+  mutations: number;
+  bytes: number;
+  keyBytes: number;
 }
 
 /**
- * Appends operations to the feed in group commits.
+ * Measures a plan by applying it to a recorder: sizes are computed, never
+ * counted by hand.
+ */
+export function measurePlan(plan: Plan): PlanSize {
+  const size: PlanSize = { mutations: 0, bytes: 0, keyBytes: 0 };
+  const add = (key: Deno.KvKey, valueBytes: number) => {
+    size.mutations++;
+    size.keyBytes += keySize(key);
+    size.bytes += keySize(key) + valueBytes;
+  };
+  const recorder: Writes = {
+    set: (key, value) => (add(key, valueSize(value)), recorder),
+    delete: (key) => (add(key, 0), recorder),
+    max: (key) => (add(key, 8), recorder),
+  };
+  plan.apply(recorder);
+  return size;
+}
+
+/** A generous size of a stored value: V8 may store text as two bytes a character. */
+function valueSize(value: unknown): number {
+  return 2 * (JSON.stringify(value, (_, v) => typeof v === "bigint" ? 0 : v)?.length ?? 8) + 32;
+}
+
+/**
+ * Appends operations to the log in group commits.
  *
  * @example
  * ```ts
  * const writer = new FeedWriter(kv, Date.now);
- * const value = await writer.run({ exclusive: false, plan: async () => ({ ... }) });
+ * const value = await writer.run("room:abc", async (kv) => ({ checks: [], apply() {}, events: [], value: 1 }));
  * ```
  */
 export class FeedWriter {
   #kv: Deno.Kv;
   #clock: () => number;
   #pending: FeedOp[] = [];
-  #running = false;
-  #listeners = new Set<(pos: number) => void>();
+  #busy = new Set<string>();
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
+  #listeners = new Set<() => void>();
   #closed = false;
 
   constructor(kv: Deno.Kv, clock: () => number) {
@@ -121,22 +170,31 @@ export class FeedWriter {
     this.#clock = clock;
   }
 
+  /** The KV the writer commits to, for reads made before an operation is submitted. */
+  get kv(): Deno.Kv {
+    return this.#kv;
+  }
+
   /** Queues an operation; it is committed with whatever else is pending. */
   submit(op: FeedOp): void {
     if (this.#closed) return op.fail(new ApiError(Errors.unavailable));
     this.#pending.push(op);
-    if (!this.#running) this.#drain();
+    this.#pump();
   }
 
   /**
    * Plans, commits and resolves one operation.
    *
+   * @param domain the conflict domain the plan checks keys of, or `null`.
    * @param plan returns the plan and the value to resolve with once it is committed.
    */
-  run<T>(exclusive: boolean, plan: (kv: Deno.Kv, now: number) => Promise<Plan & { value: T }>) {
+  run<T>(
+    domain: string | null,
+    plan: (kv: Deno.Kv, now: number) => Promise<Plan & { value: T }>,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) =>
       this.submit({
-        exclusive,
+        domain,
         plan,
         done: (p) => resolve((p as Plan & { value: T }).value),
         fail: reject,
@@ -144,194 +202,220 @@ export class FeedWriter {
     );
   }
 
-  /** Calls `listener` with the new head position after every commit of this writer. */
-  onCommit(listener: (pos: number) => void): () => void {
+  /** Calls `listener` after every commit of this writer that appended events. */
+  onCommit(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
-  /** Stops taking operations; pending ones still finish. */
-  close(): void {
+  /** Stops taking operations; resolves when the pending ones have finished. */
+  close(): Promise<void> {
     this.#closed = true;
+    if (!this.#inFlight && !this.#pending.length) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  async #drain(): Promise<void> {
-    this.#running = true;
-    let failures = 0;
-    try {
-      while (this.#pending.length) {
-        const outcome = await this.#commitBatch(this.#pending.splice(0));
-        this.#pending.unshift(...outcome.retry);
-        if (outcome.committed) {
-          failures = 0;
-        } else if (outcome.error && ++failures >= MAX_COMMIT_ATTEMPTS) {
-          // The store keeps failing: give up on what waits rather than hang every request.
-          console.error("feed commit failed", outcome.error);
-          for (const op of this.#pending.splice(0)) op.fail(new ApiError(Errors.unavailable));
-          failures = 0;
-        } else {
-          // Lost a race with another process, or the store failed (e.g. "database is
-          // locked" with two processes on one file): back off a little and plan again.
-          await sleep(Math.random() * Math.min(200, 2 ** ++failures));
-        }
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#pending.length) {
+      const batch = this.#take();
+      if (!batch.length) break;
+      this.#inFlight++;
+      this.#commit(batch).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+      });
+    }
+    if (!this.#inFlight && !this.#pending.length) { for (const f of this.#idle.splice(0)) f(); }
+  }
+
+  /** Takes pending operations of free, distinct domains (and any that check nothing). */
+  #take(): FeedOp[] {
+    const taken: FeedOp[] = [], kept: FeedOp[] = [];
+    let domains = 0;
+    for (const op of this.#pending) {
+      if (op.domain === null) taken.push(op);
+      else if (domains < LIMITS.checks && !this.#busy.has(op.domain)) {
+        this.#busy.add(op.domain);
+        domains++;
+        taken.push(op);
+      } else kept.push(op);
+    }
+    this.#pending = kept;
+    return taken;
+  }
+
+  #release(ops: FeedOp[]): void {
+    for (const op of ops) if (op.domain !== null) this.#busy.delete(op.domain);
+  }
+
+  /** Plans and commits a batch, planning again after a lost race, until it is settled. */
+  async #commit(batch: FeedOp[]): Promise<void> {
+    let ops = batch;
+    for (let attempt = 1; ops.length; attempt++) {
+      const outcome = await this.#attempt(ops);
+      // What did not fit waits for a later commit.
+      this.#release(outcome.later);
+      this.#pending.unshift(...outcome.later);
+      ops = outcome.again;
+      if (!ops.length) break;
+      if (attempt >= MAX_COMMIT_ATTEMPTS) {
+        console.error("commit failed", outcome.error ?? "too many conflicts");
+        for (const op of ops) op.fail(new ApiError(Errors.unavailable));
+        break;
       }
-    } finally {
-      this.#running = false;
+      // Lost a race with another instance, or the store was busy: back off, plan again.
+      await sleep(Math.random() * Math.min(200, 2 ** attempt));
     }
+    this.#release(batch);
   }
 
-  /** Plans and commits what fits; returns the operations to try again. */
-  async #commitBatch(
-    batch: FeedOp[],
-  ): Promise<{ committed: boolean; retry: FeedOp[]; error?: unknown }> {
-    let headEntry: Deno.KvEntryMaybe<FeedHead>;
-    try {
-      headEntry = await this.#kv.get<FeedHead>(feedHeadKey());
-    } catch (error) {
-      return { committed: false, retry: batch, error };
-    }
-    if (!headEntry.value) {
-      // A database nobody initialised yet: create the head, then plan against it.
-      await initFeed(this.#kv).catch(() => {});
-      return { committed: false, retry: batch };
-    }
-    const head = headEntry.value;
+  /**
+   * One try: plans every operation, commits those that fit, settles them.
+   *
+   * @returns the operations to try again and those that did not fit.
+   */
+  async #attempt(ops: FeedOp[]): Promise<{ again: FeedOp[]; later: FeedOp[]; error?: unknown }> {
     const now = this.#clock();
-    const retry: FeedOp[] = [];
-    const taken: { op: FeedOp; plan: Plan }[] = [];
-    let mutations = 2, bytes = 512, entryBytes = 64, keyBytes = 256;
-
-    // Only one exclusive operation per commit: the others wait for the next one.
-    const exclusive = batch.find((op) => op.exclusive);
     const planned = await Promise.all(
-      batch.map((op) =>
-        op.exclusive && op !== exclusive
-          ? null
-          : op.plan(this.#kv, now).then((plan) => ({ plan }), (error) => ({ error }))
-      ),
+      ops.map((op) => op.plan(this.#kv, now).then((plan) => ({ plan }), (error) => ({ error }))),
     );
-    for (let i = 0; i < batch.length; i++) {
-      const op = batch[i], p = planned[i];
-      if (p === null) {
-        retry.push(op);
-        continue;
-      }
-      if ("error" in p) {
-        op.fail(p.error);
-        continue;
-      }
-      const size = JSON.stringify(p.plan.events).length;
-      const keys = p.plan.keyBytes ?? 128 * p.plan.mutations;
-      const fits = mutations + p.plan.mutations <= MAX_MUTATIONS &&
-        bytes + p.plan.bytes <= MAX_BYTES && entryBytes + size <= MAX_ENTRY_BYTES &&
-        keyBytes + keys <= MAX_KEY_BYTES;
-      if (!fits && taken.length) {
-        retry.push(op);
-        continue;
-      }
-      mutations += p.plan.mutations;
-      bytes += p.plan.bytes;
-      keyBytes += keys;
-      entryBytes += size;
+    const taken: { op: FeedOp; plan: Plan }[] = [], later: FeedOp[] = [];
+    const total = { mutations: 2, bytes: 512, keyBytes: 256, checks: 0, entry: 64 };
+    ops.forEach((op, i) => {
+      const p = planned[i];
+      if ("error" in p) return op.fail(p.error);
+      const size = measurePlan(p.plan);
+      const entry = JSON.stringify(p.plan.events).length;
+      const fits = total.mutations + size.mutations <= LIMITS.mutations &&
+        total.bytes + size.bytes <= LIMITS.bytes &&
+        total.keyBytes + size.keyBytes <= LIMITS.keyBytes &&
+        total.checks + p.plan.checks.length <= LIMITS.checks &&
+        total.entry + entry <= MAX_ENTRY_BYTES;
+      if (!fits && taken.length) return void later.push(op);
+      total.mutations += size.mutations;
+      total.bytes += size.bytes;
+      total.keyBytes += size.keyBytes;
+      total.checks += p.plan.checks.length;
+      total.entry += entry;
       taken.push({ op, plan: p.plan });
-    }
-
-    // Membership changes go before messages of the same commit, so someone who
-    // joins in the same commit as a message also gets that message live.
-    taken.sort((a, b) => Number(b.op.exclusive) - Number(a.op.exclusive));
+    });
     const events = taken.flatMap((t) => t.plan.events);
-    if (!taken.some((t) => t.plan.mutations > 0 || t.plan.events.length > 0)) {
-      for (const t of taken) t.op.done(t.plan);
-      return { committed: true, retry };
+    const atomic = this.#kv.atomic();
+    let writes = 0;
+    const recorder: Writes = {
+      set: (k, v) => (writes++, atomic.set(k, v), recorder),
+      delete: (k) => (writes++, atomic.delete(k), recorder),
+      max: (k, n) => (writes++, atomic.max(k, n), recorder),
+    };
+    for (const t of taken) {
+      atomic.check(...t.plan.checks);
+      t.plan.apply(recorder);
     }
-    const pos = head.pos + events.reduce((n, e) => n + eventSpan(e), 0);
-    const floor = taken.reduce((f, t) => Math.max(f, t.plan.floor ?? 0), head.floor);
-    const atomic = this.#kv.atomic().check(headEntry);
-    for (const t of taken) t.plan.apply(atomic);
-    if (events.length) atomic.set(feedEntryKey(pos), { at: now, events } satisfies FeedEntry);
-    atomic.set(feedHeadKey(), { pos, epoch: head.epoch, floor } satisfies FeedHead);
-    const again = [...taken.map((t) => t.op), ...retry];
+    if (!writes && !events.length) {
+      for (const t of taken) t.op.done(t.plan);
+      return { again: [], later };
+    }
+    if (events.length) {
+      const ephemeral = events.every(isEphemeral);
+      atomic.set(
+        logKey(this.#kv.commitVersionstamp()),
+        { at: now, events } satisfies FeedEntry,
+        ephemeral ? { expireIn: EPHEMERAL_MS } : undefined,
+      );
+      atomic.sum(doorbellKey(Math.floor(Math.random() * DOORBELLS)), 1n);
+    }
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     try {
       result = await atomic.commit();
     } catch (error) {
-      if (isLocked(error)) return { committed: false, retry: again, error };
+      if (isLocked(error)) {
+        metrics.lockRetries++;
+        return { again: taken.map((t) => t.op), later, error };
+      }
       // KV refused this commit itself (a limit the plans misjudged): retrying it
       // would only drag every later operation down with it. Fail these alone.
-      console.error("feed commit refused", error);
+      console.error("commit refused", error);
       for (const t of taken) t.op.fail(new ApiError(Errors.unavailable));
-      return { committed: true, retry };
+      return { again: [], later };
     }
-    if (!result.ok) return { committed: false, retry: again };
+    if (!result.ok) {
+      metrics.conflicts++;
+      return { again: taken.map((t) => t.op), later };
+    }
+    metrics.commits++;
     for (const t of taken) t.op.done(t.plan);
-    if (events.length) { for (const listener of this.#listeners) listener(pos); }
-    return { committed: true, retry };
+    if (events.length) { for (const listener of this.#listeners) listener(); }
+    return { again: [], later };
   }
 }
 
-/** Creates the feed head of an empty database; leaves an existing one alone. */
-export async function initFeed(kv: Deno.Kv): Promise<FeedHead> {
-  const head: FeedHead = { pos: 0, epoch: newId().slice(0, 8).replace(/[^\w]/g, "x"), floor: 0 };
-  await retryLocked(() =>
-    kv.atomic().check({ key: feedHeadKey(), versionstamp: null }).set(feedHeadKey(), head).commit()
-  );
-  return (await retryLocked(() => readFeedHead(kv)))!;
+/** A position in the log: an entry's versionstamp and how many positions of it are past. */
+export interface LogPosition {
+  vs: string;
+  k: number;
 }
 
-/** Reads the feed head; `null` before {@linkcode initFeed}. */
-export async function readFeedHead(kv: Deno.Kv): Promise<FeedHead | null> {
-  return (await kv.get<FeedHead>(feedHeadKey())).value;
+/** The position before every entry. */
+export const LOG_START: LogPosition = { vs: "0".repeat(20), k: 0 };
+
+/** Orders two positions. */
+export function comparePositions(a: LogPosition, b: LogPosition): number {
+  return a.vs < b.vs ? -1 : a.vs > b.vs ? 1 : a.k - b.k;
+}
+
+/** The position just past the newest entry of the log. */
+export async function logEnd(kv: Deno.Kv): Promise<LogPosition> {
+  for await (const e of kv.list<FeedEntry>({ prefix: logPrefix() }, { limit: 1, reverse: true })) {
+    return { vs: e.key[1] as string, k: entrySpan(e.value) };
+  }
+  return LOG_START;
+}
+
+/** How many positions an entry holds. */
+export function entrySpan(entry: FeedEntry): number {
+  return entry.events.reduce((n, e) => n + eventSpan(e), 0);
 }
 
 /**
- * Lists the feed entries holding positions after `after` up to `until`, in order.
- *
- * @returns each entry with the position of its first event.
+ * Lists the log entries at and after `from.vs`, in commit order (the entry at
+ * `from.vs` itself may be partly past: callers skip positions up to `from.k`).
  */
-export async function* readFeed(
+export async function* readLog(
   kv: Deno.Kv,
-  after: number,
-  until = Infinity,
-): AsyncGenerator<{ first: number; last: number; entry: FeedEntry }> {
-  const selector = Number.isFinite(until)
-    ? { start: feedEntryKey(after + 1), end: feedEntryKey(until + 1) }
-    : { prefix: feedPrefix(), start: feedEntryKey(after + 1) };
+  from: LogPosition,
+): AsyncGenerator<{ vs: string; entry: FeedEntry }> {
+  const selector = { prefix: logPrefix(), start: logKey(from.vs) };
   for await (const item of kv.list<FeedEntry>(selector, { batchSize: 200 })) {
-    const last = item.key[1] as number;
-    const span = item.value.events.reduce((n, e) => n + eventSpan(e), 0);
-    yield { first: last - span + 1, last, entry: item.value };
+    yield { vs: item.key[1] as string, entry: item.value };
   }
-}
-
-/** How many feed entries one trimming commit deletes at most. */
-export const TRIM_BATCH = 500;
-
-/**
- * An operation that trims feed entries older than `before` (a time), so the
- * feed does not grow forever. Clients resuming from a trimmed position get a
- * reset instead of a silent gap.
- */
-export function trimFeedPlan(before: number) {
-  // One commit deletes at most TRIM_BATCH entries; callers repeat until fewer come back.
-  return async (kv: Deno.Kv): Promise<Plan & { value: number }> => {
-    const keys: Deno.KvKey[] = [];
-    let floor = 0;
-    for await (const e of kv.list<FeedEntry>({ prefix: feedPrefix() }, { limit: TRIM_BATCH })) {
-      if (e.value.at >= before) break;
-      keys.push(e.key);
-      floor = e.key[1] as number;
-    }
-    return {
-      apply: (op) => keys.forEach((k) => op.delete(k)),
-      mutations: keys.length,
-      bytes: keys.length * 32,
-      events: [],
-      floor: floor || undefined,
-      value: keys.length,
-    };
-  };
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** How many log entries one trimming commit deletes at most. */
+export const TRIM_BATCH = 500;
+
+/**
+ * Deletes log entries written before `before` (a time), at most
+ * {@linkcode TRIM_BATCH}, and raises the log's floor to the last one deleted,
+ * so a client resuming from a trimmed position gets `reset` rather than a gap.
+ *
+ * @returns how many entries were deleted; call again while it is `TRIM_BATCH`.
+ */
+export async function trimLog(kv: Deno.Kv, before: number): Promise<number> {
+  return await retryLocked(async () => {
+    const floor = await kv.get<string>(logFloorKey());
+    const keys: Deno.KvKey[] = [];
+    for await (const e of kv.list<FeedEntry>({ prefix: logPrefix() }, { limit: TRIM_BATCH })) {
+      if (e.value.at >= before) break;
+      keys.push(e.key);
+    }
+    if (!keys.length) return 0;
+    const op = kv.atomic().check(floor).set(logFloorKey(), keys.at(-1)![1] as string);
+    for (const key of keys) op.delete(key);
+    // Another instance trimming at the same moment: it did the work.
+    return (await op.commit()).ok ? keys.length : 0;
+  });
 }

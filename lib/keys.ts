@@ -74,14 +74,30 @@ export const directKey = (userA: string, userB: string) =>
     string,
   ];
 
-/** `["feed_head"]` → the last position of the event feed; every feed append checks it. */
-export const feedHeadKey = () => ["feed_head"] as const;
+/**
+ * `["log", versionstamp]` → one commit's events. The key's last part is the
+ * commit's own versionstamp (`kv.commitVersionstamp()`), so entries list in
+ * commit order and appending checks nothing.
+ */
+export const logKey = (versionstamp: string | symbol) => ["log", versionstamp] as const;
 
-/** `["feed", lastPosition]` → one committed batch of feed events. */
-export const feedEntryKey = (lastPosition: number) => ["feed", lastPosition] as const;
+/** Prefix of the whole event log, in commit order. */
+export const logPrefix = () => ["log"] as const;
 
-/** Prefix of the whole feed, ordered by position. */
-export const feedPrefix = () => ["feed"] as const;
+/** `["log_epoch"]` → random characters naming this database's log in event ids. */
+export const logEpochKey = () => ["log_epoch"] as const;
+
+/** `["log_floor"]` → the versionstamp of the newest log entry trimmed away; older ids reset. */
+export const logFloorKey = () => ["log_floor"] as const;
+
+/** How many doorbell keys commits spread their bumps over (`kv.watch` takes at most 10). */
+export const DOORBELLS = 8;
+
+/** `["doorbell", shard]` → `Deno.KvU64` that every commit with events bumps with `sum`. */
+export const doorbellKey = (shard: number) => ["doorbell", shard] as const;
+
+/** `["jobs", name]` → which instance runs a scheduled job until when. */
+export const jobKey = (name: string) => ["jobs", name] as const;
 
 /** `["presence", userId]` → whether the user is online and when they were last seen. */
 export const presenceKey = (userId: string) => ["presence", userId] as const;

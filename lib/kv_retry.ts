@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { metrics } from "./metrics.ts";
 
 /**
  * Runs `attempt` again, with growing random pauses, while it fails with
@@ -22,13 +23,17 @@ export async function retryLocked<T>(attempt: () => Promise<T>, waitMs = 10_000)
       return await attempt();
     } catch (error) {
       if (!isLocked(error) || Date.now() > deadline) throw error;
+      metrics.lockRetries++;
       await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
     }
   }
 }
 
-/** Opens the KV file at `path`, waiting out another process that is opening it too. */
-export function openKv(path: string): Promise<Deno.Kv> {
+/**
+ * Opens the KV at `path` (a file, `:memory:` or a KV Connect URL; none for
+ * Deno Deploy's own), waiting out another process that is opening it too.
+ */
+export function openKv(path?: string): Promise<Deno.Kv> {
   return retryLocked(() => Deno.openKv(path));
 }
 

@@ -8,7 +8,7 @@ import type { User } from "./accounts.ts";
 import type { Message } from "./api_types.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
-import { keySize, planLimits } from "./feed.ts";
+import { domainOf, keySize, planLimits } from "./feed.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
 import {
@@ -18,6 +18,7 @@ import {
   messagesPrefix,
   readMarkerKey,
   roomHeadKey,
+  roomKey,
 } from "./keys.ts";
 
 /** A message, exactly as the API and the event stream carry it. */
@@ -94,7 +95,7 @@ export class MessageSender {
       else this.#queues.delete(roomId);
     };
     const op: FeedOp = {
-      exclusive: false,
+      domain: domainOf.room(roomId),
       plan: (kv, now) => planSends(kv, roomId, batch ??= takeBatch(roomId, queue.items), now),
       done: (plan) => {
         const sent = plan as SendPlan;
@@ -111,10 +112,9 @@ export class MessageSender {
   }
 }
 
-/** The sends of one commit and the bytes of the keys they may set. */
+/** The sends of one commit. */
 interface Batch {
   items: SendItem[];
-  keyBytes: number;
 }
 
 /** Takes as many queued sends as fit in one commit. */
@@ -132,7 +132,7 @@ function takeBatch(roomId: string, queue: SendItem[]): Batch {
     keys += k;
     n++;
   }
-  return { items: queue.splice(0, n), keyBytes: keys };
+  return { items: queue.splice(0, n) };
 }
 
 /** The keys one send may set: its message, its client id, its author's read marker. */
@@ -157,18 +157,23 @@ interface SendPlan extends Plan {
 async function planSends(
   kv: Deno.Kv,
   roomId: string,
-  { items, keyBytes }: Batch,
+  { items }: Batch,
   now: number,
 ): Promise<SendPlan> {
-  // Membership is checked here, under the feed head's guard, once per author
-  // of the batch: a user who left a moment ago cannot slip a message in.
+  // The commit checks the room head (seq) and the room record, which every
+  // change of membership rewrites: a user who left a moment ago cannot slip a
+  // message in, and two instances never hand out one seq twice.
   const authors = [...new Set(items.map((i) => i.author.id))];
-  const [headValue, ...memberships] = await getManyChunked<unknown>(kv, [
+  const [headEntry, roomEntry] = await kv.getMany<[RoomHead, unknown]>([
     roomHeadKey(roomId),
-    ...authors.map((id) => memberKey(roomId, id)),
+    roomKey(roomId),
   ]);
-  const head = headValue as RoomHead | null;
-  if (!head) throw new ApiError(Errors.roomNotFound);
+  const head = headEntry.value;
+  if (!head || !roomEntry.value) throw new ApiError(Errors.roomNotFound);
+  const memberships = await getManyChunked<unknown>(
+    kv,
+    authors.map((id) => memberKey(roomId, id)),
+  );
   const members = new Set(authors.filter((_, i) => memberships[i] !== null));
   const known = await existingByClientId(kv, roomId, items);
 
@@ -205,10 +210,7 @@ async function planSends(
   const lastByAuthor = new Map(fresh.map((m) => [m.author.id, m.seq]));
   const last = fresh.at(-1);
   return {
-    mutations: fresh.length + inBatch.size + lastByAuthor.size + (last ? 1 : 0),
-    keyBytes,
-    bytes: fresh.reduce((n, m) => n + messageBytes(m.text), 0) +
-      (last ? messageBytes(last.text) : 0),
+    checks: [headEntry, roomEntry],
     events: last ? [{ type: "message", roomId, from: fresh[0].seq, to: last.seq }] : [],
     apply(op) {
       for (const m of fresh) {

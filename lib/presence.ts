@@ -10,7 +10,7 @@
  * @module
  */
 import type { User } from "./accounts.ts";
-import type { FeedWriter, Plan } from "./feed.ts";
+import { domainOf, type FeedWriter, type Plan } from "./feed.ts";
 import {
   presenceKey,
   presenceLeaseKey,
@@ -70,17 +70,20 @@ export class Presence {
     this.#options = options;
   }
 
-  /** A stream of `user` opened here. */
-  connect(user: User): Promise<void> {
+  /**
+   * A stream of `user` opened here. The lease is written behind the stream:
+   * opening a stream never waits for a commit.
+   */
+  connect(user: User): void {
     const local = this.#local.get(user.id);
     if (local) {
       local.streams++;
       clearTimeout(local.offlineTimer);
       local.offlineTimer = undefined;
-      return Promise.resolve();
+      return;
     }
     this.#local.set(user.id, { user, streams: 1 });
-    return this.#settle(user.id, user).catch(logFailure);
+    this.#settle(user.id, user).catch(logFailure);
   }
 
   /** A stream of `user` closed here; after the grace period with none open, they go offline. */
@@ -94,15 +97,41 @@ export class Presence {
   }
 
   /**
-   * Renews this instance's leases and marks offline every user whose leases
-   * all expired. Runs on a timer; tests call it after moving the clock.
+   * The heartbeat: renews this instance's leases, and puts back online any
+   * user of ours that someone swept while our heartbeat was late. Every
+   * instance runs it for its own users.
+   */
+  async renew(): Promise<void> {
+    const expiresAt = this.#clock() + this.#options.leaseMs;
+    const held = [...this.#local.values()].filter((l) => l.offlineTimer === undefined);
+    for (let i = 0; i < held.length; i += 500) {
+      // Leases are this instance's own keys: a plain write, no check.
+      await retryLocked(() => {
+        const op = this.#kv.atomic();
+        for (const l of held.slice(i, i + 500)) {
+          op.set(presenceLeaseKey(l.user.id, this.#instanceId), { expiresAt } satisfies Lease);
+        }
+        return op.commit();
+      });
+    }
+    const states = await getManyChunked<PresenceState>(
+      this.#kv,
+      held.map((l) => presenceKey(l.user.id)),
+    );
+    await Promise.all(
+      held.filter((_, i) => !states[i]?.online).map((l) => this.#settle(l.user.id, l.user)),
+    );
+  }
+
+  /**
+   * Marks offline every user shown online whose leases have all expired (their
+   * instance died). One instance of a deployment runs it at a time.
    */
   async sweep(): Promise<void> {
     // A slow sweep is not overlapped by the next tick's.
     if (this.#sweeping) return;
     this.#sweeping = true;
     try {
-      await this.#renew();
       for await (const e of this.#kv.list<PresenceState>({ prefix: presencePrefix() })) {
         const userId = e.key[1] as string;
         if (e.value.online && !this.#local.has(userId)) {
@@ -114,44 +143,33 @@ export class Presence {
     }
   }
 
-  /** Ends every local lease at once (a graceful shutdown). */
+  /**
+   * A graceful shutdown: drops this instance's leases without announcing
+   * anything, so users whose clients reconnect to another instance do not
+   * flap offline; those who do not come back are swept when the grace ends.
+   */
   async close(): Promise<void> {
     const ids = [...this.#local.keys()];
     for (const l of this.#local.values()) clearTimeout(l.offlineTimer);
     this.#local.clear();
-    await Promise.all(ids.map((id) => this.#settle(id).catch(logFailure)));
-  }
-
-  async #renew(): Promise<void> {
-    const expiresAt = this.#clock() + this.#options.leaseMs;
-    const held = [...this.#local.values()].filter((l) => l.offlineTimer === undefined);
-    const states = await getManyChunked<PresenceState>(
-      this.#kv,
-      held.map((l) => presenceKey(l.user.id)),
-    );
-    for (let i = 0; i < held.length; i += 500) {
+    for (let i = 0; i < ids.length; i += 500) {
       await retryLocked(() => {
         const op = this.#kv.atomic();
-        for (const l of held.slice(i, i + 500)) {
-          op.set(presenceLeaseKey(l.user.id, this.#instanceId), { expiresAt } satisfies Lease);
-        }
+        for (const id of ids.slice(i, i + 500)) op.delete(presenceLeaseKey(id, this.#instanceId));
         return op.commit();
-      });
+      }).catch(logFailure);
     }
-    // Someone may have swept a user of ours while our heartbeat was late: put them back.
-    await Promise.all(
-      held.filter((_, i) => !states[i]?.online).map((l) => this.#settle(l.user.id, l.user)),
-    );
   }
 
   /**
    * Writes this instance's lease (held) or drops it, then publishes a change
-   * of the user's presence, if there is one.
+   * of the user's presence, if there is one. The commit checks and rewrites
+   * the user's presence key, so settles from several instances take turns.
    */
   #settle(userId: string, held?: User): Promise<void> {
     const leaseMs = this.#options.leaseMs;
-    return this.#feed.run(true, async (kv, now): Promise<Plan & { value: void }> => {
-      const stored = (await kv.get<PresenceState>(presenceKey(userId))).value;
+    return this.#feed.run(domainOf.user(userId), async (kv, now) => {
+      const stored = await kv.get<PresenceState>(presenceKey(userId));
       const leases: [Deno.KvKey, Lease][] = [];
       for await (const e of kv.list<Lease>({ prefix: presenceLeasesPrefix(userId) })) {
         leases.push([e.key, e.value]);
@@ -159,21 +177,22 @@ export class Presence {
       const mine = presenceLeaseKey(userId, this.#instanceId);
       const stale = leases.filter(([k, l]) => l.expiresAt <= now || (!held && k[2] === mine[2]));
       const online = !!held || leases.length > stale.length;
-      const changed = online !== (stored?.online === true);
+      const changed = online !== (stored.value?.online === true);
       const user = held ?? (changed ? (await getUsers(kv, [userId]))[0] : null);
-      const state: PresenceState = { online, lastSeen: now };
       const publish = changed && user;
+      const state: PresenceState = publish
+        ? { online, lastSeen: now }
+        : stored.value ?? { online: false, lastSeen: null };
       return {
-        mutations: stale.length + (held ? 1 : 0) + (publish ? 1 : 0),
-        bytes: 256 * (leases.length + 2),
+        checks: [stored],
         events: publish ? [{ type: "presence", user, online, lastSeen: now }] : [],
         apply(op) {
           for (const [k] of stale) op.delete(k);
           if (held) op.set(mine, { expiresAt: now + leaseMs } satisfies Lease);
-          if (publish) op.set(presenceKey(userId), state);
+          op.set(presenceKey(userId), state);
         },
         value: undefined,
-      };
+      } satisfies Plan & { value: void };
     });
   }
 }

@@ -10,7 +10,7 @@
  */
 import { findUserByName, type User } from "./accounts.ts";
 import { ApiError, Errors } from "./errors.ts";
-import type { FeedWriter, Plan } from "./feed.ts";
+import { domainOf, type FeedWriter, type Plan } from "./feed.ts";
 import { newId } from "./ids.ts";
 import {
   directKey,
@@ -71,7 +71,8 @@ export function createRoom(
   owner: User,
   input: { name: string; capacity?: number; private?: boolean },
 ): Promise<RoomView> {
-  return feed.run(false, (_kv, now): Promise<Op<RoomView>> => {
+  // A new room's keys are new: nothing to check.
+  return feed.run(null, (_kv, now): Promise<Op<RoomView>> => {
     const room: StoredRoom = {
       id: newId(),
       name: input.name,
@@ -84,8 +85,7 @@ export function createRoom(
     };
     const head: RoomHead = { seq: 0, lastMessage: null, lastActivityAt: now };
     return Promise.resolve({
-      mutations: 4 + (room.private ? 1 : 2),
-      bytes: 2048,
+      checks: [],
       events: [{ type: "room", roomId: room.id, userIds: [owner.id] }],
       apply(op) {
         op.set(roomKey(room.id), room).set(roomHeadKey(room.id), head);
@@ -108,7 +108,7 @@ export function createRoom(
  * @throws {ApiError} `room_not_found`, `private_room` (not invited) or `room_full`.
  */
 export function joinRoom(feed: FeedWriter, user: User, roomId: string): Promise<RoomView> {
-  return feed.run(true, async (kv, now): Promise<Op<RoomView>> => {
+  return feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<RoomView>> => {
     const [room, head, member, invite, read] = await kv.getMany<
       [StoredRoom, RoomHead, StoredMember, boolean, Deno.KvU64]
     >([
@@ -128,7 +128,10 @@ export function joinRoom(feed: FeedWriter, user: User, roomId: string): Promise<
     if (room.value.memberCount >= room.value.capacity) {
       throw new ApiError(Errors.roomFull, { capacity: room.value.capacity });
     }
-    return addMemberPlan(room.value, head.value, user, now, [user.id]);
+    return {
+      ...addMemberPlan(room.value, head.value, user, now, [user.id]),
+      checks: [room, head],
+    };
   });
 }
 
@@ -144,7 +147,8 @@ export function addMember(
   roomId: string,
   username: string,
 ): Promise<{ room: RoomView; user: User }> {
-  return feed.run(true, async (kv, now): Promise<Op<{ room: RoomView; user: User }>> => {
+  const domain = domainOf.room(roomId);
+  return feed.run(domain, async (kv, now): Promise<Op<{ room: RoomView; user: User }>> => {
     const invitee = await findUserByName(kv, username);
     const [room, head] = await kv.getMany<[StoredRoom, RoomHead]>([
       roomKey(roomId),
@@ -168,7 +172,7 @@ export function addMember(
     const plan = addMemberPlan(room.value, head.value, invitee, now, [invitee.id]);
     return {
       ...plan,
-      mutations: plan.mutations + 1,
+      checks: [room, head],
       apply(op) {
         plan.apply(op);
         op.set(inviteKey(roomId, invitee.id), true);
@@ -189,8 +193,7 @@ function addMemberPlan(
   const updated = { ...room, memberCount: room.memberCount + 1 };
   const role = room.ownerId === user.id ? "owner" : "member";
   return {
-    mutations: 4,
-    bytes: 2048,
+    checks: [],
     events: [
       { type: "member", roomId: room.id, user, action: "joined" },
       { type: "room", roomId: room.id, userIds: notify },
@@ -211,7 +214,7 @@ function addMemberPlan(
  * @throws {ApiError} `room_not_found`; `invalid_input` for a direct conversation.
  */
 export function leaveRoom(feed: FeedWriter, user: User, roomId: string): Promise<void> {
-  return feed.run(true, async (kv): Promise<Op<void>> => {
+  return feed.run(domainOf.room(roomId), async (kv): Promise<Op<void>> => {
     const [room, member] = await kv.getMany<[StoredRoom, StoredMember]>([
       roomKey(roomId),
       memberKey(roomId, user.id),
@@ -225,8 +228,7 @@ export function leaveRoom(feed: FeedWriter, user: User, roomId: string): Promise
     if (!member.value) return noChange(undefined);
     const updated = { ...room.value, memberCount: room.value.memberCount - 1 };
     return {
-      mutations: 4,
-      bytes: 1024,
+      checks: [room],
       events: [{ type: "member", roomId, user, action: "left" }],
       apply(op) {
         op.set(roomKey(roomId), updated);
@@ -245,22 +247,23 @@ export function leaveRoom(feed: FeedWriter, user: User, roomId: string): Promise
  *
  * @throws {ApiError} `user_not_found`; `invalid_input` for oneself.
  */
-export function openDirect(
+export async function openDirect(
   feed: FeedWriter,
   user: User,
   peerName: string,
 ): Promise<{ room: RoomView; created: boolean }> {
-  return feed.run(true, async (kv, now): Promise<Op<{ room: RoomView; created: boolean }>> => {
-    const peer = await findUserByName(kv, peerName);
-    if (!peer) throw new ApiError(Errors.userNotFound, { username: peerName });
-    if (peer.id === user.id) {
-      throw new ApiError(Errors.invalidInput, undefined, {
-        message: "A direct conversation needs someone else.",
-      });
-    }
-    const existing = (await kv.get<string>(directKey(user.id, peer.id))).value;
-    if (existing) {
-      return noChange({ room: await getRoomView(kv, existing, user.id), created: false });
+  const peer = await findUserByName(feed.kv, peerName);
+  if (!peer) throw new ApiError(Errors.userNotFound, { username: peerName });
+  if (peer.id === user.id) {
+    throw new ApiError(Errors.invalidInput, undefined, {
+      message: "A direct conversation needs someone else.",
+    });
+  }
+  const domain = domainOf.pair(user.id, peer.id);
+  return feed.run(domain, async (kv, now): Promise<Op<{ room: RoomView; created: boolean }>> => {
+    const existing = await kv.get<string>(directKey(user.id, peer.id));
+    if (existing.value) {
+      return noChange({ room: await getRoomView(kv, existing.value, user.id), created: false });
     }
     const room: StoredRoom = {
       id: newId(),
@@ -275,8 +278,7 @@ export function openDirect(
     };
     const head: RoomHead = { seq: 0, lastMessage: null, lastActivityAt: now };
     return {
-      mutations: 7,
-      bytes: 2048,
+      checks: [existing],
       events: [{ type: "room", roomId: room.id, userIds: [user.id, peer.id] }],
       apply(op) {
         op.set(directKey(user.id, peer.id), room.id);
@@ -305,12 +307,12 @@ export function markRead(
   roomId: string,
   seq: number,
 ): Promise<void> {
-  return feed.run(false, async (kv): Promise<Op<void>> => {
-    // Every change of a read marker goes through the feed, so this read is guarded.
+  // Markers only rise with `max`, so this needs no check: at worst a raced
+  // marker is announced twice.
+  return feed.run(null, async (kv): Promise<Op<void>> => {
     if (seq <= await readMarker(kv, userId, roomId)) return noChange(undefined);
     return {
-      mutations: 1,
-      bytes: 128,
+      checks: [],
       events: [{ type: "read", userId, roomId, seq }],
       apply: (op) => void op.max(readMarkerKey(userId, roomId), BigInt(seq)),
       value: undefined,
@@ -447,5 +449,5 @@ function view(room: StoredRoom, head: RoomHead, unreadCount: number, userId: str
 }
 
 function noChange<T>(value: T): Op<T> {
-  return { mutations: 0, bytes: 0, events: [], apply() {}, value };
+  return { checks: [], events: [], apply() {}, value };
 }

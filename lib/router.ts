@@ -11,6 +11,7 @@ import type { Config } from "./config.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedWriter } from "./feed.ts";
 import type { Hub } from "./hub.ts";
+import type { Jobs } from "./jobs.ts";
 import type { MessageSender } from "./messages.ts";
 import type { Presence } from "./presence.ts";
 import type { SessionCache } from "./session_cache.ts";
@@ -38,6 +39,8 @@ export interface Services extends Deps {
   hub: Hub;
   /** Tracks who is online. */
   presence: Presence;
+  /** Scheduled work, run by one instance at a time. */
+  jobs: Jobs;
 }
 
 /** Per-request values set by the middleware. */

@@ -10,7 +10,8 @@ const encoder = new TextEncoder();
 
 /**
  * Encodes one event. `event` and `id` may not contain line breaks, or a
- * client would read them as separate fields.
+ * client would read them as separate fields. An event with a `null` id
+ * leaves the client's last event id as it was.
  *
  * @example
  * ```ts
@@ -18,10 +19,13 @@ const encoder = new TextEncoder();
  * // "event: message\nid: ab12:7\ndata: {\"text\":\"hi\"}\n\n" as bytes
  * ```
  */
-export function encodeEvent(event: string, id: string, data: unknown): Uint8Array {
-  if (/[\r\n]/.test(event + id)) throw new TypeError("SSE event and id cannot contain line breaks");
+export function encodeEvent(event: string, id: string | null, data: unknown): Uint8Array {
+  if (/[\r\n]/.test(event + (id ?? ""))) {
+    throw new TypeError("SSE event and id cannot contain line breaks");
+  }
   // JSON.stringify escapes line breaks inside strings, so the data is one line.
-  return encoder.encode(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+  const idLine = id === null ? "" : `id: ${id}\n`;
+  return encoder.encode(`event: ${event}\n${idLine}data: ${JSON.stringify(data)}\n\n`);
 }
 
 /** A comment line: clients ignore it, proxies see traffic. */

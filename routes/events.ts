@@ -17,9 +17,10 @@ const events = createRoute({
   summary: "Live events: message, room, member, presence, read, typing; resumable",
   description: "Server-Sent Events. Every event has an `id`; reconnect with `Last-Event-ID` " +
     "(or `?lastEventId=`) to receive the message, room, member and read events missed, in " +
-    "order, then live ones. The first event is `ready` (a fresh stream), or `reset` when the " +
-    "id cannot be resumed: reload rooms and history then. A comment line keeps the stream " +
-    "alive every 20 s.",
+    "order, then live ones, on any instance. The first event is `ready` (a fresh stream), or " +
+    "`reset` when the id cannot be resumed (older than the resume window, or too far behind): " +
+    "reload rooms and history then. `typing` and `presence` events are of the moment: they " +
+    "carry no id and are never replayed. A comment line keeps the stream alive every 20 s.",
   request: {
     query: EventsQuery,
     headers: z.object({ "last-event-id": z.string().max(100).optional() }),
@@ -38,6 +39,11 @@ export function eventRoutes(s: Services) {
   const app = newRouter();
   app.use("/events", requireUser(s));
   app.openapi(events, async (c) => {
+    // Hono answers HEAD with the GET handler: a HEAD (which never reads a
+    // body) must not subscribe anything, or it would hold a stream for good.
+    if (c.req.method !== "GET") {
+      return c.body(null, 200, { "content-type": "text/event-stream; charset=utf-8" });
+    }
     const lastEventId = c.req.valid("header")["last-event-id"] ?? c.req.valid("query").lastEventId;
     const session = { token: c.var.token, expiresAt: c.var.session.expiresAt };
     return await s.hub.subscribe(c.var.user, lastEventId ?? null, session);

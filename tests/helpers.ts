@@ -173,14 +173,18 @@ export interface ServerProcess extends AsyncDisposable {
   kill(signal?: Deno.Signal): Promise<void>;
 }
 
-/** Starts `main.ts` on 127.0.0.1 with the KV file `kvPath` and waits until it answers. */
+/**
+ * Starts `main.ts` on 127.0.0.1 with the KV file `kvPath` (and any other
+ * environment in `env`) and waits until it answers.
+ */
 export async function spawnServer(
   kvPath: string,
   port = 20000 + Math.floor(Math.random() * 20000),
+  env: Record<string, string> = {},
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
-    env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: kvPath },
+    env: { ...env, PORT: String(port), HOST: "127.0.0.1", KV_PATH: kvPath },
     cwd: new URL("..", import.meta.url).pathname,
     stdout: "null",
     stderr: "null",

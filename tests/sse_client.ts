@@ -20,6 +20,8 @@ export class SseClient {
   retry?: number;
   lastEventId: string | null;
   closed = false;
+  /** Why the stream broke off, if it did not end cleanly. */
+  error: unknown = undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #waiters = new Set<() => void>();
   #taken = new Set<SseEvent>();
@@ -136,8 +138,9 @@ export class SseClient {
           else if (field === "retry") this.retry = Number(val);
         }
       }
-    } catch {
-      // The connection was cut: that is how a stream ends.
+    } catch (error) {
+      // The connection was cut: that is one way a stream ends.
+      this.error = error;
     } finally {
       this.closed = true;
       this.#notify();

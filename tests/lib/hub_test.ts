@@ -21,7 +21,10 @@ Deno.test("Hub sends a retry hint, a ready event and keep-alive comments", async
     text += new TextDecoder().decode((await reader.read()).value);
   }
   assert.match(text, /^retry: \d+\n\n/);
-  assert.match(text, /event: ready\nid: [\w-]+:\d+\ndata: \{"position":\d+\}\n\n/);
+  assert.match(
+    text,
+    /event: ready\nid: ([\w-]+:[0-9a-f]{20}:\d+)\ndata: \{"position":"\1"\}\n\n/,
+  );
   assert.match(text, /\n:\n\n/, "a keep-alive comment arrives");
   await reader.cancel();
   await hub.close();

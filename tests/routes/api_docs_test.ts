@@ -2,13 +2,14 @@
 import assert from "node:assert/strict";
 import { call, testApp } from "../helpers.ts";
 
-/** Every route the app serves under /api, except the documentation itself. */
+/** Every route the app serves under /api (and /metrics), except the documentation itself. */
 function apiRoutes(app: { routes: { method: string; path: string }[] }): string[] {
   const skip = new Set(["/api/openapi.json", "/api/docs", "/api/docs.css", "/api/*"]);
   return [
     ...new Set(
       app.routes
-        .filter((r) => r.path.startsWith("/api/") && !skip.has(r.path) && r.method !== "ALL")
+        .filter((r) => (r.path.startsWith("/api/") || r.path === "/metrics") && !skip.has(r.path))
+        .filter((r) => r.method !== "ALL")
         .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}")}`),
     ),
   ].sort();
