@@ -5,7 +5,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { createApp } from "./lib/app.ts";
+import { createApp } from "./http/app.ts";
 import { kvLocation, loadConfig } from "./lib/config.ts";
 import { openKv } from "./lib/kv_retry.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Member, Message, PublicRoom, Room, User, UserPresence } from "../lib/api_types.ts";
+import type { Member, Message, PublicRoom, Room, User, UserPresence } from "../shared/api_types.ts";
 
 /** The server answered with an error (`{"error": {code, message}}`). */
 export class ApiFailure extends Error {

@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { type Command, commandHelp, parseCommand } from "../lib/commands.ts";
+import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
 import { type Api, ApiFailure, sendWithRetry, Unreachable } from "./api.ts";
 import { clean, formatMessage, formatNotice, formatRoomLine, roomLabel } from "./format.ts";
 import type { Screen } from "./screen.ts";
 import { EventStream, type StreamEvent, type StreamState } from "./stream.ts";
-import type { Message, Room, User } from "../lib/api_types.ts";
+import type { Message, Room, User } from "../shared/api_types.ts";
+import { MESSAGE_MAX } from "../shared/limits.ts";
 
 /** Why the loop ended. */
 export type ChatEnd = "quit" | "logout" | "eof" | "unauthorized";
@@ -251,8 +252,8 @@ export class Chat {
       this.#say("! No conversation yet: /join a room, /create one, or /dm someone.");
       return;
     }
-    if (text.length > 4000) {
-      this.#say(`! Not sent: ${text.length} characters; a message holds at most 4000.`);
+    if (text.length > MESSAGE_MAX) {
+      this.#say(`! Not sent: ${text.length} characters; a message holds at most ${MESSAGE_MAX}.`);
       return;
     }
     const clientId = crypto.randomUUID();

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Message, Room } from "../lib/api_types.ts";
+import type { Message, Room } from "../shared/api_types.ts";
 
 /**
  * Removes control characters (escape sequences, carriage returns, bells)

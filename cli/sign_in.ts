@@ -7,7 +7,7 @@
 import { type Api, ApiFailure, type SignedIn } from "./api.ts";
 import type { SessionStore } from "./config_file.ts";
 import type { Screen } from "./screen.ts";
-import type { User } from "../lib/api_types.ts";
+import type { User } from "../shared/api_types.ts";
 
 /** What signing in needs. */
 export interface SignInOptions {

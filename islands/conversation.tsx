@@ -7,6 +7,7 @@
 import { useSignal } from "@preact/signals";
 import type { JSX } from "preact";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { MESSAGE_MAX } from "../shared/limits.ts";
 import { splitLinks } from "./linkify.ts";
 import type { Conversation, Pending } from "./store.ts";
 import type { Message, Room } from "./types.ts";
@@ -417,7 +418,7 @@ function Composer({ room }: { room: Room }) {
         aria-label="Message"
         placeholder={room.kind === "direct" ? `Message ${room.name}` : `Message #${room.name}`}
         rows={lines}
-        maxLength={4000}
+        maxLength={MESSAGE_MAX}
         value={text.value}
         onInput={(e) => {
           text.value = e.currentTarget.value;

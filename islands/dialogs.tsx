@@ -7,6 +7,7 @@
 import { useSignal } from "@preact/signals";
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { CAPACITY_MAX, ROOM_NAME_MAX } from "../shared/limits.ts";
 import { api } from "./client_api.ts";
 import type { PublicRoom, UserPresence } from "./types.ts";
 import { Avatar, Icon, PresenceDot, useStore } from "./ui.tsx";
@@ -87,7 +88,7 @@ function CreateRoomDialog() {
         <input
           id="room-name"
           required
-          maxLength={80}
+          maxLength={ROOM_NAME_MAX}
           value={name.value}
           onInput={(e) => name.value = e.currentTarget.value}
           placeholder="e.g. design-team"
@@ -118,7 +119,7 @@ function CreateRoomDialog() {
           id="room-capacity"
           type="number"
           min={2}
-          max={1000}
+          max={CAPACITY_MAX}
           required
           value={capacity.value}
           onInput={(e) => capacity.value = e.currentTarget.value}

@@ -6,7 +6,7 @@
  * @module
  */
 import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
-import { commandHelp, parseCommand } from "../lib/commands.ts";
+import { commandHelp, parseCommand } from "../shared/commands.ts";
 import { api, ApiFailure } from "./client_api.ts";
 import { connectSharedStream, type SharedStream, type StreamEvent } from "./stream.ts";
 import type { Boot, Member, Message, PublicRoom, Room, User, UserPresence } from "./types.ts";

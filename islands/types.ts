@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { Room, User } from "../lib/api_types.ts";
+import type { Room, User } from "../shared/api_types.ts";
 
-export type { Member, Message, PublicRoom, Room, User, UserPresence } from "../lib/api_types.ts";
+export type { Member, Message, PublicRoom, Room, User, UserPresence } from "../shared/api_types.ts";
 
 /** What the server renders into the page for the islands to start from. */
 export interface Boot {

@@ -6,7 +6,7 @@
 import { ApiError, Errors } from "./errors.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
-import { userKey, usernameKey, usernamesPrefix } from "./keys.ts";
+import { userKey, usernameKey } from "./keys.ts";
 import { retryLocked } from "./kv_retry.ts";
 import { decoyHash, hashPassword, verifyPassword } from "./password.ts";
 
@@ -76,25 +76,6 @@ export async function authenticate(
   const stored = await findStoredUser(kv, username);
   const ok = await verifyPassword(password, stored?.passwordHash ?? await decoyHash());
   return ok && stored ? publicUser(stored) : null;
-}
-
-/**
- * Lists users in alphabetical order of their lowercased names.
- *
- * @param after a lowercased username to start after, for paging.
- */
-export async function listUsers(
-  kv: Deno.Kv,
-  options: { limit: number; after?: string },
-): Promise<User[]> {
-  const selector = options.after
-    ? { prefix: usernamesPrefix(), start: [...usernameKey(options.after), ""] }
-    : { prefix: usernamesPrefix() };
-  const ids: string[] = [];
-  for await (const entry of kv.list<string>(selector, { limit: options.limit })) {
-    ids.push(entry.value);
-  }
-  return (await getUsers(kv, ids)).filter((u): u is User => u !== null);
 }
 
 /** Reads many users by id, in the order asked; `null` where one does not exist. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { User } from "./accounts.ts";
-import type { Message } from "./api_types.ts";
+import type { Message } from "../shared/api_types.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
 import { domainOf, keySize, planLimits } from "./feed.ts";

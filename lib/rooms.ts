@@ -26,12 +26,8 @@ import {
   roomKey,
 } from "./keys.ts";
 import { getManyChunked } from "./get_many.ts";
+import { CAPACITY_DEFAULT } from "../shared/limits.ts";
 import type { Message, RoomHead } from "./messages.ts";
-
-/** How many members a group room holds when its creator does not say. */
-export const DEFAULT_CAPACITY = 100;
-/** The most members a group room can hold. */
-export const MAX_CAPACITY = 1000;
 
 /** A room as stored. */
 export interface StoredRoom {
@@ -77,7 +73,7 @@ export function createRoom(
       id: newId(),
       name: input.name,
       kind: "group",
-      capacity: input.capacity ?? DEFAULT_CAPACITY,
+      capacity: input.capacity ?? CAPACITY_DEFAULT,
       private: input.private ?? false,
       ownerId: owner.id,
       createdAt: now,

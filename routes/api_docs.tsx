@@ -6,7 +6,7 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { renderToString } from "preact-render-to-string";
-import type { AppEnv } from "../lib/router.ts";
+import type { AppEnv } from "../http/router.ts";
 
 /** The OpenAPI document's title block. */
 export const apiInfo = {

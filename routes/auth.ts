@@ -8,15 +8,15 @@ import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { authenticate, createUser, type User } from "../lib/accounts.ts";
 import { ApiError, Errors } from "../lib/errors.ts";
-import { isHttps, requireUser, SESSION_COOKIE } from "../lib/middleware/auth.ts";
+import { isHttps, requireUser, SESSION_COOKIE } from "../http/middleware/auth.ts";
 import {
   assertLoginAllowed,
   clearLoginFailures,
   recordLoginFailure,
 } from "../lib/login_throttle.ts";
-import { errors, json, jsonBody, signedIn } from "../lib/openapi.ts";
-import { type AppEnv, newRouter, type Services } from "../lib/router.ts";
-import { AuthResult, Credentials } from "../lib/schemas.ts";
+import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
+import { type AppEnv, newRouter, type Services } from "../http/router.ts";
+import { AuthResult, Credentials } from "../shared/schemas.ts";
 import { createSession, revokeSession } from "../lib/sessions.ts";
 
 const register = createRoute({

@@ -4,11 +4,11 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../lib/middleware/auth.ts";
-import { errors, json, signedIn } from "../lib/openapi.ts";
+import { requireUser } from "../http/middleware/auth.ts";
+import { errors, json, signedIn } from "../http/openapi.ts";
 import { openDirect } from "../lib/rooms.ts";
-import { newRouter, type Services } from "../lib/router.ts";
-import { DirectParams, RoomResult } from "../lib/schemas.ts";
+import { newRouter, type Services } from "../http/router.ts";
+import { DirectParams, RoomResult } from "../shared/schemas.ts";
 
 const direct = createRoute({
   method: "post",

@@ -4,10 +4,11 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser } from "../lib/middleware/auth.ts";
-import { errors, signedIn } from "../lib/openapi.ts";
-import { newRouter, type Services } from "../lib/router.ts";
-import { EventsQuery } from "../lib/schemas.ts";
+import { requireUser } from "../http/middleware/auth.ts";
+import { errors, signedIn } from "../http/openapi.ts";
+import { newRouter, type Services } from "../http/router.ts";
+import { EVENT_ID_MAX } from "../shared/limits.ts";
+import { EventsQuery } from "../shared/schemas.ts";
 
 const events = createRoute({
   method: "get",
@@ -23,7 +24,7 @@ const events = createRoute({
     "carry no id and are never replayed. A comment line keeps the stream alive every 20 s.",
   request: {
     query: EventsQuery,
-    headers: z.object({ "last-event-id": z.string().max(100).optional() }),
+    headers: z.object({ "last-event-id": z.string().max(EVENT_ID_MAX).optional() }),
   },
   responses: {
     200: {

@@ -6,9 +6,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import { ApiError, Errors } from "../lib/errors.ts";
 import { pingKv } from "../lib/health.ts";
-import { errors, json } from "../lib/openapi.ts";
-import { type Deps, newRouter } from "../lib/router.ts";
-import { HealthResult } from "../lib/schemas.ts";
+import { errors, json } from "../http/openapi.ts";
+import { type Deps, newRouter } from "../http/router.ts";
+import { HealthResult } from "../shared/schemas.ts";
 
 const health = createRoute({
   method: "get",

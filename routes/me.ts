@@ -4,11 +4,11 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../lib/middleware/auth.ts";
-import { errors, json, signedIn } from "../lib/openapi.ts";
+import { requireUser } from "../http/middleware/auth.ts";
+import { errors, json, signedIn } from "../http/openapi.ts";
 import { unreadTotal } from "../lib/rooms.ts";
-import { newRouter, type Services } from "../lib/router.ts";
-import { MeResult } from "../lib/schemas.ts";
+import { newRouter, type Services } from "../http/router.ts";
+import { MeResult } from "../shared/schemas.ts";
 
 const me = createRoute({
   method: "get",

@@ -5,11 +5,17 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { listMessages } from "../lib/messages.ts";
-import { requireUser } from "../lib/middleware/auth.ts";
-import { errors, json, jsonBody, signedIn } from "../lib/openapi.ts";
+import { requireUser } from "../http/middleware/auth.ts";
+import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
 import { assertMember } from "../lib/rooms.ts";
-import { newRouter, type Services } from "../lib/router.ts";
-import { HistoryPage, HistoryQuery, MessageResult, RoomParams, SendBody } from "../lib/schemas.ts";
+import { newRouter, type Services } from "../http/router.ts";
+import {
+  HistoryPage,
+  HistoryQuery,
+  MessageResult,
+  RoomParams,
+  SendBody,
+} from "../shared/schemas.ts";
 
 const send = createRoute({
   method: "post",

@@ -8,8 +8,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { timingSafeEqual } from "node:crypto";
 import { ApiError, Errors } from "../lib/errors.ts";
 import { renderMetrics } from "../lib/metrics.ts";
-import { errors } from "../lib/openapi.ts";
-import { newRouter, type Services } from "../lib/router.ts";
+import { errors } from "../http/openapi.ts";
+import { newRouter, type Services } from "../http/router.ts";
 
 const scrape = createRoute({
   method: "get",

@@ -13,12 +13,11 @@ import { App, titleFor } from "../islands/app.tsx";
 import { createStore } from "../islands/store.ts";
 import type { Boot } from "../islands/types.ts";
 import type { User } from "../lib/accounts.ts";
-import { SESSION_COOKIE, signIn } from "../lib/middleware/auth.ts";
+import { SESSION_COOKIE, signIn } from "../http/middleware/auth.ts";
 import { listRoomsOf } from "../lib/rooms.ts";
-import { type AppEnv, newRouter, type Services } from "../lib/router.ts";
-import { STATIC_DIR, staticFiles } from "../lib/static_files.ts";
-
-const ROOM_ID = /^[\w-]{1,64}$/;
+import { type AppEnv, newRouter, type Services } from "../http/router.ts";
+import { STATIC_DIR, staticFiles } from "../http/static_files.ts";
+import { ROOM_ID_PATTERN } from "../shared/limits.ts";
 
 /** The page routes and the static files. */
 export function pageRoutes(s: Services, staticDir: string = STATIC_DIR) {
@@ -29,7 +28,7 @@ export function pageRoutes(s: Services, staticDir: string = STATIC_DIR) {
   app.get("/", (c) => appPage(c, s, null));
   app.get("/rooms/:id", async (c, next) => {
     const id = c.req.param("id");
-    return ROOM_ID.test(id) ? await appPage(c, s, id) : await next();
+    return ROOM_ID_PATTERN.test(id) ? await appPage(c, s, id) : await next();
   });
   app.get("/login", (c) => authPage(c, s, "login"));
   app.get("/register", (c) => authPage(c, s, "register"));

@@ -7,8 +7,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { getUsers } from "../lib/accounts.ts";
 import { ApiError, Errors } from "../lib/errors.ts";
-import { requireUser } from "../lib/middleware/auth.ts";
-import { errors, json, jsonBody, signedIn } from "../lib/openapi.ts";
+import { requireUser } from "../http/middleware/auth.ts";
+import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
 import { getPresence } from "../lib/presence.ts";
 import {
   addMember,
@@ -22,7 +22,7 @@ import {
   listRoomsOf,
   markRead,
 } from "../lib/rooms.ts";
-import { newRouter, type Services } from "../lib/router.ts";
+import { newRouter, type Services } from "../http/router.ts";
 import { sendTyping } from "../lib/typing.ts";
 import {
   AddMemberBody,
@@ -34,7 +34,7 @@ import {
   RoomList,
   RoomParams,
   RoomResult,
-} from "../lib/schemas.ts";
+} from "../shared/schemas.ts";
 
 const tags = ["Rooms"];
 const security = signedIn;

@@ -4,11 +4,11 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../lib/middleware/auth.ts";
-import { errors, json, signedIn } from "../lib/openapi.ts";
+import { requireUser } from "../http/middleware/auth.ts";
+import { errors, json, signedIn } from "../http/openapi.ts";
 import { listUsersWithPresence } from "../lib/presence.ts";
-import { newRouter, type Services } from "../lib/router.ts";
-import { UserList, UsersQuery } from "../lib/schemas.ts";
+import { newRouter, type Services } from "../http/router.ts";
+import { UserList, UsersQuery } from "../shared/schemas.ts";
 
 const users = createRoute({
   method: "get",

@@ -5,7 +5,7 @@
  *     deno run -A scripts/build.ts --if-stale  # only when a source is newer than the bundle
  *     deno run -A scripts/build.ts --watch     # build, then again whenever a source changes
  *
- * The bundle's sources are `islands/` and the shared `lib/commands.ts`.
+ * The bundle's sources are `islands/` and `shared/` (the parser, types and limits).
  *
  * @module
  */
@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 /** Where the bundle is written. */
 export const BUNDLE = `${root}static/app.js`;
 const ENTRY = `${root}islands/main.tsx`;
-const SOURCES = [`${root}islands`, `${root}lib/commands.ts`, `${root}deno.json`];
+const SOURCES = [`${root}islands`, `${root}shared`, `${root}deno.json`];
 
 /** Whether the bundle is missing or older than one of its sources. */
 export async function isStale(): Promise<boolean> {

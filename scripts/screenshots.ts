@@ -7,7 +7,7 @@
  * @module
  */
 import { chromium, type Page } from "playwright-core";
-import { createApp } from "../lib/app.ts";
+import { createApp } from "../http/app.ts";
 import { defaultConfig } from "../lib/config.ts";
 import { build } from "./build.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createApp, type ParleyApp } from "../lib/app.ts";
+import { createApp, type ParleyApp } from "../http/app.ts";
 import { type Config, defaultConfig } from "../lib/config.ts";
 
 /** A clock the test moves by hand. */

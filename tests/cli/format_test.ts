@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseArgs, usage } from "../../cli/args.ts";
 import { clean, cut, formatMessage, formatNotice, roomLabel } from "../../cli/format.ts";
-import type { Message, Room } from "../../lib/api_types.ts";
+import type { Message, Room } from "../../shared/api_types.ts";
 
 const message: Message = {
   id: "m1",

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { createApp, type ParleyApp } from "../../lib/app.ts";
+import { createApp, type ParleyApp } from "../../http/app.ts";
 import { defaultConfig } from "../../lib/config.ts";
 import { build } from "../../scripts/build.ts";
 import { registerUser } from "../helpers.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCommand } from "../../lib/commands.ts";
+import { parseCommand } from "../../shared/commands.ts";
 
 Deno.test("parseCommand() treats a plain line as a message", () => {
   assert.deepEqual(parseCommand("  hello there "), { kind: "message", text: "hello there" });

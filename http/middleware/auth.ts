@@ -6,11 +6,11 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { getUser } from "../accounts.ts";
-import { ApiError, Errors } from "../errors.ts";
+import { getUser } from "../../lib/accounts.ts";
+import { ApiError, Errors } from "../../lib/errors.ts";
 import type { AppEnv, Services } from "../router.ts";
-import type { SignedIn } from "../session_cache.ts";
-import { findSession } from "../sessions.ts";
+import type { SignedIn } from "../../lib/session_cache.ts";
+import { findSession } from "../../lib/sessions.ts";
 
 /** The name of the session cookie. */
 export const SESSION_COOKIE = "parley_session";

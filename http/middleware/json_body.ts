@@ -5,7 +5,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { ApiError, Errors } from "../errors.ts";
+import { ApiError, Errors } from "../../lib/errors.ts";
 
 /** The largest body any API route accepts, in bytes. */
 export const MAX_BODY_BYTES = 32 * 1024;

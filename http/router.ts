@@ -6,16 +6,16 @@
  * @module
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { User } from "./accounts.ts";
-import type { Config } from "./config.ts";
-import { ApiError, Errors } from "./errors.ts";
-import type { FeedWriter } from "./feed.ts";
-import type { Hub } from "./hub.ts";
-import type { Jobs } from "./jobs.ts";
-import type { MessageSender } from "./messages.ts";
-import type { Presence } from "./presence.ts";
-import type { SessionCache } from "./session_cache.ts";
-import type { Session } from "./sessions.ts";
+import type { User } from "../lib/accounts.ts";
+import type { Config } from "../lib/config.ts";
+import { ApiError, Errors } from "../lib/errors.ts";
+import type { FeedWriter } from "../lib/feed.ts";
+import type { Hub } from "../lib/hub.ts";
+import type { Jobs } from "../lib/jobs.ts";
+import type { MessageSender } from "../lib/messages.ts";
+import type { Presence } from "../lib/presence.ts";
+import type { SessionCache } from "../lib/session_cache.ts";
+import type { Session } from "../lib/sessions.ts";
 
 /** Milliseconds since the epoch; injected so tests can move time. */
 export type Clock = () => number;

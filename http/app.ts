@@ -20,19 +20,19 @@ import { pageRoutes } from "../routes/pages.tsx";
 import { roomRoutes } from "../routes/rooms.ts";
 import { userRoutes } from "../routes/users.ts";
 import { metricsRoutes } from "../routes/metrics.ts";
-import { needsPoll } from "./config.ts";
-import { ApiError, errorBody, Errors } from "./errors.ts";
-import { FeedWriter, TRIM_BATCH, trimLog } from "./feed.ts";
-import { defaultHubOptions, Hub } from "./hub.ts";
-import { newId } from "./ids.ts";
-import { Jobs } from "./jobs.ts";
-import { MessageSender } from "./messages.ts";
-import { countResponse } from "./metrics.ts";
+import { needsPoll } from "../lib/config.ts";
+import { ApiError, errorBody, Errors } from "../lib/errors.ts";
+import { FeedWriter, TRIM_BATCH, trimLog } from "../lib/feed.ts";
+import { defaultHubOptions, Hub } from "../lib/hub.ts";
+import { newId } from "../lib/ids.ts";
+import { Jobs } from "../lib/jobs.ts";
+import { MessageSender } from "../lib/messages.ts";
+import { countResponse } from "../lib/metrics.ts";
 import { limitBody, requireJsonBody } from "./middleware/json_body.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
-import { defaultPresenceOptions, Presence } from "./presence.ts";
+import { defaultPresenceOptions, Presence } from "../lib/presence.ts";
 import { type AppEnv, type Deps, newRouter, type Services } from "./router.ts";
-import { SessionCache } from "./session_cache.ts";
+import { SessionCache } from "../lib/session_cache.ts";
 
 /** A built app: its HTTP handler, its services, and a way to stop them. */
 export interface ParleyApp extends AsyncDisposable {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { CAPACITY_MAX, CAPACITY_MIN, HISTORY_COMMAND_MAX } from "./limits.ts";
 
 /** A parsed line of the composer. */
 export type Command =
@@ -88,9 +89,9 @@ export function parseCommand(line: string): Command {
     case "history": {
       if (!words[0]) return { kind: "history" };
       const count = Number(words[0]);
-      return Number.isInteger(count) && count > 0 && count <= 1000
+      return Number.isInteger(count) && count > 0 && count <= HISTORY_COMMAND_MAX
         ? { kind: "history", count }
-        : { kind: "error", message: "Usage: /history [n], n from 1 to 1000" };
+        : { kind: "error", message: `Usage: /history [n], n from 1 to ${HISTORY_COMMAND_MAX}` };
     }
     case "users":
     case "online":
@@ -125,8 +126,11 @@ function parseCreate(words: string[]): Command {
     else if (w === "--capacity" || w.startsWith("--capacity=")) {
       const value = w.includes("=") ? w.split("=")[1] : words[++i];
       capacity = Number(value);
-      if (!Number.isInteger(capacity) || capacity < 2 || capacity > 1000) {
-        return { kind: "error", message: "--capacity takes a whole number from 2 to 1000" };
+      if (!Number.isInteger(capacity) || capacity < CAPACITY_MIN || capacity > CAPACITY_MAX) {
+        return {
+          kind: "error",
+          message: `--capacity takes a whole number from ${CAPACITY_MIN} to ${CAPACITY_MAX}`,
+        };
       }
     } else name.push(w);
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { z } from "@hono/zod-openapi";
-import { ErrorSchema } from "./schemas.ts";
+import { ErrorSchema } from "../shared/schemas.ts";
 
 const errorDescriptions: Record<number, string> = {
   400: "Invalid input",

@@ -7,9 +7,22 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import {
+  CAPACITY_MAX,
+  CAPACITY_MIN,
+  CLIENT_ID_PATTERN,
+  EVENT_ID_MAX,
+  HISTORY_PAGE_MAX,
+  MESSAGE_MAX,
+  PUBLIC_ROOMS_PAGE_MAX,
+  ROOM_ID_PATTERN,
+  ROOM_NAME_MAX,
+  USERNAME_PATTERN,
+  USERS_PAGE_MAX,
+} from "./limits.ts";
 
 /** 3–32 letters, digits, `_` or `-`. */
-export const Username = z.string().regex(/^[A-Za-z0-9_-]{3,32}$/, {
+export const Username = z.string().regex(USERNAME_PATTERN, {
   message: "Usernames are 3–32 letters, digits, _ or -",
 }).openapi({ example: "alice" });
 
@@ -48,7 +61,7 @@ export const ErrorSchema = z.object({
 export const HealthResult = z.object({ status: z.literal("ok") }).openapi("Health");
 
 /** A room id as it appears in paths. */
-export const RoomId = z.string().regex(/^[\w-]{1,64}$/, { message: "Not a room id" })
+export const RoomId = z.string().regex(ROOM_ID_PATTERN, { message: "Not a room id" })
   .openapi({ param: { name: "id", in: "path" }, example: "q3Vb9x0LkT2mWcA_" });
 
 /** Path parameters of routes under `/rooms/:id`. */
@@ -56,8 +69,8 @@ export const RoomParams = z.object({ id: RoomId });
 
 /** Body of `POST /api/rooms`. */
 export const CreateRoomBody = z.object({
-  name: z.string().trim().min(1).max(80).openapi({ example: "general" }),
-  capacity: z.number().int().min(2).max(1000).optional()
+  name: z.string().trim().min(1).max(ROOM_NAME_MAX).openapi({ example: "general" }),
+  capacity: z.number().int().min(CAPACITY_MIN).max(CAPACITY_MAX).optional()
     .openapi({ description: "Most members; default 100, at most 1,000." }),
   private: z.boolean().optional().openapi({ description: "Only invited users may join." }),
 }).openapi("CreateRoom");
@@ -107,7 +120,7 @@ export const PublicRoomSchema = z.object({
 
 /** Query of `GET /api/rooms/public`. */
 export const PublicRoomsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: z.coerce.number().int().min(1).max(PUBLIC_ROOMS_PAGE_MAX).default(50),
   after: RoomId.optional().openapi({ param: { name: "after", in: "query" } }),
 });
 
@@ -131,8 +144,8 @@ export const AddMemberBody = z.object({ username: Username }).openapi("AddMember
 
 /** Body of `POST /api/rooms/:id/messages`. */
 export const SendBody = z.object({
-  text: z.string().trim().min(1).max(4000),
-  clientId: z.string().regex(/^[\w.:-]{1,64}$/, {
+  text: z.string().trim().min(1).max(MESSAGE_MAX),
+  clientId: z.string().regex(CLIENT_ID_PATTERN, {
     message: "clientId is 1–64 letters, digits, _ . : or -",
   }).optional()
     .openapi({
@@ -149,7 +162,7 @@ const Seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const HistoryQuery = z.object({
   before: Seq.optional().openapi({ param: { name: "before", in: "query" } }),
   after: Seq.optional().openapi({ param: { name: "after", in: "query" } }),
-  limit: z.coerce.number().int().min(1).max(100).default(50)
+  limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).default(50)
     .openapi({ param: { name: "limit", in: "query" } }),
 });
 
@@ -179,7 +192,7 @@ export const UserPresenceSchema = z.object({
 export const UsersQuery = z.object({
   online: z.enum(["true", "false"]).optional()
     .openapi({ param: { name: "online", in: "query" }, description: "`true`: only those online." }),
-  limit: z.coerce.number().int().min(1).max(500).default(100)
+  limit: z.coerce.number().int().min(1).max(USERS_PAGE_MAX).default(100)
     .openapi({ param: { name: "limit", in: "query" } }),
 });
 
@@ -188,7 +201,7 @@ export const UserList = z.object({ users: z.array(UserPresenceSchema) }).openapi
 
 /** Query of `GET /api/events`. */
 export const EventsQuery = z.object({
-  lastEventId: z.string().max(100).optional().openapi({
+  lastEventId: z.string().max(EVENT_ID_MAX).optional().openapi({
     param: { name: "lastEventId", in: "query" },
     description: "For clients that cannot send the `Last-Event-ID` header.",
   }),

@@ -1,0 +1,35 @@
+/**
+ * Every limit of the API, written once. The schemas that validate requests,
+ * the web app and the terminal client all import them from here. It imports
+ * nothing, so it runs in the browser, the terminal and the server alike.
+ *
+ * @module
+ */
+
+/** The most characters in a message. */
+export const MESSAGE_MAX = 4000;
+/** The most characters in a room's name. */
+export const ROOM_NAME_MAX = 80;
+/** The fewest members a group room can be made for. */
+export const CAPACITY_MIN = 2;
+/** The most members a group room can hold. */
+export const CAPACITY_MAX = 1000;
+/** How many members a group room holds when its creator does not say. */
+export const CAPACITY_DEFAULT = 100;
+/** The most messages one page of history holds. */
+export const HISTORY_PAGE_MAX = 100;
+/** The most messages `/history n` fetches (in pages of {@linkcode HISTORY_PAGE_MAX}). */
+export const HISTORY_COMMAND_MAX = 1000;
+/** The most rooms one page of the public directory holds. */
+export const PUBLIC_ROOMS_PAGE_MAX = 100;
+/** The most users one page of `GET /api/users` holds. */
+export const USERS_PAGE_MAX = 500;
+/** The most characters in an event id a client sends back. */
+export const EVENT_ID_MAX = 100;
+
+/** A room id: 1–64 letters, digits, `_` or `-`. */
+export const ROOM_ID_PATTERN: RegExp = /^[\w-]{1,64}$/;
+/** A username: 3–32 letters, digits, `_` or `-`. */
+export const USERNAME_PATTERN: RegExp = /^[A-Za-z0-9_-]{3,32}$/;
+/** A client id: 1–64 ASCII letters, digits, `_ . : -` (small keys, see docs/kv_schema.md). */
+export const CLIENT_ID_PATTERN: RegExp = /^[\w.:-]{1,64}$/;
