@@ -232,7 +232,8 @@ export class SseConnection {
   }
 
   /**
-   * Opens a stream and resolves once the response headers arrived.
+   * Opens a stream and resolves once the response headers arrived;
+   * `timing.connected` is called when the TCP connection is established.
    *
    * @throws {Error} when the server does not answer 200.
    */
@@ -241,8 +242,10 @@ export class SseConnection {
     token: string,
     onEvent: EventHandler,
     lastEventId?: string,
+    timing?: { connected?: () => void },
   ): Promise<SseConnection> {
     const conn = await Deno.connect({ ...target, transport: "tcp" });
+    timing?.connected?.(); // the TCP handshake is done: the server's listener accepted it
     conn.setNoDelay(true);
     let head = `GET /api/events HTTP/1.1\r\nhost: ${target.hostname}:${target.port}\r\n` +
       `authorization: Bearer ${token}\r\naccept: text/event-stream\r\n`;

@@ -1,9 +1,10 @@
 /**
  * `deno task bench`: measures Parley end to end. For every part it starts a
  * fresh server process (as `deno task start` runs it, KV on a temporary
- * file), runs the load generator (`bench/load.ts`) in another process
- * against it over loopback, reads the server's CPU time and memory from
- * `/proc`, prints a table and writes the results as JSON.
+ * file; two of them over one file for the two-instance part), runs the load
+ * generator (`bench/load.ts`) in another process against it over loopback,
+ * reads the server's CPU time and memory from `/proc` and its KV commit
+ * counters from `GET /metrics`, prints a table and writes the results as JSON.
  *
  * Flags: `--quick` (small sizes, under a minute; writes
  * `bench/results.quick.json`), `--only=oneToOne,history` (some parts),
@@ -14,6 +15,7 @@
  * @module
  */
 import type { LoadJob } from "./load.ts";
+import { type KvCounters, kvDelta, readKvCounters } from "./metrics.ts";
 import { printSummary, Profiler, summarize } from "./profile.ts";
 import {
   cpuBetween,
@@ -22,14 +24,25 @@ import {
   type ProcSample,
   resetPeakRss,
   sampleProc,
+  sampleProcs,
   sampleThreads,
+  sampleThreadsOf,
   type ServerProcess,
   startServer,
+  startSharedServers,
   withFileLimit,
 } from "./server_process.ts";
 
 /** The parts, in the order they run. */
-export const PARTS = ["oneToOne", "roomFanout", "connections", "catchUp", "history"] as const;
+export const PARTS = [
+  "oneToOne",
+  "oneToOneTwoInstances",
+  "roomFanout",
+  "connections",
+  "connectStorm",
+  "catchUp",
+  "history",
+] as const;
 /** One part's name. */
 export type Part = typeof PARTS[number];
 
@@ -40,8 +53,10 @@ export const SATURATION_P99_MS = 50;
 
 type Sizes = {
   oneToOne: Omit<Extract<LoadJob, { part: "oneToOne" }>, "part" | "target">;
+  oneToOneTwoInstances: Omit<Extract<LoadJob, { part: "oneToOne" }>, "part" | "target">;
   roomFanout: Omit<Extract<LoadJob, { part: "roomFanout" }>, "part" | "target">;
   connections: { counts: number[]; users: number; concurrency: number };
+  connectStorm: Omit<Extract<LoadJob, { part: "connectStorm" }>, "part" | "target">;
   catchUp: Omit<Extract<LoadJob, { part: "catchUp" }>, "part" | "target">;
   history: Omit<Extract<LoadJob, { part: "history" }>, "part" | "target">;
 };
@@ -49,6 +64,9 @@ type Sizes = {
 /** The sizes of the real run, as the issue asks. */
 export const fullSizes: Sizes = {
   oneToOne: { pairs: 25, inFlight: 32, durationMs: 10_000, warmupMs: 2_000 },
+  // The same load as one-to-one, split over two instances; a longer warm-up because an instance
+  // learns of the other's commits through a poll that backs off to about 1 s while idle.
+  oneToOneTwoInstances: { pairs: 25, inFlight: 32, durationMs: 10_000, warmupMs: 3_000 },
   roomFanout: {
     members: 50,
     senders: 10,
@@ -59,6 +77,7 @@ export const fullSizes: Sizes = {
     drainMs: 10_000,
   },
   connections: { counts: [1_000, 10_000], users: 100, concurrency: 200 },
+  connectStorm: { users: 1_000 },
   catchUp: { messages: 10_000, concurrency: 256 },
   history: { messages: 100_000, requests: 2_000, concurrency: 256 },
 };
@@ -66,6 +85,7 @@ export const fullSizes: Sizes = {
 /** Small sizes that exercise every path in well under a minute. */
 export const quickSizes: Sizes = {
   oneToOne: { pairs: 4, inFlight: 8, durationMs: 1_000, warmupMs: 200 },
+  oneToOneTwoInstances: { pairs: 4, inFlight: 8, durationMs: 1_000, warmupMs: 1_500 },
   roomFanout: {
     members: 8,
     senders: 2,
@@ -75,6 +95,7 @@ export const quickSizes: Sizes = {
     drainMs: 10_000, // only waits this long when deliveries are missing: a busy CI box
   },
   connections: { counts: [200], users: 5, concurrency: 50 },
+  connectStorm: { users: 100 },
   catchUp: { messages: 500, concurrency: 64 },
   history: { messages: 1_000, requests: 200, concurrency: 64 },
 };
@@ -99,19 +120,43 @@ interface Mark {
 interface PartRun {
   // deno-lint-ignore no-explicit-any
   result: any;
+  /** Samples at the marks; with several instances, their CPU and memory summed. */
   marks: Map<string, Mark>;
   server: { start: ProcSample; end: ProcSample };
+  /**
+   * What the KV counters of `GET /metrics` grew by over the whole part (set-up included),
+   * summed over the instances; null when the server has no metrics.
+   */
+  kv: KvCounters | null;
+  /** The same, per instance. */
+  kvByInstance: (KvCounters | null)[];
 }
 
-/** Runs one load job against a fresh server. */
+/**
+ * Runs one load job against a fresh server, or against `instances` fresh
+ * servers over one KV file.
+ */
 async function runLoad(
   job: JobSpec,
-  options: { profile?: [string, string] } = {},
+  options: { profile?: [string, string]; instances?: number } = {},
 ): Promise<PartRun> {
-  const server: ServerProcess = await startServer(serverRoot, { inspect: !!options.profile });
+  const instances = options.instances ?? 1;
+  let servers: ServerProcess[], stopAll: () => Promise<void>;
+  if (instances > 1) {
+    ({ servers, stop: stopAll } = await startSharedServers(serverRoot, instances));
+  } else {
+    const one = await startServer(serverRoot, { inspect: !!options.profile });
+    servers = [one];
+    stopAll = one.stop;
+  }
+  const server = servers[0];
+  const pids = servers.map((s) => s.pid);
+  const readKv = () => Promise.all(servers.map((s) => readKvCounters(s.port, s.metricsToken)));
   try {
+    const kvBefore = await readKv();
     const profiler = options.profile ? await Profiler.attach(server.inspectPort!) : undefined;
-    const full = { ...job, target: { hostname: "127.0.0.1", port: server.port } };
+    const targets = servers.map((s) => ({ hostname: "127.0.0.1", port: s.port }));
+    const full = { ...job, target: targets[0], ...(instances > 1 ? { targets } : {}) };
     const { cmd, args } = withFileLimit([
       Deno.execPath(),
       "run",
@@ -128,7 +173,7 @@ async function runLoad(
     }).spawn();
     const stdin = child.stdin.getWriter();
     const marks = new Map<string, Mark>();
-    const start = await sampleProc(server.pid);
+    const start = await sampleProcs(pids);
     let result: unknown;
     let threadsAtStart: Map<string, number> | undefined;
     let buf = "";
@@ -142,14 +187,16 @@ async function runLoad(
           const [, mode, name] = line.split(" ");
           if (mode === "wait") await new Promise((r) => setTimeout(r, 1_000)); // let memory settle
           marks.set(name, {
-            server: await sampleProc(server.pid),
+            server: await sampleProcs(pids),
             load: await sampleProc(child.pid),
-            threads: await sampleThreads(server.pid),
+            threads: await sampleThreadsOf(pids),
             machineBusyS: await machineBusyS(),
             loadAvg: loadAverage(),
           });
           // A measured phase starts: reset the peak so it tells that phase's, not set-up's.
-          if (name.startsWith("start") || name === "before") await resetPeakRss(server.pid);
+          if (name.startsWith("start") || name === "before") {
+            await Promise.all(pids.map(resetPeakRss));
+          }
           if (profiler && name === options.profile![0]) {
             threadsAtStart = await sampleThreads(server.pid);
             await profiler.start();
@@ -184,10 +231,17 @@ async function runLoad(
     if (!status.success || result === undefined) {
       throw new Error(`the load generator for ${job.part} failed (exit ${status.code})`);
     }
-    const end = await sampleProc(server.pid);
-    return { result, marks, server: { start, end } };
+    const end = await sampleProcs(pids);
+    const kvAfter = await readKv();
+    return {
+      result,
+      marks,
+      server: { start, end },
+      kv: kvDelta(kvBefore, kvAfter),
+      kvByInstance: kvBefore.map((b, i) => kvDelta([b], [kvAfter[i]])),
+    };
   } finally {
-    await server.stop();
+    await stopAll();
   }
 }
 
@@ -228,7 +282,31 @@ async function oneToOne(sizes: Sizes, profile: boolean) {
   });
   const server = serverCost(run, "start", "end");
   // Server CPU per acknowledged message holds up better than msgs/s on a busy machine.
-  return { ...run.result, cpuUsPerMsg: perUnit(server.cpuS, run.result.acked), server };
+  return {
+    ...run.result,
+    cpuUsPerMsg: perUnit(server.cpuS, run.result.acked),
+    server,
+    kv: run.kv,
+  };
+}
+
+/**
+ * One-to-one over two server processes on one KV file: each pair's sender on
+ * one instance, its receiver's stream on the other. Server figures are both
+ * processes together. Not profiled.
+ */
+async function oneToOneTwoInstances(sizes: Sizes) {
+  const run = await runLoad({ part: "oneToOne", ...sizes.oneToOneTwoInstances }, {
+    instances: 2,
+  });
+  const server = serverCost(run, "start", "end");
+  return {
+    ...run.result,
+    cpuUsPerMsg: perUnit(server.cpuS, run.result.acked),
+    server,
+    kv: run.kv,
+    kvByInstance: run.kvByInstance,
+  };
 }
 
 function perUnit(cpuS: number, n: number): number | null {
@@ -258,6 +336,7 @@ async function roomFanout(sizes: Sizes, profile: boolean) {
     saturationRate: saturated?.rate ?? null,
     // deno-lint-ignore no-explicit-any
     peakRssMiB: Math.max(...steps.map((s: any) => s.server.peakRssMiB)),
+    kv: run.kv,
   };
 }
 
@@ -280,23 +359,29 @@ async function connections(sizes: Sizes) {
       rssAfterMiB: Math.round(after.rssKiB / 1024),
       rssPerConnKiB: Math.round((after.rssKiB - before.rssKiB) / run.result.opened * 10) / 10,
       server: serverCost(run, "before", "after"),
+      kv: run.kv,
     });
   }
   return out;
+}
+
+async function connectStorm(sizes: Sizes) {
+  const run = await runLoad({ part: "connectStorm", ...sizes.connectStorm });
+  return { ...run.result, server: serverCost(run, "start", "end"), kv: run.kv };
 }
 
 async function catchUp(sizes: Sizes, profile: boolean) {
   const run = await runLoad({ part: "catchUp", ...sizes.catchUp }, {
     profile: profile ? ["start", "end"] : undefined,
   });
-  return { ...run.result, server: serverCost(run, "start", "end") };
+  return { ...run.result, server: serverCost(run, "start", "end"), kv: run.kv };
 }
 
 async function history(sizes: Sizes, profile: boolean) {
   const run = await runLoad({ part: "history", ...sizes.history }, {
     profile: profile ? ["start", "end"] : undefined,
   });
-  return { ...run.result, server: serverCost(run, "start", "end") };
+  return { ...run.result, server: serverCost(run, "start", "end"), kv: run.kv };
 }
 
 async function git(...args: string[]): Promise<string> {
@@ -320,20 +405,33 @@ async function machine() {
 // deno-lint-ignore no-explicit-any
 export function formatTable(r: any): string {
   const lines = [
-    "| part | figure | server CPU (other programs) | server peak RSS |",
-    "|---|---|---|---|",
+    "| part | figure | server CPU (other programs) | server peak RSS | KV commits / conflicts / lock retries |",
+    "|---|---|---|---|---|",
   ];
   // Other programs' CPU on the machine during the phase says how far to trust a figure.
   const cpu = (s: { cpuPct: number; otherCpuPct?: number }) =>
     `${s.cpuPct}% of a core (others: ${s.otherCpuPct ?? "?"}%)`;
-  if (r.oneToOne) {
-    const o = r.oneToOne;
-    lines.push(
-      `| one-to-one (${o.pairs} pairs × ${o.inFlight} in flight, ${o.durationS} s) | ` +
-        `**${o.msgsPerSec} msgs/s**; delivery p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms; ack p50 ` +
-        `${o.ackP50Ms} ms, p99 ${o.ackP99Ms} ms; ${o.cpuUsPerMsg} µs server CPU/msg | ` +
-        `${cpu(o.server)} | ${o.server.peakRssMiB} MiB |`,
-    );
+  // The whole part's commit counters from GET /metrics; "–" when the server has none.
+  const kv = (k: KvCounters | null | undefined) =>
+    k ? `${k.commits ?? "?"} / ${k.conflicts ?? "?"} / ${k.lockRetries ?? "?"}` : "–";
+  // deno-lint-ignore no-explicit-any
+  const oneToOneRow = (label: string, o: any, extra = "") =>
+    `| ${label} (${o.pairs} pairs × ${o.inFlight} in flight, ${o.durationS} s) | ` +
+    `**${o.msgsPerSec} msgs/s**${extra}; delivery p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms; ack p50 ` +
+    `${o.ackP50Ms} ms, p99 ${o.ackP99Ms} ms; ${o.cpuUsPerMsg} µs server CPU/msg` +
+    `${o.undelivered ? `; ${o.undelivered} undelivered` : ""}` +
+    `${o.duplicates ? `; ${o.duplicates} duplicates` : ""} | ` +
+    `${cpu(o.server)} | ${o.server.peakRssMiB} MiB | ${kv(o.kv)} |`;
+  if (r.oneToOne) lines.push(oneToOneRow("one-to-one", r.oneToOne));
+  if (r.oneToOneTwoInstances) {
+    const t = r.oneToOneTwoInstances;
+    lines.push(oneToOneRow(
+      "one-to-one, two instances on one KV file",
+      t,
+      t.vsSingleInstance === null || t.vsSingleInstance === undefined
+        ? ""
+        : ` (${t.vsSingleInstance}× one instance's ${t.singleInstanceMsgsPerSec})`,
+    ));
   }
   if (r.roomFanout) {
     const f = r.roomFanout;
@@ -342,12 +440,12 @@ export function formatTable(r: any): string {
         `| room fan-out, ${f.members} members, ${s.rate} msgs/s | ${s.deliveriesPerSec} ` +
           `deliveries/s of ${s.offeredDeliveriesPerSec}; p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms` +
           `${s.missing ? `; ${s.missing} missing` : ""} | ${cpu(s.server)} | ` +
-          `${s.server.peakRssMiB} MiB |`,
+          `${s.server.peakRssMiB} MiB | |`,
       );
     }
     lines.push(
       `| room fan-out saturation | ${f.saturationRate ?? "none up to the highest rate"}` +
-        `${f.saturationRate ? " msgs/s" : ""} | | |`,
+        `${f.saturationRate ? " msgs/s" : ""} | | | ${kv(f.kv)} |`,
     );
   }
   for (const c of r.connections ?? []) {
@@ -355,21 +453,35 @@ export function formatTable(r: any): string {
       `| ${c.count} idle SSE streams | **${c.rssPerConnKiB} KiB/stream**; all open in ` +
         `${c.connectMs} ms (${c.rssBeforeMiB} → ${c.rssAfterMiB} MiB)` +
         `${c.failed ? `; ${c.failed} failed` : ""} | ${cpu(c.server)} | ` +
-        `${c.server.peakRssMiB} MiB |`,
+        `${c.server.peakRssMiB} MiB | ${kv(c.kv)} |`,
+    );
+  }
+  if (r.connectStorm) {
+    const c = r.connectStorm;
+    lines.push(
+      `| connect storm, ${c.users} users at once | **all ready in ${c.allReadyMs ?? "–"} ms**; ` +
+        `time to ready p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms; TCP connect p50 ` +
+        `${c.tcpConnectP50Ms} ms, p99 ${c.tcpConnectP99Ms} ms` +
+        `${c.tcpConnectsOver900Ms ? ` (${c.tcpConnectsOver900Ms} over 900 ms)` : ""}` +
+        `${c.failed ? `; ${c.failed} of ${c.users} failed` : ""} | ${cpu(c.server)} | ` +
+        `${c.server.peakRssMiB} MiB | ${kv(c.kv)} |`,
     );
   }
   if (r.catchUp) {
     const c = r.catchUp;
     lines.push(
       `| catch-up of ${c.messages} missed | **${c.ms} ms** (${c.received} received) | ` +
-        `${cpu(c.server)} | ${c.server.peakRssMiB} MiB |`,
+        `${cpu(c.server)} | ${c.server.peakRssMiB} MiB | ${kv(c.kv)} |`,
     );
   }
   if (r.history) {
     const h = r.history;
     lines.push(
       `| history, newest 50 of ${h.messages} | p50 ${h.p50Ms} ms, **p99 ${h.p99Ms} ms** ` +
-        `(seeded at ${h.seedMsgsPerSec} msgs/s) | ${cpu(h.server)} | ${h.server.peakRssMiB} MiB |`,
+        `(seeded at ${h.seedMsgsPerSec} msgs/s) | ${
+          cpu(h.server)
+        } | ${h.server.peakRssMiB} MiB | ` +
+        `${kv(h.kv)} |`,
     );
   }
   return lines.join("\n");
@@ -398,8 +510,9 @@ export async function main(argv: string[]): Promise<void> {
     date: new Date().toISOString(),
     commit: await git("rev-parse", "HEAD"),
     ...(flags.has("server-root") ? { serverRoot } : {}),
-    serverCodeChanged: (await git("status", "--porcelain", "--", "lib", "routes", "main.ts")) !==
-      "",
+    serverCodeChanged:
+      (await git("status", "--porcelain", "--", "lib", "http", "routes", "shared", "main.ts")) !==
+        "",
     mode: quick ? "quick" : "full",
     machine: await machine(),
     sizes: Object.fromEntries(chosen.map((p) => [p, sizes[p]])),
@@ -408,11 +521,27 @@ export async function main(argv: string[]): Promise<void> {
     const t = performance.now();
     console.error(`[bench] ${part}…`);
     if (part === "oneToOne") results.oneToOne = await oneToOne(sizes, profile);
+    if (part === "oneToOneTwoInstances") {
+      results.oneToOneTwoInstances = await oneToOneTwoInstances(sizes);
+    }
     if (part === "roomFanout") results.roomFanout = await roomFanout(sizes, profile);
     if (part === "connections") results.connections = await connections(sizes);
+    if (part === "connectStorm") results.connectStorm = await connectStorm(sizes);
     if (part === "catchUp") results.catchUp = await catchUp(sizes, profile);
     if (part === "history") results.history = await history(sizes, profile);
     console.error(`[bench] ${part} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  // The two-instance figure beside the single-instance one of the same run (same machine, same
+  // minutes): the ratio is what compares across machines.
+  if (results.oneToOneTwoInstances) {
+    // deno-lint-ignore no-explicit-any
+    const two = results.oneToOneTwoInstances as any, one = results.oneToOne as any;
+    two.singleInstanceMsgsPerSec = one?.msgsPerSec ?? null;
+    two.singleInstanceP50Ms = one?.p50Ms ?? null;
+    two.singleInstanceP99Ms = one?.p99Ms ?? null;
+    two.vsSingleInstance = one?.msgsPerSec
+      ? Math.round(two.msgsPerSec / one.msgsPerSec * 100) / 100
+      : null;
   }
   results.durationS = Math.round((performance.now() - started) / 100) / 10;
   await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");

@@ -77,6 +77,26 @@ export async function sampleThreads(pid: number): Promise<Map<string, number>> {
 }
 
 /**
+ * One reading of several processes taken as one (the instances of a part that
+ * runs more than one server): CPU time, RSS and peak RSS summed.
+ */
+export async function sampleProcs(pids: number[]): Promise<ProcSample> {
+  const samples = await Promise.all(pids.map(sampleProc));
+  if (samples.length === 1) return samples[0];
+  const sum = (k: "cpuS" | "rssKiB" | "hwmKiB") => samples.reduce((n, s) => n + s[k], 0);
+  return { at: performance.now(), cpuS: sum("cpuS"), rssKiB: sum("rssKiB"), hwmKiB: sum("hwmKiB") };
+}
+
+/** {@linkcode sampleThreads} of several processes, summed by thread name. */
+export async function sampleThreadsOf(pids: number[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const pid of pids) {
+    for (const [name, s] of await sampleThreads(pid)) out.set(name, (out.get(name) ?? 0) + s);
+  }
+  return out;
+}
+
+/**
  * Resets `VmHWM` to the current RSS (writing 5 to `/proc/<pid>/clear_refs`), so
  * a later sample's peak covers only what came after. Quietly does nothing
  * where that is not allowed.
@@ -120,20 +140,30 @@ export interface ServerProcess extends AsyncDisposable {
   port: number;
   /** The inspector's address when started with `inspect`. */
   inspectPort?: number;
+  /** The `METRICS_TOKEN` it was started with, for `GET /metrics`. */
+  metricsToken: string;
   stop(): Promise<void>;
 }
 
 /**
  * Starts `main.ts` exactly as `deno task start` does, on a free port with
- * its KV on a fresh temporary file, and waits until `/api/health` answers.
+ * its KV on a fresh temporary file (or on `kvPath`, which it then leaves in
+ * place), and waits until `/api/health` answers.
+ *
+ * The server gets `RATE_LIMITS=off` (the load would otherwise trip the
+ * abuse limits) and a random `METRICS_TOKEN`, so `GET /metrics` answers.
+ *
+ * @throws {Error} when the server exits or is not healthy within 30 s.
  */
 export async function startServer(
   root: string,
-  options: { inspect?: boolean } = {},
+  options: { inspect?: boolean; kvPath?: string } = {},
 ): Promise<ServerProcess> {
-  const dir = await Deno.makeTempDir({ prefix: "parley-bench-" });
+  const dir = options.kvPath ? undefined : await Deno.makeTempDir({ prefix: "parley-bench-" });
+  const kvPath = options.kvPath ?? `${dir}/parley.kv`;
   const port = freePort();
   const inspectPort = options.inspect ? freePort() : undefined;
+  const metricsToken = crypto.randomUUID();
   const { cmd, args } = withFileLimit([
     Deno.execPath(),
     "run",
@@ -147,11 +177,19 @@ export async function startServer(
   const child = new Deno.Command(cmd, {
     args,
     cwd: root,
-    env: { PORT: String(port), HOST: "127.0.0.1", KV_PATH: `${dir}/parley.kv` },
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      KV_PATH: kvPath,
+      RATE_LIMITS: "off",
+      METRICS_TOKEN: metricsToken,
+    },
     stdin: "null",
     stdout: "null",
     stderr: "inherit",
   }).spawn();
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -164,9 +202,9 @@ export async function startServer(
         child.kill("SIGKILL");
       } catch { /* gone */ }
     }, 5_000);
-    await child.status;
+    await status;
     clearTimeout(timer);
-    await Deno.remove(dir, { recursive: true });
+    if (dir) await Deno.remove(dir, { recursive: true });
   };
   const deadline = performance.now() + 30_000;
   while (true) {
@@ -175,11 +213,47 @@ export async function startServer(
       await res.body?.cancel();
       if (res.ok) break;
     } catch { /* not listening yet */ }
+    if (exited) {
+      await stop();
+      throw new Error(`the server exited before it became healthy (exit ${(await status).code})`);
+    }
     if (performance.now() > deadline) {
       await stop();
       throw new Error("the server did not become healthy in 30 s");
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { pid: child.pid, port, inspectPort, stop, [Symbol.asyncDispose]: stop };
+  return {
+    pid: child.pid,
+    port,
+    inspectPort,
+    metricsToken,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/**
+ * Starts `count` servers over one fresh KV file (one after another, each
+ * healthy before the next opens the file). Stopping the returned group stops
+ * them all and removes the file.
+ */
+export async function startSharedServers(
+  root: string,
+  count: number,
+): Promise<{ servers: ServerProcess[]; stop(): Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "parley-bench-" });
+  const kvPath = `${dir}/parley.kv`;
+  const servers: ServerProcess[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await Deno.remove(dir, { recursive: true });
+  };
+  try {
+    for (let i = 0; i < count; i++) servers.push(await startServer(root, { kvPath }));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { servers, stop };
 }

@@ -22,6 +22,36 @@ function cost(server: Record<string, unknown>, what: string): void {
   positive(server.peakRssMiB, `${what} peakRssMiB`);
 }
 
+/** A part's KV counters from GET /metrics: null (no metrics on the server) or counts. */
+function kvCounters(kv: unknown, what: string): void {
+  if (kv === null) return;
+  assert.equal(typeof kv, "object", `${what} kv`);
+  const k = kv as Record<string, unknown>;
+  assert.deepEqual(Object.keys(k).sort(), ["commits", "conflicts", "lockRetries"], `${what} kv`);
+  for (const [name, value] of Object.entries(k)) {
+    if (value === null) continue;
+    assert.ok(Number.isInteger(value) && (value as number) >= 0, `${what} kv.${name}: ${value}`);
+  }
+  // Every part registers users and sends or subscribes: something was committed.
+  if (k.commits !== null) positive(k.commits, `${what} kv.commits`);
+}
+
+/** A one-to-one result: every acknowledged message delivered exactly once. */
+// deno-lint-ignore no-explicit-any
+function oneToOne(o: any, what: string): void {
+  positive(o.msgsPerSec, `${what}.msgsPerSec`);
+  positive(o.p50Ms, `${what}.p50Ms`);
+  assert.ok(o.p99Ms >= o.p50Ms, `${what} p99 >= p50`);
+  assert.equal(o.errors, 0, `${what}: no failed POST`);
+  positive(o.ackedTotal, `${what}.ackedTotal`);
+  assert.equal(o.undelivered, 0, `${what}: every acknowledged message delivered`);
+  assert.equal(o.duplicates, 0, `${what}: no message delivered twice`);
+  assert.equal(o.strays, 0, `${what}: no message on another pair's stream`);
+  assert.equal(o.delivered, o.ackedTotal, `${what}: deliveries = acknowledged messages`);
+  cost(o.server, what);
+  kvCounters(o.kv, what);
+}
+
 Deno.test({
   name: "bench --quick measures every part and writes sane results",
   sanitizeResources: false, // the child's pipes close as the process exits
@@ -38,7 +68,7 @@ Deno.test({
       }).output();
       const seconds = (performance.now() - started) / 1000;
       assert.ok(run.success, new TextDecoder().decode(run.stderr));
-      assert.ok(seconds < 60, `--quick took ${seconds.toFixed(1)} s`);
+      assert.ok(seconds < 90, `--quick took ${seconds.toFixed(1)} s`);
       const r = JSON.parse(await Deno.readTextFile(out));
 
       assert.equal(r.mode, "quick");
@@ -48,12 +78,17 @@ Deno.test({
       positive(r.machine.memoryGiB, "machine.memoryGiB");
       assert.match(r.machine.os, /linux/);
 
-      positive(r.oneToOne.msgsPerSec, "oneToOne.msgsPerSec");
-      positive(r.oneToOne.p50Ms, "oneToOne.p50Ms");
-      assert.ok(r.oneToOne.p99Ms >= r.oneToOne.p50Ms);
-      assert.equal(r.oneToOne.errors, 0);
-      assert.equal(r.oneToOne.undelivered, 0);
-      cost(r.oneToOne.server, "oneToOne");
+      oneToOne(r.oneToOne, "oneToOne");
+      assert.equal(r.oneToOne.instances, 1);
+
+      // Two servers over one KV file, every message crossing from one to the other.
+      const two = r.oneToOneTwoInstances;
+      oneToOne(two, "oneToOneTwoInstances");
+      assert.equal(two.instances, 2);
+      assert.equal(two.kvByInstance.length, 2);
+      for (const k of two.kvByInstance) kvCounters(k, "oneToOneTwoInstances instance");
+      assert.equal(two.singleInstanceMsgsPerSec, r.oneToOne.msgsPerSec);
+      positive(two.vsSingleInstance, "oneToOneTwoInstances.vsSingleInstance");
 
       assert.deepEqual(r.roomFanout.steps.map((s: { rate: number }) => s.rate), [100, 400]);
       for (const s of r.roomFanout.steps) {
@@ -65,6 +100,7 @@ Deno.test({
         cost(s.server, `roomFanout ${s.rate}`);
       }
       assert.ok(r.roomFanout.saturationRate === null || r.roomFanout.saturationRate > 0);
+      kvCounters(r.roomFanout.kv, "roomFanout");
 
       assert.equal(r.connections.length, 1);
       for (const c of r.connections) {
@@ -72,18 +108,35 @@ Deno.test({
         positive(c.connectMs, "connections.connectMs");
         positive(c.rssPerConnKiB, "connections.rssPerConnKiB");
         cost(c.server, "connections");
+        kvCounters(c.kv, "connections");
       }
+
+      // The connect storm: every stream got its ready; the last one's time bounds the others.
+      const storm = r.connectStorm;
+      assert.equal(storm.users, 100);
+      assert.equal(storm.failed, 0);
+      assert.equal(storm.ready, storm.users, "every stream of the storm got ready");
+      positive(storm.allReadyMs, "connectStorm.allReadyMs");
+      positive(storm.p50Ms, "connectStorm.p50Ms");
+      assert.ok(storm.p50Ms <= storm.p99Ms && storm.p99Ms <= storm.allReadyMs + 1);
+      cost(storm.server, "connectStorm");
+      kvCounters(storm.kv, "connectStorm");
 
       assert.equal(r.catchUp.received, r.catchUp.messages);
       assert.equal(r.catchUp.outOfOrder, 0);
       positive(r.catchUp.ms, "catchUp.ms");
       cost(r.catchUp.server, "catchUp");
+      kvCounters(r.catchUp.kv, "catchUp");
 
       positive(r.history.p50Ms, "history.p50Ms");
       assert.ok(r.history.p99Ms >= r.history.p50Ms);
       cost(r.history.server, "history");
+      kvCounters(r.history.kv, "history");
 
-      assert.match(formatTable(r), /one-to-one .* msgs\/s/);
+      const table = formatTable(r);
+      assert.match(table, /one-to-one \(.* msgs\/s/);
+      assert.match(table, /two instances .* msgs\/s\*\* \(.*× one instance/);
+      assert.match(table, /connect storm, 100 users .*all ready in \d+ ms/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
