@@ -6,8 +6,12 @@
  *
  * Only what Parley answers is understood: `content-length` or chunked bodies.
  *
+ * The event stream format itself is read by the shared parser
+ * (`shared/sse_reader.ts`), as in the tests and the terminal client.
+ *
  * @module
  */
+import { SseParser } from "../shared/sse_reader.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -267,25 +271,13 @@ export class SseConnection {
   }
 
   async #read(reader: ByteReader, chunked: boolean, onEvent: EventHandler): Promise<void> {
-    const text = new TextDecoder();
-    let pending = "";
-    const take = (bytes: Uint8Array) => {
-      pending += text.decode(bytes, { stream: true });
-      let end: number;
-      while ((end = pending.indexOf("\n\n")) >= 0) {
-        const block = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        let event = "message", id = "", data = "";
-        for (const line of block.split("\n")) {
-          if (line.startsWith("data: ")) data = line.slice(6);
-          else if (line.startsWith("event: ")) event = line.slice(7);
-          else if (line.startsWith("id: ")) id = line.slice(4);
-        }
-        if (!data) continue; // a comment or a retry hint
-        if (id) this.lastEventId = id;
-        onEvent(event, id, data);
-      }
-    };
+    const parser = new SseParser({
+      event: ({ event, id, data }) => {
+        if (id !== null) this.lastEventId = id;
+        onEvent(event, id ?? "", data);
+      },
+    });
+    const take = (bytes: Uint8Array) => parser.push(bytes);
     try {
       if (!chunked) {
         while (true) {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { SseParser } from "../shared/sse_reader.ts";
 import { networkReason } from "./api.ts";
 
 /** One event from the stream. */
@@ -149,9 +150,17 @@ export class EventStream {
   }
 
   async #read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
-    const parser = new SseParser((event) => {
-      if (event.id !== null) this.lastEventId = event.id;
-      this.#options.onEvent(event);
+    const parser = new SseParser({
+      event: ({ event, id, data }) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(data);
+        } catch {
+          return; // Parley only sends JSON; anything else is not for us
+        }
+        if (id !== null) this.lastEventId = id;
+        this.#options.onEvent({ event, id, data: parsed });
+      },
     });
     const idleMs = this.#options.idleTimeoutMs ?? 45_000;
     let idle = setTimeout(() => reader.cancel(), idleMs);
@@ -170,62 +179,3 @@ export class EventStream {
 }
 
 class Unauthorized extends Error {}
-
-/**
- * Incremental parser of the `text/event-stream` format (WHATWG HTML §9.2):
- * fields `event`, `data`, `id`; comments and `retry` are skipped.
- */
-export class SseParser {
-  #decoder = new TextDecoder();
-  #buffer = "";
-  #event = "";
-  #data: string[] = [];
-  #id: string | null = null;
-  #emit: (event: StreamEvent) => void;
-
-  constructor(emit: (event: StreamEvent) => void) {
-    this.#emit = emit;
-  }
-
-  /** Feeds bytes; emits every event they complete. */
-  push(chunk: Uint8Array): void {
-    this.#buffer += this.#decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = this.#buffer.search(/\r\n|\r|\n/)) >= 0) {
-      // A lone "\r" at the end may be the first half of "\r\n": wait for more.
-      if (this.#buffer[nl] === "\r" && nl === this.#buffer.length - 1) break;
-      const line = this.#buffer.slice(0, nl);
-      this.#buffer = this.#buffer.slice(nl + (this.#buffer.startsWith("\r\n", nl) ? 2 : 1));
-      this.#line(line);
-    }
-  }
-
-  #line(line: string): void {
-    if (line === "") return this.#dispatch();
-    if (line.startsWith(":")) return;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "event") this.#event = value;
-    else if (field === "data") this.#data.push(value);
-    else if (field === "id" && !value.includes("\0")) this.#id = value;
-  }
-
-  #dispatch(): void {
-    const event = this.#event || "message";
-    const data = this.#data;
-    const id = this.#id;
-    this.#event = "";
-    this.#data = [];
-    this.#id = null;
-    if (!data.length) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data.join("\n"));
-    } catch {
-      return; // Parley only sends JSON; anything else is not for us
-    }
-    this.#emit({ event, id, data: parsed });
-  }
-}

@@ -20,19 +20,12 @@ import { pageRoutes } from "../routes/pages.tsx";
 import { roomRoutes } from "../routes/rooms.ts";
 import { userRoutes } from "../routes/users.ts";
 import { metricsRoutes } from "../routes/metrics.ts";
-import { needsPoll } from "../lib/config.ts";
 import { ApiError, errorBody, Errors } from "../lib/errors.ts";
-import { FeedWriter, TRIM_BATCH, trimLog } from "../lib/feed.ts";
-import { defaultHubOptions, Hub } from "../lib/hub.ts";
-import { newId } from "../lib/ids.ts";
-import { Jobs } from "../lib/jobs.ts";
-import { MessageSender } from "../lib/messages.ts";
 import { countResponse } from "../lib/metrics.ts";
 import { limitBody, requireJsonBody } from "./middleware/json_body.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
-import { defaultPresenceOptions, Presence } from "../lib/presence.ts";
-import { type AppEnv, type Deps, newRouter, type Services } from "./router.ts";
-import { SessionCache } from "../lib/session_cache.ts";
+import { createDomain, type Deps } from "../lib/domain.ts";
+import { type AppEnv, newRouter, type Services } from "./router.ts";
 
 /** A built app: its HTTP handler, its services, and a way to stop them. */
 export interface ParleyApp extends AsyncDisposable {
@@ -44,7 +37,7 @@ export interface ParleyApp extends AsyncDisposable {
   request: OpenAPIHono<AppEnv>["request"];
   /** The services, for tests that look inside. */
   services: Services;
-  /** Ends every stream, stops the timers, and marks this instance's users offline. */
+  /** Ends every stream cleanly, stops the timers, drops this instance's presence leases and lets pending commits finish. */
   close(): Promise<void>;
 }
 
@@ -59,7 +52,7 @@ export interface ParleyApp extends AsyncDisposable {
  * ```
  */
 export function createApp(deps: Deps): ParleyApp {
-  const { services, stopTimers } = startServices(deps);
+  const services = createDomain(deps);
   const app = newRouter();
   app.use(async (c, next) => {
     await next();
@@ -68,7 +61,7 @@ export function createApp(deps: Deps): ParleyApp {
   app.use(securityHeaders());
   app.use("/api/*", limitBody(), requireJsonBody());
 
-  app.route("/api", healthRoutes(deps));
+  app.route("/api", healthRoutes(services));
   app.route("/api", authRoutes(services));
   app.route("/api", meRoutes(services));
   app.route("/api", roomRoutes(services));
@@ -85,12 +78,7 @@ export function createApp(deps: Deps): ParleyApp {
   });
   app.onError(errorResponse);
 
-  const close = async () => {
-    stopTimers();
-    await services.hub.close();
-    await services.presence.close();
-    await services.feed.close();
-  };
+  const close = () => services.close();
   return {
     hono: app,
     fetch: (req, info) => app.fetch(req, info),
@@ -99,55 +87,6 @@ export function createApp(deps: Deps): ParleyApp {
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function startServices(deps: Deps): { services: Services; stopTimers: () => void } {
-  const { kv, clock, config } = deps;
-  const instanceId = newId();
-  const feed = new FeedWriter(kv, clock);
-  const presence = new Presence(kv, feed, clock, instanceId, {
-    ...defaultPresenceOptions,
-    graceMs: config.presenceGraceMs,
-  });
-  const hub = new Hub(kv, feed, presence, clock, {
-    ...defaultHubOptions,
-    pollMs: needsPoll(config) ? defaultHubOptions.pollMs : null,
-    maxBufferedBytes: config.streamBufferBytes,
-  });
-  const heartbeatMs = defaultPresenceOptions.leaseMs / 3;
-  const jobs = new Jobs(kv, clock, instanceId, [
-    { name: "presence_sweep", everyMs: heartbeatMs, run: () => presence.sweep() },
-    {
-      name: "log_trim",
-      everyMs: 60_000,
-      run: () => trimOldLog(kv, clock() - config.resumeWindowMs),
-    },
-  ]);
-  // On Deno Deploy, main.ts ticks the jobs from Deno.cron instead.
-  if (!config.onDeploy) jobs.start();
-  const heartbeat = setInterval(() => {
-    presence.renew().catch((e) => console.error("presence heartbeat failed", e));
-  }, heartbeatMs);
-  return {
-    services: {
-      ...deps,
-      sessions: new SessionCache(),
-      feed,
-      sender: new MessageSender(feed, (messages) => hub.remember(messages)),
-      hub,
-      presence,
-      jobs,
-    },
-    stopTimers: () => {
-      clearInterval(heartbeat);
-      jobs.stop();
-    },
-  };
-}
-
-/** Trims the log entries older than `before`, 500 to a commit, until none are left. */
-async function trimOldLog(kv: Deno.Kv, before: number): Promise<void> {
-  while (await trimLog(kv, before) === TRIM_BATCH);
 }
 
 /** Turns any thrown error into the project's error shape; never leaks a stack. */

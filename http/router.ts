@@ -7,41 +7,12 @@
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { User } from "../lib/accounts.ts";
-import type { Config } from "../lib/config.ts";
 import { ApiError, Errors } from "../lib/errors.ts";
-import type { FeedWriter } from "../lib/feed.ts";
-import type { Hub } from "../lib/hub.ts";
-import type { Jobs } from "../lib/jobs.ts";
-import type { MessageSender } from "../lib/messages.ts";
-import type { Presence } from "../lib/presence.ts";
-import type { SessionCache } from "../lib/session_cache.ts";
+import type { Domain } from "../lib/domain.ts";
 import type { Session } from "../lib/sessions.ts";
 
-/** Milliseconds since the epoch; injected so tests can move time. */
-export type Clock = () => number;
-
-/** What the app factory is given. */
-export interface Deps {
-  kv: Deno.Kv;
-  clock: Clock;
-  config: Config;
-}
-
-/** The dependencies plus the long-lived services the app factory builds on them. */
-export interface Services extends Deps {
-  /** Recently checked tokens. */
-  sessions: SessionCache;
-  /** Appends every change to the feed, in group commits. */
-  feed: FeedWriter;
-  /** Sends messages in per-room batches. */
-  sender: MessageSender;
-  /** Serves event streams from the feed. */
-  hub: Hub;
-  /** Tracks who is online. */
-  presence: Presence;
-  /** Scheduled work, run by one instance at a time. */
-  jobs: Jobs;
-}
+/** What routes are given: the domain's services, never the KV handle. */
+export type Services = Domain;
 
 /** Per-request values set by the middleware. */
 export interface AppEnv {

@@ -25,7 +25,13 @@ import { metrics } from "./metrics.ts";
 /** One thing that happened. A `message` event stands for a run of messages in one room. */
 export type FeedEvent =
   | { type: "message"; roomId: string; from: number; to: number }
-  | { type: "member"; roomId: string; user: User; action: "joined" | "left" }
+  | {
+    type: "member";
+    roomId: string;
+    user: User;
+    action: "joined" | "left";
+    memberCount: number;
+  }
   | { type: "room"; roomId: string; userIds: string[] }
   | { type: "read"; userId: string; roomId: string; seq: number }
   | { type: "typing"; roomId: string; user: User }
@@ -418,4 +424,12 @@ export async function trimLog(kv: Deno.Kv, before: number): Promise<number> {
     // Another instance trimming at the same moment: it did the work.
     return (await op.commit()).ok ? keys.length : 0;
   });
+}
+
+/** A plan that also carries the value its operation resolves with. */
+export type Op<T> = Plan & { value: T };
+
+/** A plan that changes nothing and resolves with `value`. */
+export function noChange<T>(value: T): Op<T> {
+  return { checks: [], events: [], apply() {}, value };
 }

@@ -8,7 +8,7 @@
 
 /** The counters one process keeps; every app built in the process adds to them. */
 export const metrics = {
-  /** Commits that succeeded. */
+  /** Commits of the event writer that succeeded (accounts and sessions commit on their own). */
   commits: 0,
   /** Commits refused because a key they checked had changed since it was read. */
   conflicts: 0,
@@ -41,7 +41,10 @@ export function renderMetrics(gauges: { streamsOpen: number }): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
   };
-  add("parley_commits_total", "counter", "KV commits that succeeded.", [["", metrics.commits]]);
+  add("parley_commits_total", "counter", "Event-writer KV commits that succeeded.", [[
+    "",
+    metrics.commits,
+  ]]);
   add(
     "parley_commit_conflicts_total",
     "counter",

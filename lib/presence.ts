@@ -132,15 +132,24 @@ export class Presence {
     if (this.#sweeping) return;
     this.#sweeping = true;
     try {
+      const now = this.#clock();
       for await (const e of this.#kv.list<PresenceState>({ prefix: presencePrefix() })) {
         const userId = e.key[1] as string;
-        if (e.value.online && !this.#local.has(userId)) {
-          await this.#settle(userId).catch(logFailure);
-        }
+        if (!e.value.online || this.#local.has(userId)) continue;
+        // Only a user whose every lease has run out needs a commit.
+        if (await this.#anyLeaseLive(userId, now)) continue;
+        await this.#settle(userId).catch(logFailure);
       }
     } finally {
       this.#sweeping = false;
     }
+  }
+
+  async #anyLeaseLive(userId: string, now: number): Promise<boolean> {
+    for await (const e of this.#kv.list<Lease>({ prefix: presenceLeasesPrefix(userId) })) {
+      if (e.value.expiresAt > now) return true;
+    }
+    return false;
   }
 
   /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { EventData, EventName } from "../shared/events.ts";
 
 const encoder = new TextEncoder();
 
@@ -19,7 +20,11 @@ const encoder = new TextEncoder();
  * // "event: message\nid: ab12:7\ndata: {\"text\":\"hi\"}\n\n" as bytes
  * ```
  */
-export function encodeEvent(event: string, id: string | null, data: unknown): Uint8Array {
+export function encodeEvent<N extends EventName>(
+  event: N,
+  id: string | null,
+  data: EventData<N>,
+): Uint8Array {
   if (/[\r\n]/.test(event + (id ?? ""))) {
     throw new TypeError("SSE event and id cannot contain line breaks");
   }

@@ -6,7 +6,9 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { renderToString } from "preact-render-to-string";
+import { asyncApiDocument } from "../http/asyncapi.ts";
 import type { AppEnv } from "../http/router.ts";
+import { eventDocs, type EventName, eventSchemaIds, eventSchemas } from "../shared/events.ts";
 
 /** The OpenAPI document's title block. */
 export const apiInfo = {
@@ -42,7 +44,15 @@ export function mountApiDocs(app: OpenAPIHono<AppEnv>) {
     in: "cookie",
     name: "parley_session",
   });
+  // The event payloads join the components, so both documents share them.
+  for (const name of Object.keys(eventSchemas) as EventName[]) {
+    app.openAPIRegistry.register(eventSchemaIds[name], eventSchemas[name]);
+  }
   app.doc31("/api/openapi.json", apiInfo);
+  app.get("/api/asyncapi.json", (c) => {
+    const doc = app.getOpenAPI31Document(apiInfo);
+    return c.json(asyncApiDocument(doc.components?.schemas ?? {}));
+  });
   app.get("/api/docs", (c) => {
     const doc = app.getOpenAPI31Document(apiInfo);
     return c.html("<!doctype html>" + renderToString(<DocsPage doc={doc} />));
@@ -70,7 +80,8 @@ function DocsPage({ doc }: { doc: Doc }) {
         <h1>{doc.info.title} {doc.info.version}</h1>
         <p>{doc.info.description}</p>
         <p>
-          Machine-readable: <a href="/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).
+          Machine-readable: <a href="/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1) and{" "}
+          <a href="/api/asyncapi.json">/api/asyncapi.json</a> (AsyncAPI 3.0, the event stream).
         </p>
         <nav>
           <ul>
@@ -91,6 +102,7 @@ function DocsPage({ doc }: { doc: Doc }) {
             op={op}
           />
         ))}
+        <EventsSection />
         <h2>Schemas</h2>
         {Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => (
           <section id={`schema-${name}`}>
@@ -100,6 +112,37 @@ function DocsPage({ doc }: { doc: Doc }) {
         ))}
       </body>
     </html>
+  );
+}
+
+/** The event stream's events beside the routes, from the same schemas. */
+function EventsSection() {
+  const names = Object.keys(eventSchemas) as EventName[];
+  return (
+    <section id="events">
+      <h2>
+        Events on <code>GET /api/events</code>
+      </h2>
+      <p>
+        Server-Sent Events: the <code>event</code> field names the type, <code>data</code>{" "}
+        is one line of JSON. Reconnect with <code>Last-Event-ID</code>{" "}
+        to resume; replayed events are marked.
+      </p>
+      <dl>
+        {names.map((n) => (
+          <>
+            <dt id={`event-${n}`}>
+              <code>{n}</code>
+              {eventDocs[n].replayed ? " (replayed on resume)" : ""}
+            </dt>
+            <dd>
+              {eventDocs[n].summary} Payload:{" "}
+              <a href={`#schema-${eventSchemaIds[n]}`}>{eventSchemaIds[n]}</a>
+            </dd>
+          </>
+        ))}
+      </dl>
+    </section>
   );
 }
 

@@ -6,18 +6,12 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
-import { authenticate, createUser, type User } from "../lib/accounts.ts";
+import type { User } from "../lib/accounts.ts";
 import { ApiError, Errors } from "../lib/errors.ts";
 import { isHttps, requireUser, SESSION_COOKIE } from "../http/middleware/auth.ts";
-import {
-  assertLoginAllowed,
-  clearLoginFailures,
-  recordLoginFailure,
-} from "../lib/login_throttle.ts";
 import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
 import { type AppEnv, newRouter, type Services } from "../http/router.ts";
 import { AuthResult, Credentials } from "../shared/schemas.ts";
-import { createSession, revokeSession } from "../lib/sessions.ts";
 
 const register = createRoute({
   method: "post",
@@ -53,27 +47,25 @@ export function authRoutes(deps: Services) {
 
   app.openapi(register, async (c) => {
     const { username, password } = c.req.valid("json");
-    const user = await createUser(deps.kv, username, password, deps.clock());
+    const user = await deps.accounts.register(username, password);
     return c.json(await startSession(c, deps, user), 201);
   });
 
   app.openapi(login, async (c) => {
     const { username, password } = c.req.valid("json");
     const address = clientAddress(c);
-    await assertLoginAllowed(deps.kv, username, address, deps.clock());
-    const user = await authenticate(deps.kv, username, password);
+    await deps.loginThrottle.assertAllowed(username, address);
+    const user = await deps.accounts.authenticate(username, password);
     if (!user) {
-      await recordLoginFailure(deps.kv, username, address, deps.clock());
+      await deps.loginThrottle.recordFailure(username, address);
       throw new ApiError(Errors.badCredentials);
     }
-    await clearLoginFailures(deps.kv, username);
+    await deps.loginThrottle.clear(username);
     return c.json(await startSession(c, deps, user), 200);
   });
 
   app.openapi(logout, async (c) => {
-    await revokeSession(deps.kv, c.var.token);
-    deps.sessions.delete(c.var.token);
-    deps.hub.endSession(c.var.token);
+    await deps.sessions.end(c.var.token);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.body(null, 204);
   });
@@ -82,7 +74,7 @@ export function authRoutes(deps: Services) {
 }
 
 async function startSession(c: Context<AppEnv>, deps: Services, user: User) {
-  const { token } = await createSession(deps.kv, user.id, deps.clock(), deps.config.sessionTtlMs);
+  const { token } = await deps.sessions.start(user.id);
   setCookie(c, SESSION_COOKIE, token, {
     path: "/",
     httpOnly: true,

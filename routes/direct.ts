@@ -6,7 +6,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireUser } from "../http/middleware/auth.ts";
 import { errors, json, signedIn } from "../http/openapi.ts";
-import { openDirect } from "../lib/rooms.ts";
 import { newRouter, type Services } from "../http/router.ts";
 import { DirectParams, RoomResult } from "../shared/schemas.ts";
 
@@ -29,7 +28,7 @@ export function directRoutes(s: Services) {
   const app = newRouter();
   app.use("/direct/*", requireUser(s));
   app.openapi(direct, async (c) => {
-    const { room, created } = await openDirect(s.feed, c.var.user, c.req.valid("param").username);
+    const { room, created } = await s.directs.open(c.var.user, c.req.valid("param").username);
     return c.json({ room }, created ? 201 : 200);
   });
   return app;

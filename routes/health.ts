@@ -5,9 +5,8 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { ApiError, Errors } from "../lib/errors.ts";
-import { pingKv } from "../lib/health.ts";
 import { errors, json } from "../http/openapi.ts";
-import { type Deps, newRouter } from "../http/router.ts";
+import { newRouter, type Services } from "../http/router.ts";
 import { HealthResult } from "../shared/schemas.ts";
 
 const health = createRoute({
@@ -19,11 +18,11 @@ const health = createRoute({
 });
 
 /** The health check route. */
-export function healthRoutes(deps: Deps) {
+export function healthRoutes(deps: Services) {
   const app = newRouter();
   app.openapi(health, async (c) => {
     try {
-      await pingKv(deps.kv);
+      await deps.health.ping();
     } catch {
       throw new ApiError(Errors.unavailable);
     }

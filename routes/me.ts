@@ -6,7 +6,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireUser } from "../http/middleware/auth.ts";
 import { errors, json, signedIn } from "../http/openapi.ts";
-import { unreadTotal } from "../lib/rooms.ts";
 import { newRouter, type Services } from "../http/router.ts";
 import { MeResult } from "../shared/schemas.ts";
 
@@ -24,7 +23,7 @@ export function meRoutes(deps: Services) {
   const app = newRouter();
   app.use("/me", requireUser(deps));
   app.openapi(me, async (c) => {
-    return c.json({ user: c.var.user, unread: await unreadTotal(deps.kv, c.var.user.id) }, 200);
+    return c.json({ user: c.var.user, unread: await deps.rooms.unreadTotal(c.var.user.id) }, 200);
   });
   return app;
 }

@@ -4,10 +4,8 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import { listMessages } from "../lib/messages.ts";
 import { requireUser } from "../http/middleware/auth.ts";
 import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
-import { assertMember } from "../lib/rooms.ts";
 import { newRouter, type Services } from "../http/router.ts";
 import {
   HistoryPage,
@@ -49,14 +47,14 @@ export function messageRoutes(s: Services) {
   app.openapi(send, async (c) => {
     const { id } = c.req.valid("param");
     const { text, clientId } = c.req.valid("json");
-    const { message, duplicate } = await s.sender.send(id, c.var.user, text, clientId);
+    const { message, duplicate } = await s.messages.send(id, c.var.user, text, clientId);
     return c.json({ message }, duplicate ? 200 : 201);
   });
 
   app.openapi(history, async (c) => {
     const { id } = c.req.valid("param");
-    await assertMember(s.kv, id, c.var.user.id);
-    return c.json(await listMessages(s.kv, id, c.req.valid("query")), 200);
+    await s.rooms.assertMember(id, c.var.user.id);
+    return c.json(await s.messages.history(id, c.req.valid("query")), 200);
   });
 
   return app;

@@ -13,8 +13,7 @@ import { App, titleFor } from "../islands/app.tsx";
 import { createStore } from "../islands/store.ts";
 import type { Boot } from "../islands/types.ts";
 import type { User } from "../lib/accounts.ts";
-import { SESSION_COOKIE, signIn } from "../http/middleware/auth.ts";
-import { listRoomsOf } from "../lib/rooms.ts";
+import { SESSION_COOKIE } from "../http/middleware/auth.ts";
 import { type AppEnv, newRouter, type Services } from "../http/router.ts";
 import { STATIC_DIR, staticFiles } from "../http/static_files.ts";
 import { ROOM_ID_PATTERN } from "../shared/limits.ts";
@@ -41,7 +40,7 @@ async function appPage(c: Context<AppEnv>, s: Services, roomId: string | null) {
     const next = roomId ? `?next=${encodeURIComponent(`/rooms/${roomId}`)}` : "";
     return c.redirect(`/login${next}`, 302);
   }
-  const rooms = await listRoomsOf(s.kv, user.id);
+  const rooms = await s.rooms.mine(user.id);
   const boot: Boot = { user, rooms, roomId, auth: "login", next: "/" };
   const unread = rooms.reduce((n, r) => n + r.unread, 0);
   const title = titleFor(unread, rooms.find((r) => r.id === roomId)?.name);
@@ -59,7 +58,7 @@ async function authPage(c: Context<AppEnv>, s: Services, mode: "login" | "regist
 /** The user of the session cookie, if it is live. */
 async function signedInUser(c: Context<AppEnv>, s: Services): Promise<User | null> {
   const token = getCookie(c, SESSION_COOKIE);
-  return token ? (await signIn(s, token))?.user ?? null : null;
+  return token ? (await s.sessions.signIn(token))?.user ?? null : null;
 }
 
 /** Only same-site paths, so a crafted link cannot send someone elsewhere after signing in. */

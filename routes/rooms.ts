@@ -5,25 +5,10 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
-import { getUsers } from "../lib/accounts.ts";
 import { ApiError, Errors } from "../lib/errors.ts";
 import { requireUser } from "../http/middleware/auth.ts";
 import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
-import { getPresence } from "../lib/presence.ts";
-import {
-  addMember,
-  assertMember,
-  createRoom,
-  getRoomView,
-  joinRoom,
-  leaveRoom,
-  listMemberIds,
-  listPublicRooms,
-  listRoomsOf,
-  markRead,
-} from "../lib/rooms.ts";
 import { newRouter, type Services } from "../http/router.ts";
-import { sendTyping } from "../lib/typing.ts";
 import {
   AddMemberBody,
   CreateRoomBody,
@@ -151,14 +136,14 @@ export function roomRoutes(s: Services) {
   app.use("/rooms/*", requireUser(s));
 
   app.openapi(create, async (c) => {
-    const room = await createRoom(s.feed, c.var.user, c.req.valid("json"));
+    const room = await s.rooms.create(c.var.user, c.req.valid("json"));
     return c.json({ room }, 201);
   });
 
-  app.openapi(mine, async (c) => c.json({ rooms: await listRoomsOf(s.kv, c.var.user.id) }, 200));
+  app.openapi(mine, async (c) => c.json({ rooms: await s.rooms.mine(c.var.user.id) }, 200));
 
   app.openapi(directory, async (c) => {
-    const rooms = await listPublicRooms(s.kv, c.req.valid("query"));
+    const rooms = await s.rooms.directory(c.req.valid("query"));
     const shown = rooms.map(({ id, name, capacity, memberCount, createdAt }) => ({
       id,
       name,
@@ -171,57 +156,49 @@ export function roomRoutes(s: Services) {
 
   app.openapi(one, async (c) => {
     const { id } = c.req.valid("param");
-    await assertMember(s.kv, id, c.var.user.id);
-    return c.json({ room: await getRoomView(s.kv, id, c.var.user.id) }, 200);
+    await s.rooms.assertMember(id, c.var.user.id);
+    return c.json({ room: await s.rooms.view(id, c.var.user.id) }, 200);
   });
 
   app.openapi(join, async (c) => {
-    const room = await joinRoom(s.feed, c.var.user, c.req.valid("param").id);
+    const room = await s.rooms.join(c.var.user, c.req.valid("param").id);
     return c.json({ room }, 200);
   });
 
   app.openapi(leave, async (c) => {
-    await leaveRoom(s.feed, c.var.user, c.req.valid("param").id);
+    await s.rooms.leave(c.var.user, c.req.valid("param").id);
     return c.body(null, 204);
   });
 
   app.openapi(members, async (c) => {
     const { id } = c.req.valid("param");
-    await assertMember(s.kv, id, c.var.user.id);
-    const list = await listMemberIds(s.kv, id);
-    const ids = list.map((m) => m.userId);
-    const [users, presence] = await Promise.all([getUsers(s.kv, ids), getPresence(s.kv, ids)]);
-    const shown = list.flatMap((m, i) => {
-      const user = users[i];
-      return user ? [{ ...user, role: m.role, online: presence[i].online }] : [];
-    });
-    return c.json({ members: shown }, 200);
+    return c.json({ members: await s.rooms.members(id, c.var.user.id) }, 200);
   });
 
   app.openapi(invite, async (c) => {
     const { id } = c.req.valid("param");
-    const { room } = await addMember(s.feed, c.var.user, id, c.req.valid("json").username);
+    const { room } = await s.rooms.invite(c.var.user, id, c.req.valid("json").username);
     return c.json({ room }, 200);
   });
 
   app.openapi(read, async (c) => {
     const { id } = c.req.valid("param");
     const { seq } = c.req.valid("json");
-    await assertMember(s.kv, id, c.var.user.id);
-    const room = await getRoomView(s.kv, id, c.var.user.id);
+    await s.rooms.assertMember(id, c.var.user.id);
+    const room = await s.rooms.view(id, c.var.user.id);
     if (seq > room.lastSeq) {
       throw new ApiError(Errors.invalidInput, { lastSeq: room.lastSeq }, {
         message: "seq is past the room's last message.",
       });
     }
-    await markRead(s.feed, c.var.user.id, id, seq);
-    return c.json({ room: await getRoomView(s.kv, id, c.var.user.id) }, 200);
+    await s.readMarkers.mark(c.var.user.id, id, seq);
+    return c.json({ room: await s.rooms.view(id, c.var.user.id) }, 200);
   });
 
   app.openapi(typing, async (c) => {
     const { id } = c.req.valid("param");
-    await assertMember(s.kv, id, c.var.user.id);
-    await sendTyping(s.feed, id, c.var.user);
+    await s.rooms.assertMember(id, c.var.user.id);
+    await s.typing.send(id, c.var.user);
     return c.body(null, 204);
   });
 

@@ -6,7 +6,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireUser } from "../http/middleware/auth.ts";
 import { errors, json, signedIn } from "../http/openapi.ts";
-import { listUsersWithPresence } from "../lib/presence.ts";
 import { newRouter, type Services } from "../http/router.ts";
 import { UserList, UsersQuery } from "../shared/schemas.ts";
 
@@ -26,7 +25,7 @@ export function userRoutes(s: Services) {
   app.use("/users", requireUser(s));
   app.openapi(users, async (c) => {
     const { online, limit } = c.req.valid("query");
-    const list = await listUsersWithPresence(s.kv, { onlineOnly: online === "true", limit });
+    const list = await s.users.withPresence({ onlineOnly: online === "true", limit });
     return c.json({ users: list }, 200);
   });
   return app;

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { checkEvent } from "../shared/events.ts";
+import { SseParser } from "../shared/sse_reader.ts";
 
 /** One parsed event. */
 export interface SseEvent {
@@ -20,6 +22,8 @@ export class SseClient {
   retry?: number;
   lastEventId: string | null;
   closed = false;
+  /** Events that did not match their schema in `shared/events.ts`. */
+  readonly violations: string[] = [];
   /** Why the stream broke off, if it did not end cleanly. */
   error: unknown = undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -92,51 +96,38 @@ export class SseClient {
     return found!.data;
   }
 
-  /** Closes the connection (cancelling the body closes the socket). */
+  /**
+   * Closes the connection (cancelling the body closes the socket).
+   *
+   * @throws {Error} when an event received broke the event contract.
+   */
   async close(): Promise<void> {
     if (!this.closed) await this.#reader.cancel().catch(() => {});
     await this.#done;
+    if (this.violations.length) {
+      throw new Error(`events broke the contract:\n${this.violations.join("\n")}`);
+    }
   }
 
   async #read(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffer = "";
-    let event: Partial<SseEvent> & { dataLines: string[] } = { dataLines: [] };
+    const parser = new SseParser({
+      event: ({ event, id, data }) => {
+        const parsed = JSON.parse(data);
+        // Every event the suite receives is checked against the contract.
+        const problem = checkEvent(event, parsed);
+        if (problem) this.violations.push(problem);
+        this.events.push({ event, id: id ?? parser.lastEventId ?? "", data: parsed });
+        if (parser.lastEventId !== null) this.lastEventId = parser.lastEventId;
+        this.#notify();
+      },
+      comment: (text) => this.comments.push(text),
+      retry: (ms) => this.retry = ms,
+    });
     try {
       for (;;) {
         const { value, done } = await this.#reader.read();
         if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let nl: number;
-        while ((nl = buffer.search(/\r\n|\r|\n/)) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + (buffer.startsWith("\r\n", nl) ? 2 : 1));
-          if (line === "") {
-            if (event.dataLines.length) {
-              const data = event.dataLines.join("\n");
-              if (event.id !== undefined) this.lastEventId = event.id;
-              this.events.push({
-                event: event.event ?? "message",
-                id: event.id ?? this.lastEventId ?? "",
-                data: JSON.parse(data),
-              });
-            }
-            event = { dataLines: [] };
-            this.#notify();
-            continue;
-          }
-          if (line.startsWith(":")) {
-            this.comments.push(line.slice(1));
-            continue;
-          }
-          const colon = line.indexOf(":");
-          const field = colon < 0 ? line : line.slice(0, colon);
-          const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-          if (field === "event") event.event = val;
-          else if (field === "data") event.dataLines.push(val);
-          else if (field === "id") event.id = val;
-          else if (field === "retry") this.retry = Number(val);
-        }
+        parser.push(value);
       }
     } catch (error) {
       // The connection was cut: that is one way a stream ends.

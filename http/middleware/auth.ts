@@ -6,11 +6,8 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { getUser } from "../../lib/accounts.ts";
 import { ApiError, Errors } from "../../lib/errors.ts";
 import type { AppEnv, Services } from "../router.ts";
-import type { SignedIn } from "../../lib/session_cache.ts";
-import { findSession } from "../../lib/sessions.ts";
 
 /** The name of the session cookie. */
 export const SESSION_COOKIE = "parley_session";
@@ -36,27 +33,13 @@ export function requireUser(deps: Services): MiddlewareHandler<AppEnv> {
     if (!bearer && !SAFE_METHODS.has(c.req.method) && !isSameOrigin(c, deps.config.publicOrigin)) {
       throw new ApiError(Errors.crossOrigin);
     }
-    const signedIn = await signIn(deps, token);
+    const signedIn = await deps.sessions.signIn(token);
     if (!signedIn) throw new ApiError(Errors.unauthorized);
     c.set("user", signedIn.user);
     c.set("token", token);
     c.set("session", signedIn.session);
     await next();
   };
-}
-
-/**
- * The live session and user of a token, from the session cache or KV;
- * `null` when the token is unknown, revoked or expired.
- */
-export async function signIn(deps: Services, token: string): Promise<SignedIn | null> {
-  const cached = deps.sessions.get(token);
-  if (cached) return cached.session.expiresAt > deps.clock() ? cached : null;
-  const session = await findSession(deps.kv, token, deps.clock());
-  const user = session && await getUser(deps.kv, session.userId);
-  if (!session || !user) return null;
-  deps.sessions.set(token, { session, user });
-  return { session, user };
 }
 
 /**

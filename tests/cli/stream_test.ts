@@ -1,23 +1,8 @@
 import assert from "node:assert/strict";
-import { EventStream, SseParser, type StreamEvent, type StreamState } from "../../cli/stream.ts";
+import { EventStream, type StreamEvent, type StreamState } from "../../cli/stream.ts";
 import { serve } from "../helpers.ts";
 
 const encoder = new TextEncoder();
-
-Deno.test("SseParser reads events across chunks, CRLF, comments and retry", () => {
-  const events: StreamEvent[] = [];
-  const parser = new SseParser((e) => events.push(e));
-  const text = 'retry: 2000\r\n\r\n: keep-alive\n\nevent: message\nid: a:1\ndata: {"text":"h' +
-    'é"}\n\ndata: {"n":\r\ndata: 1}\r\n\r\nevent: x\ndata: not json\n\nevent: room\ndata: 2\r\r\n';
-  const bytes = encoder.encode(text);
-  // Fed in 3-byte pieces, so lines, CRLFs and the two-byte "é" are split.
-  for (let i = 0; i < bytes.length; i += 3) parser.push(bytes.subarray(i, i + 3));
-  assert.deepEqual(events, [
-    { event: "message", id: "a:1", data: { text: "hé" } },
-    { event: "message", id: null, data: { n: 1 } }, // data lines joined with "\n"
-    { event: "room", id: null, data: 2 }, // "not json" was skipped
-  ]);
-});
 
 /** A fake event server: each connection is answered by the next script. */
 function fakeEvents(scripts: ((req: Request) => Response)[]) {

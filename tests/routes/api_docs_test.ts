@@ -4,7 +4,13 @@ import { call, testApp } from "../helpers.ts";
 
 /** Every route the app serves under /api (and /metrics), except the documentation itself. */
 function apiRoutes(app: { routes: { method: string; path: string }[] }): string[] {
-  const skip = new Set(["/api/openapi.json", "/api/docs", "/api/docs.css", "/api/*"]);
+  const skip = new Set([
+    "/api/openapi.json",
+    "/api/asyncapi.json",
+    "/api/docs",
+    "/api/docs.css",
+    "/api/*",
+  ]);
   return [
     ...new Set(
       app.routes
@@ -51,4 +57,40 @@ Deno.test("GET /api/docs renders the reference with no external assets", async (
   const html = await res.text();
   assert.match(html, /POST \/api\/auth\/register/);
   assert.doesNotMatch(html, /(src|href)="https?:/, "no asset comes from another host");
+});
+
+Deno.test("GET /api/asyncapi.json documents every event type with its payload schema", async () => {
+  await using t = await testApp();
+  const res = await t.app.request("/api/asyncapi.json");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /application\/json/);
+  const doc = JSON.parse(await res.text());
+  assert.equal(doc.asyncapi, "3.0.0");
+  assert.equal(doc.channels.events.address, "/api/events");
+  const { eventSchemas } = await import("../../shared/events.ts");
+  const names = Object.keys(eventSchemas).sort();
+  assert.deepEqual(Object.keys(doc.channels.events.messages).sort(), names);
+  assert.deepEqual(Object.keys(doc.components.messages).sort(), names);
+  // Every reference in the document resolves inside it.
+  const resolve = (ref: string) =>
+    ref.slice(2).split("/").reduce((node: any, part: string) => node?.[part], doc);
+  const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g)!.map((r) => r.slice(8, -1));
+  for (const ref of refs) assert.ok(resolve(ref), `${ref} resolves`);
+  for (const name of names) {
+    const payload = resolve(doc.components.messages[name].payload.$ref);
+    assert.equal(payload.type, "object", `${name} has an object payload`);
+    assert.ok(doc.components.messages[name].summary);
+  }
+  const member = resolve(doc.components.messages.member.payload.$ref);
+  assert.ok(member.required.includes("memberCount"));
+});
+
+Deno.test("GET /api/docs shows the events beside the routes", async () => {
+  await using t = await testApp();
+  const html = await (await t.app.request("/api/docs")).text();
+  const { eventSchemas } = await import("../../shared/events.ts");
+  for (const name of Object.keys(eventSchemas)) {
+    assert.match(html, new RegExp(`id="event-${name}"`));
+  }
+  assert.match(html, /href="\/api\/asyncapi.json"/);
 });

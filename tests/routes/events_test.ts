@@ -102,12 +102,12 @@ Deno.test("room, member, read and typing events reach the right users", async ()
       roomId: id,
       user: { id: c.id, username: c.username },
       action: "joined",
+      memberCount: 3,
     });
     await call(server.url, `/api/rooms/${id}/leave`, { token: c.token, method: "POST" });
-    assert.equal(
-      (await sa.next("member", (e) => e.user.id === c.id && e.action === "left")).roomId,
-      id,
-    );
+    const left = await sa.next("member", (e) => e.user.id === c.id && e.action === "left");
+    assert.equal(left.roomId, id);
+    assert.equal(left.memberCount, 2, "the event carries the room's new member count");
 
     await post(server.url, b.token, id, "one");
     await sa.next("message");
@@ -238,7 +238,7 @@ Deno.test("an id older than the resume window gets a reset, not a silent gap", a
   t.clock.advance(120_000);
   await post(server.url, a.token, id, "newer");
   const { trimLog } = await import("../../lib/feed.ts");
-  assert.ok(await trimLog(t.app.services.kv, t.clock() - 60_000) > 0);
+  assert.ok(await trimLog(t.kv, t.clock() - 60_000) > 0);
   const again = await SseClient.connect(server.url, { token: a.token, lastEventId: oldId });
   try {
     await again.next("reset");
@@ -460,15 +460,14 @@ Deno.test("a member whose join is queued just before a message gets it live", as
   const s = await SseClient.connect(server.url, dave);
   try {
     await s.next("ready");
-    const { feed, sender } = t.app.services;
-    const { joinRoom } = await import("../../lib/rooms.ts");
+    const { feed, rooms, messages } = t.app.services;
     // Keep the room's domain busy so the join and the send queue up behind it.
     const busy = feed.run(
       `room:${id}`,
       () => Promise.resolve({ checks: [], events: [], apply() {}, value: undefined }),
     );
-    const joined = joinRoom(feed, { id: dave.id, username: dave.username }, id);
-    const sent = sender.send(id, { id: carol.id, username: carol.username }, "same commit");
+    const joined = rooms.join({ id: dave.id, username: dave.username }, id);
+    const sent = messages.send(id, { id: carol.id, username: carol.username }, "same commit");
     await Promise.all([busy, joined, sent]);
     const message = await s.next("message");
     assert.equal(message.text, "same commit");

@@ -1,0 +1,235 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The proof that events are complete, in the style of Zulip's: start from a
+ * state fetched over HTTP, make a change through the API, apply every event
+ * the stream delivered with `applyEvent`, and compare with a state fetched
+ * afresh. A real server on a socket, real SSE parsing, real KV.
+ */
+import assert from "node:assert/strict";
+import { type ApiCall, fetchState } from "../../shared/client_actions.ts";
+import { applyEvent, type ClientState, typingIn } from "../../shared/client_state.ts";
+import type { ParleyEvent } from "../../shared/events.ts";
+import { call, post, registerUser, roomWith, serve, testApp } from "../helpers.ts";
+import { SseClient } from "../sse_client.ts";
+
+type TestUser = { id: string; username: string; token: string };
+
+function apiFor(url: string, user: TestUser): ApiCall {
+  return async <T>(method: string, path: string, body?: unknown) => {
+    const res = await call(url, path, { token: user.token, method, body });
+    if (res.status >= 400) throw Object.assign(new Error(res.body.error.message), res);
+    return res.body as T;
+  };
+}
+
+/**
+ * What the two states are compared on. Every room record (unread counts,
+ * last messages, member counts) in full. Member lists and history for the
+ * rooms whose details the client had loaded: a client loads them when it
+ * opens a room, so a room that appeared through an event has its record
+ * only. Online flags of the users in those member lists (the server tells a
+ * client of presence only for people it shares a room with). No typing,
+ * which is of the moment.
+ */
+function comparable(state: ClientState, loaded: string[]) {
+  const pick = <T>(map: Record<string, T>) =>
+    Object.fromEntries(Object.entries(map).filter(([id]) => loaded.includes(id)));
+  const members = pick(state.members);
+  const seen = new Set(Object.values(members).flat().map((m) => m.id));
+  const online = Object.fromEntries(Object.entries(state.online).filter(([id]) => seen.has(id)));
+  return { ...state, members, conversations: pick(state.conversations), online, typing: {} };
+}
+
+/**
+ * Fetches `viewer`'s state with its stream open, runs `change`, waits for
+ * `settled` on the stream, applies every event after the fetch began, and
+ * asserts the result equals a fresh fetch.
+ */
+async function assertEventsComplete(
+  url: string,
+  viewer: TestUser,
+  change: () => Promise<unknown>,
+  settled: (stream: SseClient) => Promise<unknown>,
+) {
+  const api = apiFor(url, viewer);
+  const me = { id: viewer.id, username: viewer.username };
+  const stream = await SseClient.connect(url, viewer);
+  try {
+    await stream.next("ready");
+    const from = stream.events.length;
+    let state = await fetchState(api, me, { details: true });
+    await change();
+    await settled(stream);
+    await new Promise((r) => setTimeout(r, 150)); // anything else in flight
+    const delivered = stream.events.slice(from);
+    for (const e of delivered) {
+      state = applyEvent(state, { type: e.event, id: e.id, data: e.data } as ParleyEvent, 0);
+    }
+    const fresh = await fetchState(api, me, { details: true });
+    const loaded = Object.keys(state.members);
+    assert.deepEqual(comparable(state, loaded), comparable(fresh, loaded));
+    return delivered;
+  } finally {
+    await stream.close();
+  }
+}
+
+async function setup() {
+  const t = await testApp({ presenceGraceMs: 50 });
+  const server = serve(t.app.fetch);
+  const [viewer, ann, ben] = await Promise.all([
+    registerUser(server.url),
+    registerUser(server.url),
+    registerUser(server.url),
+  ]);
+  const room = await roomWith(server.url, viewer, [ann], { name: "shared" });
+  await post(server.url, ann.token, room, "before the fetch");
+  return {
+    url: server.url,
+    viewer,
+    ann,
+    ben,
+    room,
+    async [Symbol.asyncDispose]() {
+      await server[Symbol.asyncDispose]();
+      await t[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("applyEvent() after others send equals a fresh fetch (messages, unread, last message)", async () => {
+  await using s = await setup();
+  await assertEventsComplete(s.url, s.viewer, async () => {
+    for (const text of ["one", "two", "three"]) await post(s.url, s.ann.token, s.room, text);
+  }, (st) => st.until(() => st.of("message").length >= 3, 5000, "three messages"));
+});
+
+Deno.test("applyEvent() after the user's own send equals a fresh fetch (own messages count as read)", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => post(s.url, s.viewer.token, s.room, "mine"),
+    (st) => st.next("message"),
+  );
+});
+
+Deno.test("applyEvent() after someone joins and then leaves equals a fresh fetch (member counts)", async () => {
+  await using s = await setup();
+  const events = await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/rooms/${s.room}/join`, { token: s.ben.token, method: "POST" }),
+    (st) => st.next("member", (e) => e.action === "joined"),
+  );
+  assert.ok(events.some((e) => e.event === "member" && e.data.memberCount === 3));
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/rooms/${s.room}/leave`, { token: s.ben.token, method: "POST" }),
+    (st) => st.next("member", (e) => e.action === "left"),
+  );
+});
+
+Deno.test("applyEvent() after being invited into a private room equals a fresh fetch", async () => {
+  await using s = await setup();
+  const secret = await roomWith(s.url, s.ann, [], { name: "secret", private: true });
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () =>
+      call(s.url, `/api/rooms/${secret}/members`, {
+        token: s.ann.token,
+        body: { username: s.viewer.username },
+      }),
+    (st) => st.next("room", (e) => e.room.id === secret),
+  );
+});
+
+Deno.test("applyEvent() after the user invites someone equals a fresh fetch", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () =>
+      call(s.url, `/api/rooms/${s.room}/members`, {
+        token: s.viewer.token,
+        body: { username: s.ben.username },
+      }),
+    (st) => st.next("member", (e) => e.user.id === s.ben.id),
+  );
+});
+
+Deno.test("applyEvent() after someone opens a direct conversation equals a fresh fetch", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    async () => {
+      const opened = await call(s.url, `/api/direct/${s.viewer.username}`, {
+        token: s.ben.token,
+        method: "POST",
+      });
+      await post(s.url, s.ben.token, opened.body.room.id, "hello there");
+    },
+    (st) => st.next("message", (m) => m.text === "hello there"),
+  );
+});
+
+Deno.test("applyEvent() after the read marker moves on another device equals a fresh fetch", async () => {
+  await using s = await setup();
+  await post(s.url, s.ann.token, s.room, "unread one");
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/rooms/${s.room}/read`, { token: s.viewer.token, body: { seq: 2 } }),
+    (st) => st.next("read"),
+  );
+});
+
+Deno.test("applyEvent() after the user leaves a room equals a fresh fetch", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/rooms/${s.room}/leave`, { token: s.viewer.token, method: "POST" }),
+    (st) => st.next("member", (e) => e.user.id === s.viewer.id),
+  );
+});
+
+Deno.test("applyEvent() after presence changes equals a fresh fetch (online, then offline)", async () => {
+  await using s = await setup();
+  let annStream: SseClient | undefined;
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    async () => annStream = await SseClient.connect(s.url, s.ann),
+    (st) => st.next("presence", (p) => p.userId === s.ann.id && p.online),
+  );
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => annStream!.close(),
+    (st) => st.next("presence", (p) => p.userId === s.ann.id && !p.online, 5000),
+  );
+});
+
+Deno.test("applyEvent() shows typing for a while, and a message from the typist ends it", async () => {
+  await using s = await setup();
+  const stream = await SseClient.connect(s.url, s.viewer);
+  try {
+    await stream.next("ready");
+    let state = await fetchState(apiFor(s.url, s.viewer), s.viewer, { details: true });
+    await call(s.url, `/api/rooms/${s.room}/typing`, { token: s.ann.token, method: "POST" });
+    const typing = await stream.next("typing");
+    state = applyEvent(state, { type: "typing", id: null, data: typing }, 1_000);
+    assert.deepEqual(typingIn(state, s.room, 1_000), [s.ann.username]);
+    assert.deepEqual(typingIn(state, s.room, 1_000 + 60_000), [], "it fades");
+    await post(s.url, s.ann.token, s.room, "done typing");
+    const message = await stream.next("message");
+    state = applyEvent(state, { type: "message", id: "x", data: message }, 1_000);
+    assert.deepEqual(typingIn(state, s.room, 1_000), []);
+  } finally {
+    await stream.close();
+  }
+});
