@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { EVENT_NAMES } from "../shared/event_names.ts";
 
 /** Whether events are flowing. */
 export type StreamStatus = "connecting" | "live" | "reconnecting";
@@ -21,18 +22,6 @@ export interface StreamEvent {
   id: string;
   data: unknown;
 }
-
-/** The event names the server sends. */
-export const EVENT_TYPES = [
-  "ready",
-  "reset",
-  "message",
-  "room",
-  "member",
-  "presence",
-  "read",
-  "typing",
-] as const;
 
 /** What travels over the BroadcastChannel between tabs. */
 type Relay =
@@ -152,7 +141,7 @@ function openLeaderStream(
   const open = () => {
     const id = lastId();
     source = new EventSource("/api/events" + (id ? `?lastEventId=${encodeURIComponent(id)}` : ""));
-    for (const type of EVENT_TYPES) {
+    for (const type of EVENT_NAMES) {
       source.addEventListener(type, (e) => {
         const m = e as MessageEvent<string>;
         onEvent({ type, id: m.lastEventId, data: JSON.parse(m.data) });

@@ -219,6 +219,17 @@ export function stopTyping(state: ClientState, roomId: string, userId: string): 
   return { ...state, typing: { ...state.typing, [roomId]: rest } };
 }
 
+/** The state without the typing indicators that have run out by `now`. */
+export function withoutExpiredTyping(state: ClientState, now: number): ClientState {
+  let next = state;
+  for (const [roomId, users] of Object.entries(state.typing)) {
+    for (const [userId, t] of Object.entries(users)) {
+      if (t.until <= now) next = stopTyping(next, roomId, userId);
+    }
+  }
+  return next;
+}
+
 /** Who is typing in a room at `now`, other than the user. */
 export function typingIn(state: ClientState, roomId: string, now: number): string[] {
   return Object.entries(state.typing[roomId] ?? {})

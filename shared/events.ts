@@ -7,7 +7,10 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import type { EventName } from "./event_names.ts";
 import { MessageSchema, RoomSchema, UserSchema } from "./schemas.ts";
+
+export type { EventName };
 
 const RoomIdField = z.string().openapi({ description: "The room the event is about." });
 
@@ -38,7 +41,7 @@ export const eventSchemas = {
     lastSeen: z.number().int(),
   }).openapi("PresenceEvent"),
   typing: z.object({ roomId: RoomIdField, user: UserSchema }).openapi("TypingEvent"),
-};
+} satisfies Record<EventName, z.ZodType>;
 
 /** The component name each payload schema is documented under. */
 export const eventSchemaIds = {
@@ -50,10 +53,7 @@ export const eventSchemaIds = {
   read: "ReadEvent",
   presence: "PresenceEvent",
   typing: "TypingEvent",
-} as const satisfies Record<keyof typeof eventSchemas, string>;
-
-/** The name of an event type. */
-export type EventName = keyof typeof eventSchemas;
+} as const satisfies Record<EventName, string>;
 
 /** The payload of event type `N`. */
 export type EventData<N extends EventName> = z.infer<(typeof eventSchemas)[N]>;

@@ -7,7 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { type ApiCall, fetchState } from "../../shared/client_actions.ts";
-import { applyEvent, type ClientState, typingIn } from "../../shared/client_state.ts";
+import type { Message, Room } from "../../shared/api_types.ts";
+import {
+  applyEvent,
+  type ClientState,
+  emptyState,
+  merge,
+  sortedRooms,
+  typingIn,
+  withRooms,
+} from "../../shared/client_state.ts";
 import type { ParleyEvent } from "../../shared/events.ts";
 import { call, post, registerUser, roomWith, serve, testApp } from "../helpers.ts";
 import { SseClient } from "../sse_client.ts";
@@ -232,4 +241,28 @@ Deno.test("applyEvent() shows typing for a while, and a message from the typist 
   } finally {
     await stream.close();
   }
+});
+
+const message = (seq: number, text = `m${seq}`): Message => ({
+  id: `id${seq}`,
+  roomId: "r",
+  seq,
+  author: { id: "u", username: "u" },
+  text,
+  createdAt: seq,
+});
+
+Deno.test("merge() orders by seq and keeps each seq once", () => {
+  const merged = merge([message(3), message(1)], [message(2), message(3, "again")]);
+  assert.deepEqual(merged.map((m) => [m.seq, m.text]), [[1, "m1"], [2, "m2"], [3, "again"]]);
+});
+
+Deno.test("sortedRooms() puts the most recent activity first", () => {
+  const room = (id: string, lastActivityAt: number) => ({ id, name: id, lastActivityAt }) as Room;
+  const state = withRooms(emptyState({ id: "me", username: "me" }), [
+    room("a", 1),
+    room("b", 3),
+    room("c", 2),
+  ]);
+  assert.deepEqual(sortedRooms(state).map((r) => r.id), ["b", "c", "a"]);
 });

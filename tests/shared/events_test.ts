@@ -15,3 +15,9 @@ Deno.test("checkEvent() accepts an event as documented and names what breaks the
   assert.match(checkEvent("gossip", {})!, /unknown event type gossip/);
   assert.equal(checkEvent("typing", { roomId: "r1", user }), null);
 });
+
+Deno.test("EVENT_NAMES lists exactly the event types that have a schema", async () => {
+  const { EVENT_NAMES } = await import("../../shared/event_names.ts");
+  const { eventSchemas } = await import("../../shared/events.ts");
+  assert.deepEqual([...EVENT_NAMES].sort(), Object.keys(eventSchemas).sort());
+});

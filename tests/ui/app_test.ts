@@ -145,6 +145,34 @@ Deno.test({
       },
     );
 
+    await t.step("member events update the room without fetching it", async () => {
+      const rita = await h.user("rita");
+      const sam = await h.user("sam");
+      const roomId = await createRoomViaApi(h, rita.token, "headcount");
+      const r = await h.open(rita.context, `/rooms/${roomId}`);
+      const subtitle = r.locator(".conv-sub");
+      await subtitle.getByText("1 member · public").waitFor(T);
+      const roomFetches: string[] = [];
+      r.on("request", (req) => {
+        const path = new URL(req.url()).pathname;
+        if (req.method() === "GET" && path === `/api/rooms/${roomId}`) roomFetches.push(path);
+      });
+      const join = await call(h.url, `/api/rooms/${roomId}/join`, {
+        token: sam.token,
+        method: "POST",
+      });
+      assert.equal(join.status, 200);
+      await subtitle.getByText("2 members · public").waitFor(T);
+      const leave = await call(h.url, `/api/rooms/${roomId}/leave`, {
+        token: sam.token,
+        method: "POST",
+      });
+      assert.equal(leave.status, 204);
+      await subtitle.getByText("1 member · public").waitFor(T);
+      assert.deepEqual(roomFetches, [], "the counts came from the member events");
+      for (const u of [rita, sam]) await u.context.close();
+    });
+
     await t.step("unread badges show after being away and clear in the other tab", async () => {
       const carol = await h.user("carol");
       const dave = await h.user("dave");

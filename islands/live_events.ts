@@ -1,0 +1,101 @@
+/**
+ * Live events: every event of the stream moves the shared state with
+ * `applyEvent`; what only the page does about one (refetching an unknown
+ * room, filling a gap, marking read, leaving a view) happens here too.
+ *
+ * @module
+ */
+import { batch } from "@preact/signals";
+import { applyEvent, TYPING_SHOWN_MS, withoutExpiredTyping } from "../shared/client_state.ts";
+import type { ParleyEvent } from "../shared/events.ts";
+import type { Navigation } from "./navigation.ts";
+import type { StoreCore } from "./store_core.ts";
+import type { StreamEvent } from "./stream.ts";
+import type { Message } from "./types.ts";
+
+/** Builds the event handlers on the store's core and navigation. */
+export function createLiveEvents(core: StoreCore, nav: Navigation) {
+  const { me, state, update, currentId, problem, people, conversations, refreshRooms } = core;
+  const { openRoom, fillGap, markRead, leaveView } = nav;
+
+  /** A message from the stream, or the answer to our own send. */
+  function receiveMessage(m: Message) {
+    const mine = m.author.id === me.value?.id;
+    const known = state.value.rooms[m.roomId];
+    batch(() => {
+      update((s) => applyEvent(s, { type: "message", id: null, data: m }, Date.now()));
+      if (mine && m.clientId) {
+        const conv = conversations.get(m.roomId);
+        if (conv) conv.pending.value = conv.pending.value.filter((p) => p.clientId !== m.clientId);
+      }
+    });
+    if (!known) refreshRooms().catch(() => {});
+    if (state.value.conversations[m.roomId]?.gap) fillGap(m.roomId).catch(() => {});
+    if (!mine) markRead(m.roomId);
+  }
+
+  function onEvent(e: StreamEvent) {
+    // The server encodes every event through the contract in shared/events.ts.
+    const event = e as unknown as ParleyEvent;
+    switch (event.type) {
+      case "message":
+        return receiveMessage(event.data);
+      case "reset":
+        return resync();
+      case "typing":
+        update((s) => applyEvent(s, event, Date.now()));
+        setTimeout(
+          () => update((s) => withoutExpiredTyping(s, Date.now())),
+          TYPING_SHOWN_MS + 50,
+        );
+        return;
+      case "member": {
+        const { roomId, user, action } = event.data;
+        update((s) => applyEvent(s, event, Date.now()));
+        if (user.id === me.value?.id && action === "left") leaveView(roomId);
+        return;
+      }
+      case "room":
+        update((s) => applyEvent(s, event, Date.now()));
+        if (currentId.value === event.data.room.id && problem.value) {
+          openRoom(event.data.room.id, false);
+        }
+        return;
+      case "presence": {
+        const { userId, username, online: isOnline } = event.data;
+        batch(() => {
+          update((s) => applyEvent(s, event, Date.now()));
+          if (!people.value.some((u) => u.id === userId)) {
+            people.value = [...people.value, {
+              id: userId,
+              username,
+              online: isOnline,
+              lastSeen: null,
+            }].sort((a, b) => a.username.localeCompare(b.username));
+          }
+        });
+        return;
+      }
+      default:
+        update((s) => applyEvent(s, event, Date.now()));
+    }
+  }
+
+  /** After a `reset`, what we hold may be stale: load it all again. */
+  async function resync() {
+    await refreshRooms().catch(() => {});
+    for (const [roomId, conv] of conversations) {
+      if (roomId !== currentId.value) {
+        conversations.delete(roomId);
+        update((s) => ({ ...s, conversations: without(s.conversations, roomId) }));
+      } else await fillGap(roomId).catch(() => conv.loaded.value = false);
+    }
+  }
+
+  return { receiveMessage, onEvent, resync };
+}
+
+function without<T>(map: Record<string, T>, key: string): Record<string, T> {
+  const { [key]: _, ...rest } = map;
+  return rest;
+}

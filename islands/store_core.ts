@@ -1,0 +1,185 @@
+/**
+ * The web app's state: the shared client state (`shared/client_state.ts`)
+ * in one signal, the signals derived from it, and what only the page has
+ * (the open conversation, dialogs, notices, messages still being sent). The
+ * store's other parts (navigation, live events, the outbox, room actions,
+ * slash commands) are built on this core.
+ *
+ * @module
+ */
+import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import {
+  type ClientState,
+  emptyState,
+  sortedRooms,
+  unreadTotal as unreadOf,
+  withRoom,
+  withRooms,
+} from "../shared/client_state.ts";
+import { api } from "./client_api.ts";
+import type { SharedStream } from "./stream.ts";
+import type { Boot, Member, Message, Room, User, UserPresence } from "./types.ts";
+
+/** A message shown before the server has taken it. */
+export interface Pending {
+  clientId: string;
+  roomId: string;
+  text: string;
+  createdAt: number;
+  state: "sending" | "failed";
+  error?: string;
+}
+
+/** One conversation as the page shows it. */
+export interface Conversation {
+  /** The loaded history, from the shared state. */
+  messages: ReadonlySignal<Message[]>;
+  pending: Signal<Pending[]>;
+  /** Whether older messages exist before the first loaded one. */
+  hasMore: ReadonlySignal<boolean>;
+  loaded: Signal<boolean>;
+  loadingOlder: Signal<boolean>;
+  /** The first unread message when the conversation was opened. */
+  dividerSeq: Signal<number | null>;
+}
+
+/** A line of local output: command results and errors, never sent. */
+export interface Notice {
+  id: number;
+  tone: "info" | "error";
+  title: string;
+  lines: string[];
+}
+
+/** Which dialog is open. */
+export type Dialog = null | "create" | "browse" | "people";
+
+/** Why the open conversation cannot be shown. */
+export interface RoomProblem {
+  roomId: string;
+  code: string;
+  message: string;
+}
+
+/** Builds the core from what the server rendered into the page. */
+export function createCore(boot: Boot) {
+  const me = signal<User | null>(boot.user);
+  const state = signal<ClientState>(
+    withRooms(emptyState(boot.user ?? { id: "", username: "" }), boot.rooms),
+  );
+  const rooms = computed(() => sortedRooms(state.value));
+  const currentId = signal<string | null>(boot.roomId);
+  const problem = signal<RoomProblem | null>(null);
+  const members = computed(() =>
+    sortMembers(currentId.value ? state.value.members[currentId.value] ?? [] : [])
+  );
+  const people = signal<UserPresence[]>([]);
+  const online = computed(() => state.value.online);
+  const typing = computed(() => state.value.typing);
+  const status = signal<"connecting" | "live" | "reconnecting">("connecting");
+  const dialog = signal<Dialog>(null);
+  const showMembers = signal(false);
+  const notices = signal<Notice[]>([]);
+  const conversations = new Map<string, Conversation>();
+  /** The live stream, once started. */
+  const stream: { current: SharedStream | null } = { current: null };
+  let noticeCounter = 0;
+
+  const current: ReadonlySignal<Room | null> = computed(() =>
+    currentId.value ? state.value.rooms[currentId.value] ?? null : null
+  );
+  const unreadTotal = computed(() => unreadOf(state.value));
+
+  /** Moves the shared state along. */
+  function update(f: (s: ClientState) => ClientState) {
+    state.value = f(state.value);
+  }
+
+  function conversation(roomId: string): Conversation {
+    let c = conversations.get(roomId);
+    if (!c) {
+      c = {
+        messages: computed(() => state.value.conversations[roomId]?.messages ?? []),
+        pending: signal([]),
+        hasMore: computed(() => state.value.conversations[roomId]?.hasMore ?? false),
+        loaded: signal(false),
+        loadingOlder: signal(false),
+        dividerSeq: signal(null),
+      };
+      conversations.set(roomId, c);
+    }
+    return c;
+  }
+
+  function upsertRoom(room: Room) {
+    update((s) => withRoom(s, room));
+  }
+
+  function patchRoom(roomId: string, patch: (r: Room) => Room) {
+    const room = state.value.rooms[roomId];
+    if (room) upsertRoom(patch(room));
+  }
+
+  async function refreshRooms() {
+    const { rooms: list } = await api<{ rooms: Room[] }>("GET", "/api/rooms");
+    update((s) => withRooms(s, list));
+  }
+
+  async function refreshPeople() {
+    const { users } = await api<{ users: UserPresence[] }>("GET", "/api/users?limit=200");
+    batch(() => {
+      people.value = users;
+      update((s) => ({ ...s, online: Object.fromEntries(users.map((u) => [u.id, u.online])) }));
+    });
+  }
+
+  function notify(tone: Notice["tone"], title: string, lines: string[]) {
+    notices.value = [...notices.value.slice(-4), { id: ++noticeCounter, tone, title, lines }];
+  }
+
+  function dismiss(id: number) {
+    notices.value = notices.value.filter((n) => n.id !== id);
+  }
+
+  return {
+    me,
+    state,
+    update,
+    rooms,
+    currentId,
+    current,
+    problem,
+    members,
+    people,
+    online,
+    typing,
+    status,
+    dialog,
+    showMembers,
+    notices,
+    unreadTotal,
+    conversations,
+    conversation,
+    stream,
+    upsertRoom,
+    patchRoom,
+    refreshRooms,
+    refreshPeople,
+    notify,
+    dismiss,
+  };
+}
+
+/** The store's core: its signals and the helpers every part uses. */
+export type StoreCore = ReturnType<typeof createCore>;
+
+/** The text of an error, for a notice. */
+export function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function sortMembers(list: Member[]): Member[] {
+  return [...list].sort((a, b) =>
+    Number(b.online) - Number(a.online) || a.username.localeCompare(b.username)
+  );
+}
