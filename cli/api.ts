@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Member, Message, PublicRoom, Room, User, UserPresence } from "../shared/api_types.ts";
+import type { Message, Room, User, UserPresence } from "../shared/api_types.ts";
+import type { ApiCall } from "../shared/client_actions.ts";
 
 /** The server answered with an error (`{"error": {code, message}}`). */
 export class ApiFailure extends Error {
@@ -97,6 +98,13 @@ export class Api {
     return (text ? JSON.parse(text) : null) as T;
   }
 
+  /**
+   * This client as the shared actions (`shared/client_actions.ts`) take it,
+   * so the terminal and the web app run the same `/join` and `/history`.
+   */
+  readonly call: ApiCall = <T>(method: string, path: string, body?: unknown) =>
+    this.request<T>(method, path, { body });
+
   /** Signs in; does not set `token`. */
   login(username: string, password: string): Promise<SignedIn> {
     return this.request("POST", "/api/auth/login", { body: { username, password } });
@@ -127,14 +135,6 @@ export class Api {
     return (await this.request<{ room: Room }>("GET", `/api/rooms/${enc(id)}`)).room;
   }
 
-  /** A page of the public room directory. */
-  async publicRooms(after?: string, limit = 100): Promise<PublicRoom[]> {
-    const query = new URLSearchParams({ limit: String(limit) });
-    if (after) query.set("after", after);
-    return (await this.request<{ rooms: PublicRoom[] }>("GET", `/api/rooms/public?${query}`))
-      .rooms;
-  }
-
   /** Creates a room. */
   async createRoom(name: string, options: { private?: boolean; capacity?: number }) {
     const body = { name, private: options.private ?? false, capacity: options.capacity };
@@ -151,12 +151,6 @@ export class Api {
     await this.request("POST", `/api/rooms/${enc(id)}/leave`);
   }
 
-  /** Members of a room. */
-  async members(id: string): Promise<Member[]> {
-    return (await this.request<{ members: Member[] }>("GET", `/api/rooms/${enc(id)}/members`))
-      .members;
-  }
-
   /** Adds a user to a room (its owner only). */
   async invite(id: string, username: string): Promise<Room> {
     const path = `/api/rooms/${enc(id)}/members`;
@@ -166,16 +160,6 @@ export class Api {
   /** Opens (or finds) the direct conversation with `username`. */
   async direct(username: string): Promise<Room> {
     return (await this.request<{ room: Room }>("POST", `/api/direct/${enc(username)}`)).room;
-  }
-
-  /** Messages of a room, oldest first. */
-  messages(
-    id: string,
-    query: { before?: number; after?: number; limit?: number } = {},
-  ): Promise<{ messages: Message[]; hasMore: boolean }> {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
-    return this.request("GET", `/api/rooms/${enc(id)}/messages?${params}`);
   }
 
   /** Posts one message; the same `clientId` again returns the original. */

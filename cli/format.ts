@@ -6,6 +6,7 @@
  * @module
  */
 import type { Message, Room } from "../shared/api_types.ts";
+import { ApiFailure, Unreachable } from "./api.ts";
 
 /**
  * Removes control characters (escape sequences, carriage returns, bells)
@@ -69,6 +70,13 @@ export function formatRoomLine(room: Room, current: boolean): string {
     ? `  (${room.memberCount}/${room.capacity}${room.private ? ", private" : ""})`
     : "";
   return `${current ? ">" : " "} ${roomLabel(room)}${unread}${extra}`;
+}
+
+/** A one-line description of an error, never a stack trace. */
+export function describe(error: unknown): string {
+  if (error instanceof ApiFailure || error instanceof Unreachable) return error.message;
+  if (error instanceof Error) return error.message.split("\n")[0];
+  return String(error);
 }
 
 /** Cuts `text` to `width` characters, marking the cut. */

@@ -6,8 +6,9 @@
  */
 import { Api } from "./api.ts";
 import { parseArgs, usage } from "./args.ts";
-import { Chat, describe } from "./chat.ts";
+import { Chat } from "./chat.ts";
 import { configDir, SessionStore } from "./config_file.ts";
+import { describe } from "./format.ts";
 import { Screen } from "./screen.ts";
 import { signIn } from "./sign_in.ts";
 

@@ -5,15 +5,26 @@
  *
  * @module
  */
+import { EVENT_NAMES } from "../shared/event_names.ts";
+import type { ParleyEvent } from "../shared/events.ts";
 import { SseParser } from "../shared/sse_reader.ts";
 import { networkReason } from "./api.ts";
 
-/** One event from the stream. */
+/** One event from the stream, its data parsed from JSON but not yet typed. */
 export interface StreamEvent {
   event: string;
   id: string | null;
-  // deno-lint-ignore no-explicit-any
-  data: any;
+  data: unknown;
+}
+
+/**
+ * The event as the client core takes it, or `null` for a type this client
+ * does not know (a newer server): such an event is skipped, not guessed at.
+ */
+export function toParleyEvent({ event, id, data }: StreamEvent): ParleyEvent | null {
+  if (!(EVENT_NAMES as readonly string[]).includes(event)) return null;
+  // The server encodes every event through the contract's schemas.
+  return { type: event, id, data } as ParleyEvent;
 }
 
 /** What the stream tells its owner about the connection. */

@@ -14,6 +14,7 @@ import { authRoutes } from "../routes/auth.ts";
 import { directRoutes } from "../routes/direct.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
+import { inviteRoutes } from "../routes/invites.ts";
 import { meRoutes } from "../routes/me.ts";
 import { messageRoutes } from "../routes/messages.ts";
 import { pageRoutes } from "../routes/pages.tsx";
@@ -25,6 +26,7 @@ import { countResponse } from "../lib/metrics.ts";
 import { limitBody, requireJsonBody } from "./middleware/json_body.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { createDomain, type Deps } from "../lib/domain.ts";
+import { clientInfo, parseRanges } from "./client_address.ts";
 import { type AppEnv, newRouter, type Services } from "./router.ts";
 
 /** A built app: its HTTP handler, its services, and a way to stop them. */
@@ -54,7 +56,9 @@ export interface ParleyApp extends AsyncDisposable {
 export function createApp(deps: Deps): ParleyApp {
   const services = createDomain(deps);
   const app = newRouter();
+  const proxies = parseRanges(deps.config.trustedProxies);
   app.use(async (c, next) => {
+    c.set("client", clientInfo(c, proxies));
     await next();
     countResponse(c.res.status);
   });
@@ -67,6 +71,7 @@ export function createApp(deps: Deps): ParleyApp {
   app.route("/api", roomRoutes(services));
   app.route("/api", messageRoutes(services));
   app.route("/api", directRoutes(services));
+  app.route("/api", inviteRoutes(services));
   app.route("/api", userRoutes(services));
   app.route("/api", eventRoutes(services));
   app.route("/", metricsRoutes(services));

@@ -9,6 +9,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { User } from "../lib/accounts.ts";
 import { ApiError, Errors } from "../lib/errors.ts";
 import type { Domain } from "../lib/domain.ts";
+import type { ClientInfo } from "./client_address.ts";
 import type { Session } from "../lib/sessions.ts";
 
 /** What routes are given: the domain's services, never the KV handle. */
@@ -23,6 +24,8 @@ export interface AppEnv {
     token: string;
     /** The session, set by `requireUser`. */
     session: Session;
+    /** Who is asking (address, https), behind trusted proxies too; set for every request. */
+    client: ClientInfo;
   };
 }
 

@@ -16,10 +16,15 @@ export interface User {
   username: string;
 }
 
-/** A user as stored in KV: the public part plus the password hash. */
+/** Who may see a user's presence. */
+export type PresenceVisibility = "everyone" | "contacts";
+
+/** A user as stored in KV: the public part, the password hash, their settings. */
 export interface StoredUser extends User {
   passwordHash: string;
   createdAt: number;
+  /** `contacts`: only people who share a room with them see them online. */
+  presenceVisibility?: PresenceVisibility;
 }
 
 /**
@@ -76,6 +81,70 @@ export async function authenticate(
   const stored = await findStoredUser(kv, username);
   const ok = await verifyPassword(password, stored?.passwordHash ?? await decoyHash());
   return ok && stored ? publicUser(stored) : null;
+}
+
+/** A user's settings. */
+export async function getSettings(
+  kv: Deno.Kv,
+  userId: string,
+): Promise<{ presenceVisibility: PresenceVisibility }> {
+  const stored = (await kv.get<StoredUser>(userKey(userId))).value;
+  return { presenceVisibility: stored?.presenceVisibility ?? "everyone" };
+}
+
+/** Changes a user's settings. */
+export async function updateSettings(
+  kv: Deno.Kv,
+  userId: string,
+  settings: { presenceVisibility: PresenceVisibility },
+): Promise<void> {
+  await updateStoredUser(kv, userId, (u) => ({ ...u, ...settings }));
+}
+
+/**
+ * Changes a user's password, if `current` is right.
+ *
+ * @throws {ApiError} `bad_credentials` when it is not.
+ */
+export async function changePassword(
+  kv: Deno.Kv,
+  userId: string,
+  current: string,
+  next: string,
+): Promise<void> {
+  const stored = (await kv.get<StoredUser>(userKey(userId))).value;
+  if (!stored || !await verifyPassword(current, stored.passwordHash)) {
+    throw new ApiError(Errors.badCredentials, undefined, {
+      message: "The current password is wrong.",
+    });
+  }
+  const passwordHash = await hashPassword(next);
+  await updateStoredUser(kv, userId, (u) => ({ ...u, passwordHash }));
+}
+
+/** Who may see each user's presence, in the order asked. */
+export async function presenceVisibilityOf(
+  kv: Deno.Kv,
+  ids: string[],
+): Promise<PresenceVisibility[]> {
+  const stored = await getManyChunked<StoredUser>(kv, ids.map(userKey));
+  return stored.map((u) => u?.presenceVisibility ?? "everyone");
+}
+
+/** Rewrites a stored user with a check, so concurrent changes do not undo each other. */
+async function updateStoredUser(
+  kv: Deno.Kv,
+  userId: string,
+  change: (u: StoredUser) => StoredUser,
+): Promise<void> {
+  for (;;) {
+    const entry = await kv.get<StoredUser>(userKey(userId));
+    if (!entry.value) throw new ApiError(Errors.userNotFound);
+    const done = await retryLocked(() =>
+      kv.atomic().check(entry).set(userKey(userId), change(entry.value!)).commit()
+    );
+    if (done.ok) return;
+  }
 }
 
 /** Reads many users by id, in the order asked; `null` where one does not exist. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { defaultLimits, type Limits, parseLimit } from "./rate_limits.ts";
 
 /** Everything the server can be configured with. */
 export interface Config {
@@ -30,6 +31,19 @@ export interface Config {
   presenceGraceMs: number;
   /** How much may wait for one slow stream before it is cut off (`STREAM_BUFFER_KIB`, default 1 MiB). */
   streamBufferBytes: number;
+  /** Whether rate limits are enforced (`RATE_LIMITS=off` turns them off, for load tests). */
+  rateLimitsOn: boolean;
+  /** The rate limits (`RATE_MESSAGES`, `RATE_ROOMS`, … as `count/unit[:burst]`). */
+  limits: Limits;
+  /** How many event streams one user may hold open on one instance (`MAX_STREAMS_PER_USER`). */
+  maxStreamsPerUser: number;
+  /** How many password hashes may run at once (`HASH_CONCURRENCY`). */
+  hashConcurrency: number;
+  /**
+   * Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed
+   * (`TRUSTED_PROXIES`: addresses or CIDR ranges, comma-separated).
+   */
+  trustedProxies: string[];
   /** How long a stream can be resumed: the log keeps events this long (`RESUME_WINDOW_MINUTES`, default 24 h). */
   resumeWindowMs: number;
 }
@@ -46,6 +60,11 @@ export const defaultConfig: Config = {
   presenceGraceMs: 5_000,
   streamBufferBytes: 1024 * 1024,
   resumeWindowMs: DAY_MS,
+  rateLimitsOn: true,
+  limits: defaultLimits,
+  maxStreamsPerUser: 20,
+  hashConcurrency: 2,
+  trustedProxies: [],
 };
 
 /**
@@ -76,11 +95,40 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     config.streamBufferBytes = integer("STREAM_BUFFER_KIB", env.STREAM_BUFFER_KIB, 16, 65536) *
       1024;
   }
+  if (env.RATE_LIMITS) config.rateLimitsOn = onOff("RATE_LIMITS", env.RATE_LIMITS);
+  config.limits = { ...defaultLimits };
+  for (const name of Object.keys(defaultLimits) as (keyof Limits)[]) {
+    const variable = `RATE_${name.toUpperCase()}`;
+    if (env[variable]) config.limits[name] = limitFrom(variable, env[variable]!);
+  }
+  if (env.MAX_STREAMS_PER_USER) {
+    config.maxStreamsPerUser = integer("MAX_STREAMS_PER_USER", env.MAX_STREAMS_PER_USER, 1, 1000);
+  }
+  if (env.HASH_CONCURRENCY) {
+    config.hashConcurrency = integer("HASH_CONCURRENCY", env.HASH_CONCURRENCY, 1, 64);
+  }
+  if (env.TRUSTED_PROXIES) {
+    config.trustedProxies = env.TRUSTED_PROXIES.split(",").map((s) => s.trim()).filter(Boolean);
+  }
   if (env.RESUME_WINDOW_MINUTES) {
     config.resumeWindowMs =
       integer("RESUME_WINDOW_MINUTES", env.RESUME_WINDOW_MINUTES, 1, 7 * 24 * 60) * 60_000;
   }
   return config;
+}
+
+function onOff(name: string, value: string): boolean {
+  if (/^(on|true|1)$/i.test(value)) return true;
+  if (/^(off|false|0)$/i.test(value)) return false;
+  throw new Error(`${name} must be on or off, not "${value}"`);
+}
+
+function limitFrom(name: string, value: string) {
+  try {
+    return parseLimit(value);
+  } catch (e) {
+    throw new Error(`${name}: ${(e as Error).message}`);
+  }
 }
 
 function integer(name: string, value: string, min: number, max: number): number {

@@ -10,15 +10,17 @@ import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
 import { newId } from "./ids.ts";
 import { directKey, memberKey, membershipKey, roomHeadKey, roomKey } from "./keys.ts";
-import type { StoredMember } from "./members.ts";
+import { assertNotBlocked } from "./blocks.ts";
+import { rejoinDirect, type StoredMember } from "./members.ts";
 import type { RoomHead } from "./messages.ts";
-import { getRoomView, type RoomView, roomView, type StoredRoom } from "./rooms.ts";
+import { getRoomView, type RoomView, type StoredRoom } from "./rooms.ts";
 
 /**
  * Opens the one direct conversation between `user` and `peerName`, creating
  * it the first time. Both users get a `room` event when it is created.
  *
- * @throws {ApiError} `user_not_found`; `invalid_input` for oneself.
+ * @throws {ApiError} `user_not_found`; `invalid_input` for oneself; `blocked`
+ * when the other user has blocked this one.
  */
 export async function openDirect(
   feed: FeedWriter,
@@ -32,12 +34,11 @@ export async function openDirect(
       message: "A direct conversation needs someone else.",
     });
   }
+  await assertNotBlocked(feed.kv, peer.id, user.id);
   const domain = domainOf.pair(user.id, peer.id);
-  return feed.run(domain, async (kv, now): Promise<Op<{ room: RoomView; created: boolean }>> => {
+  const opened = await feed.run(domain, async (kv, now): Promise<Op<Opened>> => {
     const existing = await kv.get<string>(directKey(user.id, peer.id));
-    if (existing.value) {
-      return noChange({ room: await getRoomView(kv, existing.value, user.id), created: false });
-    }
+    if (existing.value) return noChange({ roomId: existing.value, created: false });
     const room: StoredRoom = {
       id: newId(),
       name: "",
@@ -64,7 +65,15 @@ export async function openDirect(
           op.set(membershipKey(u.id, room.id), now);
         }
       },
-      value: { room: roomView(room, head, 0, user.id), created: true },
+      value: { roomId: room.id, created: true },
     };
   });
+  // Someone who had left it is back in it when they open it again.
+  if (!opened.created) await rejoinDirect(feed, user, opened.roomId);
+  return { room: await getRoomView(feed.kv, opened.roomId, user.id), created: opened.created };
+}
+
+interface Opened {
+  roomId: string;
+  created: boolean;
 }

@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { authenticate, createUser, getUser } from "./accounts.ts";
+import {
+  authenticate,
+  changePassword,
+  createUser,
+  getSettings,
+  getUser,
+  updateSettings,
+} from "./accounts.ts";
+import { blockUser, listBlocks, unblockUser } from "./blocks.ts";
 import type { Config } from "./config.ts";
 import { needsPoll } from "./config.ts";
 import { openDirect } from "./directs.ts";
@@ -14,14 +22,25 @@ import { pingKv } from "./health.ts";
 import { defaultHubOptions, Hub } from "./hub.ts";
 import { newId } from "./ids.ts";
 import { Jobs } from "./jobs.ts";
-import { assertLoginAllowed, clearLoginFailures, recordLoginFailure } from "./login_throttle.ts";
-import { addMember, assertMember, joinRoom, leaveRoom, listMembers } from "./members.ts";
+import { declineInvitation, inviteUser, listInvitations } from "./invitations.ts";
+import { reserveLoginAttempt } from "./login_throttle.ts";
+import { assertMember, joinRoom, leaveRoom, listMembers } from "./members.ts";
+import { setHashConcurrency } from "./password.ts";
+import { RateLimiter } from "./rate_limits.ts";
 import { listMessages, MessageSender } from "./messages.ts";
 import { defaultPresenceOptions, listUsersWithPresence, Presence } from "./presence.ts";
 import { markRead } from "./read_markers.ts";
 import { createRoom, getRoomView, listPublicRooms, listRoomsOf, unreadTotal } from "./rooms.ts";
 import { SessionCache, type SignedIn } from "./session_cache.ts";
-import { createSession, findSession, revokeSession } from "./sessions.ts";
+import type { User } from "./accounts.ts";
+import {
+  createSession,
+  endSessions,
+  findSession,
+  listSessions,
+  type SessionOrigin,
+  touchSession,
+} from "./sessions.ts";
 import { sendTyping } from "./typing.ts";
 
 /** Milliseconds since the epoch; injected so tests can move time. */
@@ -70,7 +89,10 @@ export function createDomain(deps: Deps) {
     ...defaultHubOptions,
     pollMs: needsPoll(config) ? defaultHubOptions.pollMs : null,
     maxBufferedBytes: config.streamBufferBytes,
+    maxStreamsPerUser: config.rateLimitsOn ? config.maxStreamsPerUser : Infinity,
   });
+  const limiter = new RateLimiter(kv, clock, config.limits, config.rateLimitsOn);
+  setHashConcurrency(config.hashConcurrency);
   const sender = new MessageSender(feed, (messages) => hub.remember(messages));
   const heartbeatMs = defaultPresenceOptions.leaseMs / 3;
   const jobs = new Jobs(kv, clock, instanceId, [
@@ -89,6 +111,8 @@ export function createDomain(deps: Deps) {
     presence.renew().catch((e) => console.error("presence heartbeat failed", e));
   }, heartbeatMs);
   const signedIn = new SessionCache();
+  // A session ended on any instance stops working here at once, not after the cache's age.
+  hub.onSessionsEnded((ids) => signedIn.forgetSessions(ids));
 
   return {
     config,
@@ -99,18 +123,34 @@ export function createDomain(deps: Deps) {
     jobs,
     health: bind(kv, { ping: pingKv }),
     accounts: {
-      register: (username: string, password: string) => createUser(kv, username, password, clock()),
-      ...bind(kv, { authenticate }),
-    },
-    loginThrottle: {
-      assertAllowed: (username: string, address: string) =>
-        assertLoginAllowed(kv, username, address, clock()),
-      recordFailure: (username: string, address: string) =>
-        recordLoginFailure(kv, username, address, clock()),
-      ...bind(kv, { clear: clearLoginFailures }),
+      /** Registers, counting against the address's registrations (shared through KV). */
+      async register(username: string, password: string, address: string) {
+        await limiter.take("registrations", address);
+        return await createUser(kv, username, password, clock());
+      },
+      /**
+       * Checks a password, counting the attempt before the check.
+       *
+       * @throws {ApiError} `rate_limited` when the username from this address,
+       * or this address, has failed too often.
+       */
+      async logIn(username: string, password: string, address: string) {
+        const attempt = await reserveLoginAttempt(kv, username, address, clock());
+        const user = await authenticate(kv, username, password);
+        if (user) await attempt.succeeded();
+        return user;
+      },
+      settings: (userId: string) => getSettings(kv, userId),
+      ...bind(kv, { updateSettings }),
+      /** Changes the password and ends every other session of the user. */
+      async changePassword(user: User, current: string, next: string, keepSessionId: string) {
+        await changePassword(kv, user.id, current, next);
+        await endSessions(feed, user.id, { allBut: keepSessionId });
+      },
     },
     sessions: {
-      start: (userId: string) => createSession(kv, userId, clock(), config.sessionTtlMs),
+      start: (userId: string, origin: SessionOrigin) =>
+        createSession(kv, userId, clock(), config.sessionTtlMs, origin),
       /** The live session and user of a token (cached briefly); `null` if it is not live. */
       async signIn(token: string): Promise<SignedIn | null> {
         const cached = signedIn.get(token);
@@ -119,17 +159,20 @@ export function createDomain(deps: Deps) {
         const user = session && await getUser(kv, session.userId);
         if (!session || !user) return null;
         signedIn.set(token, { session, user });
+        touchSession(kv, token, session, clock()).catch(() => {});
         return { session, user };
       },
-      /** Ends a session: its token stops working and its streams here end. */
-      async end(token: string): Promise<void> {
-        await revokeSession(kv, token);
-        signedIn.delete(token);
-        hub.endSession(token);
-      },
+      list: (userId: string) => listSessions(kv, userId, clock()),
+      /** Ends sessions of a user: their tokens stop working and their streams end everywhere. */
+      end: (userId: string, which: string[] | { allBut: string | null }) =>
+        endSessions(feed, userId, which),
     },
     rooms: {
-      ...bind(feed, { create: createRoom, join: joinRoom, leave: leaveRoom, invite: addMember }),
+      async create(owner: User, input: Parameters<typeof createRoom>[2]) {
+        await limiter.take("rooms", owner.id);
+        return await createRoom(feed, owner, input);
+      },
+      ...bind(feed, { join: joinRoom, leave: leaveRoom }),
       ...bind(kv, {
         view: getRoomView,
         mine: listRoomsOf,
@@ -139,13 +182,42 @@ export function createDomain(deps: Deps) {
         members: listMembers,
       }),
     },
-    directs: bind(feed, { open: openDirect }),
+    invitations: {
+      async send(inviter: User, roomId: string, username: string) {
+        await limiter.take("invites", inviter.id);
+        return await inviteUser(feed, inviter, roomId, username);
+      },
+      accept: (user: User, roomId: string) => joinRoom(feed, user, roomId, true),
+      ...bind(feed, { decline: declineInvitation }),
+      ...bind(kv, { list: listInvitations }),
+    },
+    blocks: {
+      ...bind(feed, { block: blockUser, unblock: unblockUser }),
+      ...bind(kv, { list: listBlocks }),
+    },
+    directs: {
+      async open(user: User, username: string) {
+        await limiter.take("directs", user.id);
+        return await openDirect(feed, user, username);
+      },
+    },
     messages: {
-      send: sender.send.bind(sender),
+      /** Sends; a user's messages count against a bucket on this instance (the hot path). */
+      send(roomId: string, author: User, text: string, clientId?: string) {
+        limiter.takeHere("messages", author.id);
+        return sender.send(roomId, author, text, clientId);
+      },
       ...bind(kv, { history: listMessages }),
     },
     readMarkers: bind(feed, { mark: markRead }),
-    typing: bind(feed, { send: sendTyping }),
+    typing: {
+      /** Tells the room; signals past the limit are dropped quietly. */
+      async send(roomId: string, user: User) {
+        if (limiter.tryHere("typing", `${user.id}\n${roomId}`)) {
+          await sendTyping(feed, roomId, user);
+        }
+      },
+    },
     users: bind(kv, { withPresence: listUsersWithPresence }),
     /** Ends every stream cleanly, stops the timers, drops presence leases, lets commits finish. */
     async close(): Promise<void> {

@@ -37,6 +37,8 @@ export const Errors = {
     message: "This room is private; ask its owner for an invitation.",
   },
   notOwner: { status: 403, code: "not_owner", message: "Only the room's owner can do that." },
+  blocked: { status: 403, code: "blocked", message: "This user does not accept that from you." },
+  notInvited: { status: 404, code: "no_invitation", message: "No such invitation." },
   notFound: { status: 404, code: "not_found", message: "Nothing is here." },
   roomNotFound: { status: 404, code: "room_not_found", message: "No such room." },
   userNotFound: { status: 404, code: "user_not_found", message: "No such user." },
@@ -49,10 +51,10 @@ export const Errors = {
     code: "unsupported_media_type",
     message: "Send the body as application/json.",
   },
-  tooManyRequests: {
+  rateLimited: {
     status: 429,
-    code: "too_many_requests",
-    message: "Too many attempts; wait and try again.",
+    code: "rate_limited",
+    message: "Too many requests; wait and try again.",
   },
   internal: { status: 500, code: "internal", message: "Something went wrong on the server." },
   unavailable: { status: 503, code: "unavailable", message: "The server cannot answer now." },
@@ -95,4 +97,21 @@ export interface ErrorBody {
 /** Builds the JSON body for an error response. */
 export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
   return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+/**
+ * A 429 that says when to try again: `Retry-After` in whole seconds, and the
+ * same in the details.
+ *
+ * @example
+ * ```ts
+ * throw rateLimited(1_500, "Too many messages."); // Retry-After: 2
+ * ```
+ */
+export function rateLimited(retryAfterMs: number, message?: string): ApiError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new ApiError(Errors.rateLimited, { retryAfter: seconds }, {
+    message: message ?? `${Errors.rateLimited.message.split(";")[0]}; try again in ${seconds} s.`,
+    headers: { "Retry-After": String(seconds) },
+  });
 }

@@ -11,7 +11,13 @@ type Of<T extends FeedEvent["type"]> = Extract<FeedEvent, { type: T }>;
 
 /** A `member` event's payload. */
 export function memberPayload(e: Of<"member">): EventData<"member"> {
-  return { roomId: e.roomId, user: e.user, action: e.action, memberCount: e.memberCount };
+  return {
+    roomId: e.roomId,
+    user: e.user,
+    action: e.action,
+    memberCount: e.memberCount,
+    ownerId: e.ownerId,
+  };
 }
 
 /** A `read` event's payload. */
@@ -27,4 +33,14 @@ export function presencePayload(e: Of<"presence">): EventData<"presence"> {
 /** A `typing` event's payload. */
 export function typingPayload(e: Of<"typing">): EventData<"typing"> {
   return { roomId: e.roomId, user: e.user };
+}
+
+/** An `invite` event's payload. */
+export function invitePayload(e: Of<"invite">): EventData<"invite"> {
+  return { invitation: e.invitation, status: e.status };
+}
+
+/** A `block` event's payload. */
+export function blockPayload(e: Of<"block">): EventData<"block"> {
+  return { user: e.user, blocked: e.blocked };
 }

@@ -6,10 +6,11 @@
  */
 import { type FeedEvent, isEphemeral } from "./feed.ts";
 
-/** A user looking at the log, and the rooms they are in now. */
+/** A user looking at the log: the rooms they are in now, and whom they block. */
 export interface Viewer {
   id: string;
   inRoom(roomId: string): boolean;
+  blocks(userId: string): boolean;
 }
 
 /**
@@ -34,9 +35,16 @@ export function sees(event: FeedEvent, viewer: Viewer, subjectRooms: string[] = 
     case "read":
       return event.userId === viewer.id;
     case "typing":
-      return event.user.id !== viewer.id && viewer.inRoom(event.roomId);
+      return event.user.id !== viewer.id && viewer.inRoom(event.roomId) &&
+        !viewer.blocks(event.user.id);
     case "presence":
-      return event.user.id !== viewer.id && subjectRooms.some((r) => viewer.inRoom(r));
+      return event.user.id !== viewer.id && subjectRooms.some((r) => viewer.inRoom(r)) &&
+        !viewer.blocks(event.user.id);
+    case "invite":
+    case "block":
+      return event.userId === viewer.id;
+    case "sessions_ended":
+      return false; // for the instances, not for clients
   }
 }
 

@@ -17,6 +17,7 @@
  * @module
  */
 import type { User } from "./accounts.ts";
+import type { Invitation } from "../shared/api_types.ts";
 import { ApiError, Errors } from "./errors.ts";
 import { doorbellKey, DOORBELLS, logFloorKey, logKey, logPrefix } from "./keys.ts";
 import { isLocked, retryLocked } from "./kv_retry.ts";
@@ -31,15 +32,25 @@ export type FeedEvent =
     user: User;
     action: "joined" | "left";
     memberCount: number;
+    ownerId: string | null;
   }
   | { type: "room"; roomId: string; userIds: string[] }
   | { type: "read"; userId: string; roomId: string; seq: number }
   | { type: "typing"; roomId: string; user: User }
-  | { type: "presence"; user: User; online: boolean; lastSeen: number };
+  | { type: "presence"; user: User; online: boolean; lastSeen: number }
+  | {
+    type: "invite";
+    userId: string;
+    invitation: Invitation;
+    status: "pending" | "accepted" | "declined";
+  }
+  | { type: "block"; userId: string; user: User; blocked: boolean }
+  /** Internal: sessions ended; every instance closes their streams. Never sent to clients. */
+  | { type: "sessions_ended"; userId: string; sessionIds: string[] };
 
 /** Events of the moment: delivered live, never replayed, kept in the log only briefly. */
 export function isEphemeral(e: FeedEvent): boolean {
-  return e.type === "typing" || e.type === "presence";
+  return e.type === "typing" || e.type === "presence" || e.type === "sessions_ended";
 }
 
 /** One commit's events, stored under the commit's versionstamp. */

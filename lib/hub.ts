@@ -11,9 +11,17 @@
  * @module
  */
 import type { User } from "./accounts.ts";
-import { ApiError, Errors } from "./errors.ts";
+import { ApiError, Errors, rateLimited } from "./errors.ts";
 import { formatEventId, parseEventId } from "./event_ids.ts";
-import { memberPayload, presencePayload, readPayload, typingPayload } from "./event_payloads.ts";
+import { listBlocks } from "./blocks.ts";
+import {
+  blockPayload,
+  invitePayload,
+  memberPayload,
+  presencePayload,
+  readPayload,
+  typingPayload,
+} from "./event_payloads.ts";
 import { sees } from "./event_visibility.ts";
 import {
   comparePositions,
@@ -49,6 +57,8 @@ export interface HubOptions {
   retryMs: number;
   /** A resume that would read more log entries than this answers `reset` instead. */
   maxReplayEntries: number;
+  /** How many streams one user may hold open here; the next gets 429. */
+  maxStreamsPerUser: number;
 }
 
 /** The defaults: poll 50 ms to 1 s, keep-alive every 20 s, 1 MiB per client. */
@@ -58,6 +68,7 @@ export const defaultHubOptions: HubOptions = {
   maxBufferedBytes: 1024 * 1024,
   retryMs: 2_000,
   maxReplayEntries: 20_000,
+  maxStreamsPerUser: 20,
 };
 
 /** A stream waiting to be registered, with what its client asked to resume from. */
@@ -80,6 +91,7 @@ export class Hub {
   #joining: Joining[] = [];
   #keepAliveTimer: ReturnType<typeof setInterval>;
   #unlisten: () => void;
+  #sessionsEnded: (ids: string[]) => void = () => {};
   #closed = false;
 
   constructor(
@@ -116,7 +128,7 @@ export class Hub {
   /**
    * Opens `user`'s event stream. With `lastEventId` it first replays what the
    * client missed; an id it cannot resume from gets a `reset` event. The
-   * stream ends when `session` expires or is ended with {@linkcode Hub.endSession}.
+   * stream ends when `session` expires or is ended (on any instance).
    * It answers without waiting for any commit: presence is written behind it.
    *
    * @throws {ApiError} `unavailable` once the hub is closing.
@@ -127,6 +139,9 @@ export class Hub {
     session: StreamSession,
   ): Promise<Response> {
     if (this.#closed) throw new ApiError(Errors.unavailable);
+    if (this.#index.streamsOf(user.id) >= this.#options.maxStreamsPerUser) {
+      throw rateLimited(this.#options.retryMs, "Too many open event streams for this account.");
+    }
     await this.#log.ready;
     const sub: Subscriber = {
       user,
@@ -163,9 +178,9 @@ export class Hub {
     this.#recent.add(messages.filter((m) => this.#index.usersIn(m.roomId).size));
   }
 
-  /** Ends the streams opened with `token` (its session was logged out). */
-  endSession(token: string): void {
-    this.#index.closeWhere((sub) => sub.session.token === token);
+  /** Calls `listener` with the ids of sessions ended anywhere, as this hub learns of them. */
+  onSessionsEnded(listener: (ids: string[]) => void): void {
+    this.#sessionsEnded = listener;
   }
 
   /** Closes every stream cleanly (clients reconnect elsewhere) and stops following the log. */
@@ -189,8 +204,11 @@ export class Hub {
       if (ahead) await this.#log.catchUp();
       const fresh = [...new Set(batch.map((j) => j.sub.user.id))]
         .filter((id) => !this.#index.has(id));
-      const rooms = await Promise.all(fresh.map((id) => roomIdsOf(this.#kv, id)));
-      fresh.forEach((id, i) => this.#index.addUser(id, rooms[i]));
+      const [rooms, blocks] = await Promise.all([
+        Promise.all(fresh.map((id) => roomIdsOf(this.#kv, id))),
+        Promise.all(fresh.map((id) => listBlocks(this.#kv, id))),
+      ]);
+      fresh.forEach((id, i) => this.#index.addUser(id, rooms[i], blocks[i].map((b) => b.user.id)));
     } catch (error) {
       for (const j of batch) j.failed(error);
       return;
@@ -305,6 +323,19 @@ export class Hub {
           to([userId], encodeEvent("room", id(first), { room }));
         }
         return;
+      case "invite":
+        to([event.userId], encodeEvent("invite", id(first), invitePayload(event)));
+        return;
+      case "block":
+        this.#index.setBlocked(event.userId, event.user.id, event.blocked);
+        to([event.userId], encodeEvent("block", id(first), blockPayload(event)));
+        return;
+      case "sessions_ended": {
+        const ended = new Set(event.sessionIds);
+        this.#index.closeWhere((sub) => ended.has(sub.session.id));
+        this.#sessionsEnded(event.sessionIds);
+        return;
+      }
       case "read":
         to([event.userId], encodeEvent("read", id(first), readPayload(event)));
         return;

@@ -20,9 +20,22 @@ export const usernamesPrefix = () => ["usernames"] as const;
 /** `["sessions", sha256(token)]` → session; the token itself is never stored. */
 export const sessionKey = (tokenHash: string) => ["sessions", tokenHash] as const;
 
-/** `["login_failures", scope, id]` → recent failed logins for a username or an address. */
-export const loginFailuresKey = (scope: "user" | "addr", id: string) =>
-  ["login_failures", scope, id] as const;
+/** `["user_sessions", userId, sessionId]` → sha256(token); a user's sessions. */
+export const userSessionKey = (userId: string, sessionId: string) =>
+  ["user_sessions", userId, sessionId] as const;
+
+/** Prefix of one user's sessions. */
+export const userSessionsPrefix = (userId: string) => ["user_sessions", userId] as const;
+
+/**
+ * `["login_attempts", scope, id]` → failed logins counted for a username
+ * from one address (`pair`), or for one address across usernames (`addr`).
+ */
+export const loginAttemptsKey = (scope: "pair" | "addr", id: string) =>
+  ["login_attempts", scope, id] as const;
+
+/** `["rate", limitName, id]` → the bucket's theoretical arrival time (GCRA), ms. */
+export const rateKey = (name: string, id: string) => ["rate", name, id] as const;
 
 /** `["rooms", roomId]` → room record (name, kind, capacity, owner, member count). */
 export const roomKey = (roomId: string) => ["rooms", roomId] as const;
@@ -59,8 +72,22 @@ export const membershipKey = (userId: string, roomId: string) =>
 /** Prefix of one user's rooms. */
 export const membershipsPrefix = (userId: string) => ["memberships", userId] as const;
 
-/** `["invites", roomId, userId]` → `true`; lets a user join a private room. */
+/** `["invites", roomId, userId]` → invitation waiting for its invitee to accept or decline. */
 export const inviteKey = (roomId: string, userId: string) => ["invites", roomId, userId] as const;
+
+/** `["user_invites", userId, roomId]` → `true`; the index of one user's invitations. */
+export const userInviteKey = (userId: string, roomId: string) =>
+  ["user_invites", userId, roomId] as const;
+
+/** Prefix of one user's invitations. */
+export const userInvitesPrefix = (userId: string) => ["user_invites", userId] as const;
+
+/** `["blocks", blockerId, blockedId]` → the block (the blocked user, when). */
+export const blockKey = (blockerId: string, blockedId: string) =>
+  ["blocks", blockerId, blockedId] as const;
+
+/** Prefix of the users one user has blocked. */
+export const blocksPrefix = (blockerId: string) => ["blocks", blockerId] as const;
 
 /** `["read_markers", userId, roomId]` → `Deno.KvU64` of the last seq read; only ever raised. */
 export const readMarkerKey = (userId: string, roomId: string) =>

@@ -1,20 +1,22 @@
 /**
- * Members and invitations: joining, leaving, adding someone to a room (the
- * invitation of a private room), member lists and the membership check.
+ * Members: joining (a public room, or a private one with an invitation),
+ * leaving, member lists and the membership check.
  *
  * Every change here is in the room's conflict domain: its commit checks the
  * room record, which every change of membership rewrites (member count).
  *
  * @module
  */
-import { findUserByName, getUsers, type User } from "./accounts.ts";
+import { getUsers, type User } from "./accounts.ts";
 import { ApiError, Errors } from "./errors.ts";
-import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
+import { domainOf, type FeedWriter, noChange, type Op, type Writes } from "./feed.ts";
+import { type Invitation, removeInvitation } from "./invitations.ts";
 import {
   inviteKey,
   memberKey,
   membershipKey,
   membersPrefix,
+  publicRoomKey,
   readMarkerKey,
   roomHeadKey,
   roomKey,
@@ -23,7 +25,7 @@ import type { RoomHead } from "./messages.ts";
 import { getPresence } from "./presence.ts";
 import type { Member } from "../shared/api_types.ts";
 import { unreadCount } from "./read_markers.ts";
-import { type RoomView, roomView, type StoredRoom } from "./rooms.ts";
+import { roomIdsOf, type RoomView, roomView, type StoredRoom } from "./rooms.ts";
 
 /** A membership as stored under the room. */
 export interface StoredMember {
@@ -32,14 +34,22 @@ export interface StoredMember {
 }
 
 /**
- * Joins a group room. Joining twice is harmless.
+ * Joins a group room: a public one freely, a private one with an invitation.
+ * An invitation is used up by joining. Joining twice is harmless.
  *
- * @throws {ApiError} `room_not_found`, `private_room` (not invited) or `room_full`.
+ * @param mustBeInvited accepting an invitation: without one it is refused.
+ * @throws {ApiError} `room_not_found`, `private_room` (not invited), `room_full`,
+ * `no_invitation` (with `mustBeInvited`).
  */
-export function joinRoom(feed: FeedWriter, user: User, roomId: string): Promise<RoomView> {
+export function joinRoom(
+  feed: FeedWriter,
+  user: User,
+  roomId: string,
+  mustBeInvited = false,
+): Promise<RoomView> {
   return feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<RoomView>> => {
     const [room, head, member, invite, read] = await kv.getMany<
-      [StoredRoom, RoomHead, StoredMember, boolean, Deno.KvU64]
+      [StoredRoom, RoomHead, StoredMember, Invitation, Deno.KvU64]
     >([
       roomKey(roomId),
       roomHeadKey(roomId),
@@ -47,6 +57,7 @@ export function joinRoom(feed: FeedWriter, user: User, roomId: string): Promise<
       inviteKey(roomId, user.id),
       readMarkerKey(user.id, roomId),
     ]);
+    if (mustBeInvited && !invite.value && !member.value) throw new ApiError(Errors.notInvited);
     if (!room.value || !head.value) throw new ApiError(Errors.roomNotFound);
     if (member.value) {
       return noChange(
@@ -59,90 +70,98 @@ export function joinRoom(feed: FeedWriter, user: User, roomId: string): Promise<
     if (room.value.memberCount >= room.value.capacity) {
       throw new ApiError(Errors.roomFull, { capacity: room.value.capacity });
     }
-    return {
-      ...addMemberPlan(room.value, head.value, user, now, [user.id]),
-      checks: [room, head],
+    const plan = addMemberPlan(room.value, head.value, user, now);
+    if (!invite.value) return { ...plan, checks: [room, head] };
+    const accepted = {
+      type: "invite" as const,
+      userId: user.id,
+      invitation: invite.value,
+      status: "accepted" as const,
     };
-  });
-}
-
-/**
- * Adds `username` to a room; only its owner may. In a private room this is
- * the invitation: someone who leaves needs a new one to come back.
- *
- * @throws {ApiError} `not_owner`, `user_not_found`, `room_full`.
- */
-export function addMember(
-  feed: FeedWriter,
-  owner: User,
-  roomId: string,
-  username: string,
-): Promise<{ room: RoomView; user: User }> {
-  const domain = domainOf.room(roomId);
-  return feed.run(domain, async (kv, now): Promise<Op<{ room: RoomView; user: User }>> => {
-    const invitee = await findUserByName(kv, username);
-    const [room, head] = await kv.getMany<[StoredRoom, RoomHead]>([
-      roomKey(roomId),
-      roomHeadKey(roomId),
-    ]);
-    if (!room.value || !head.value) throw new ApiError(Errors.roomNotFound);
-    if (room.value.ownerId !== owner.id || room.value.kind !== "group") {
-      throw new ApiError(Errors.notOwner);
-    }
-    if (!invitee) throw new ApiError(Errors.userNotFound, { username });
-    const [member, ownerMember] = await kv.getMany<[StoredMember, StoredMember]>([
-      memberKey(roomId, invitee.id),
-      memberKey(roomId, owner.id),
-    ]);
-    if (!ownerMember.value) throw new ApiError(Errors.notMember);
-    const seen = roomView(room.value, head.value, 0, owner.id);
-    if (member.value) return noChange({ room: seen, user: invitee });
-    if (room.value.memberCount >= room.value.capacity) {
-      throw new ApiError(Errors.roomFull, { capacity: room.value.capacity });
-    }
-    const plan = addMemberPlan(room.value, head.value, invitee, now, [invitee.id]);
     return {
       ...plan,
-      checks: [room, head],
+      checks: [room, head, invite],
+      events: [...plan.events, accepted],
       apply(op) {
         plan.apply(op);
-        op.set(inviteKey(roomId, invitee.id), true);
+        removeInvitation(op, roomId, user.id);
       },
-      value: { room: { ...seen, memberCount: seen.memberCount + 1 }, user: invitee },
     };
   });
 }
 
 /** The writes of one user becoming a member; their unread count starts at the room's head. */
-function addMemberPlan(
-  room: StoredRoom,
-  head: RoomHead,
-  user: User,
-  now: number,
-  notify: string[],
-): Op<RoomView> {
+function addMemberPlan(room: StoredRoom, head: RoomHead, user: User, now: number): Op<RoomView> {
   const updated = { ...room, memberCount: room.memberCount + 1 };
   const role = room.ownerId === user.id ? "owner" : "member";
   return {
     checks: [],
     events: [
-      { type: "member", roomId: room.id, user, action: "joined", memberCount: updated.memberCount },
-      { type: "room", roomId: room.id, userIds: notify },
+      memberEvent(updated, user, "joined"),
+      { type: "room", roomId: room.id, userIds: [user.id] },
     ],
     apply(op) {
       op.set(roomKey(room.id), updated);
       op.set(memberKey(room.id, user.id), { role, joinedAt: now } satisfies StoredMember);
       op.set(membershipKey(user.id, room.id), now);
       op.max(readMarkerKey(user.id, room.id), BigInt(head.seq));
+      if (!room.private && room.kind === "group") op.set(publicRoomKey(room.id), true);
     },
     value: roomView(updated, head, 0, user.id),
   };
 }
 
+/** A `member` event: who joined or left, and the room's member count and owner after it. */
+export function memberEvent(room: StoredRoom, user: User, action: "joined" | "left") {
+  return {
+    type: "member" as const,
+    roomId: room.id,
+    user,
+    action,
+    memberCount: room.memberCount,
+    ownerId: room.ownerId,
+  };
+}
+
+/** The writes that bring a user back into a direct conversation they had left. */
+export function rejoinPlan(room: StoredRoom, user: User, now: number) {
+  const updated = { ...room, memberCount: room.memberCount + 1 };
+  return {
+    events: [
+      memberEvent(updated, user, "joined"),
+      { type: "room" as const, roomId: room.id, userIds: [user.id] },
+    ],
+    apply(op: Writes) {
+      op.set(roomKey(room.id), updated);
+      op.set(memberKey(room.id, user.id), { role: "member", joinedAt: now } satisfies StoredMember);
+      op.set(membershipKey(user.id, room.id), now);
+    },
+  };
+}
+
 /**
- * Leaves a group room. Leaving a room one is not in is harmless.
+ * Brings `user` back into a direct conversation they had left (they open it
+ * again); nothing to do if they are in it.
+ */
+export function rejoinDirect(feed: FeedWriter, user: User, roomId: string): Promise<void> {
+  return feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<void>> => {
+    const [room, member] = await kv.getMany<[StoredRoom, StoredMember]>([
+      roomKey(roomId),
+      memberKey(roomId, user.id),
+    ]);
+    if (!room.value) throw new ApiError(Errors.roomNotFound);
+    if (member.value || room.value.kind !== "direct") return noChange(undefined);
+    return { ...rejoinPlan(room.value, user, now), checks: [room], value: undefined };
+  });
+}
+
+/**
+ * Leaves a room or a direct conversation; leaving one you are not in is
+ * harmless. A direct conversation comes back when the other side writes. An
+ * owner who leaves hands the room to its longest-standing member; a room
+ * nobody is left in drops out of the public directory.
  *
- * @throws {ApiError} `room_not_found`; `invalid_input` for a direct conversation.
+ * @throws {ApiError} `room_not_found`.
  */
 export function leaveRoom(feed: FeedWriter, user: User, roomId: string): Promise<void> {
   return feed.run(domainOf.room(roomId), async (kv): Promise<Op<void>> => {
@@ -151,25 +170,43 @@ export function leaveRoom(feed: FeedWriter, user: User, roomId: string): Promise
       memberKey(roomId, user.id),
     ]);
     if (!room.value) throw new ApiError(Errors.roomNotFound);
-    if (room.value.kind === "direct") {
-      throw new ApiError(Errors.invalidInput, undefined, {
-        message: "A direct conversation cannot be left.",
-      });
-    }
     if (!member.value) return noChange(undefined);
-    const updated = { ...room.value, memberCount: room.value.memberCount - 1 };
+    let heir: { userId: string; member: StoredMember } | undefined;
+    if (room.value.kind === "group" && room.value.ownerId === user.id) {
+      heir = await longestStanding(kv, roomId, user.id);
+    }
+    const updated: StoredRoom = {
+      ...room.value,
+      memberCount: room.value.memberCount - 1,
+      ownerId: room.value.ownerId === user.id ? heir?.userId ?? null : room.value.ownerId,
+    };
     return {
       checks: [room],
-      events: [{ type: "member", roomId, user, action: "left", memberCount: updated.memberCount }],
+      events: [memberEvent(updated, user, "left")],
       apply(op) {
         op.set(roomKey(roomId), updated);
         op.delete(memberKey(roomId, user.id)).delete(membershipKey(user.id, roomId));
-        // Coming back into a private room takes a new invitation.
-        op.delete(inviteKey(roomId, user.id));
+        if (heir) op.set(memberKey(roomId, heir.userId), { ...heir.member, role: "owner" });
+        if (!updated.memberCount) op.delete(publicRoomKey(roomId));
       },
       value: undefined,
     };
   });
+}
+
+/** The member who joined first, other than `exceptId`. */
+async function longestStanding(
+  kv: Deno.Kv,
+  roomId: string,
+  exceptId: string,
+): Promise<{ userId: string; member: StoredMember } | undefined> {
+  let best: { userId: string; member: StoredMember } | undefined;
+  for await (const e of kv.list<StoredMember>({ prefix: membersPrefix(roomId) })) {
+    const userId = e.key[2] as string;
+    if (userId === exceptId) continue;
+    if (!best || e.value.joinedAt < best.member.joinedAt) best = { userId, member: e.value };
+  }
+  return best;
 }
 
 /** The user ids and roles of a room's members. */
@@ -217,4 +254,13 @@ export async function listMembers(
     const user = users[i];
     return user ? [{ ...user, role: m.role, online: presence[i].online }] : [];
   });
+}
+
+/** Everyone who shares a room or a direct conversation with `userId`. */
+export async function contactsOf(kv: Deno.Kv, userId: string): Promise<Set<string>> {
+  const contacts = new Set<string>();
+  for (const roomId of await roomIdsOf(kv, userId)) {
+    for (const m of await listMemberIds(kv, roomId)) contacts.add(m.userId);
+  }
+  return contacts;
 }

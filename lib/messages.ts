@@ -9,9 +9,12 @@ import type { Message } from "../shared/api_types.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
 import { domainOf, keySize, planLimits } from "./feed.ts";
+import { rejoinPlan } from "./members.ts";
+import type { StoredRoom } from "./rooms.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
 import {
+  blockKey,
   clientIdKey,
   memberKey,
   messageKey,
@@ -164,18 +167,19 @@ async function planSends(
   // change of membership rewrites: a user who left a moment ago cannot slip a
   // message in, and two instances never hand out one seq twice.
   const authors = [...new Set(items.map((i) => i.author.id))];
-  const [headEntry, roomEntry] = await kv.getMany<[RoomHead, unknown]>([
+  const [headEntry, roomEntry] = await kv.getMany<[RoomHead, StoredRoom]>([
     roomHeadKey(roomId),
     roomKey(roomId),
   ]);
-  const head = headEntry.value;
-  if (!head || !roomEntry.value) throw new ApiError(Errors.roomNotFound);
+  const head = headEntry.value, room = roomEntry.value;
+  if (!head || !room) throw new ApiError(Errors.roomNotFound);
   const memberships = await getManyChunked<unknown>(
     kv,
     authors.map((id) => memberKey(roomId, id)),
   );
   const members = new Set(authors.filter((_, i) => memberships[i] !== null));
   const known = await existingByClientId(kv, roomId, items);
+  const direct = room.kind === "direct" ? await directState(kv, room, authors) : null;
 
   const results: (SendResult | ApiError)[] = [];
   const fresh: Message[] = [];
@@ -184,6 +188,10 @@ async function planSends(
   for (const item of items) {
     if (!members.has(item.author.id)) {
       results.push(new ApiError(Errors.notMember));
+      continue;
+    }
+    if (direct?.blockedBy.has(item.author.id)) {
+      results.push(new ApiError(Errors.blocked));
       continue;
     }
     const tag = item.clientId && `${item.author.id}\n${item.clientId}`;
@@ -209,10 +217,16 @@ async function planSends(
   // Each author's own messages count as read: raise their marker to their last seq.
   const lastByAuthor = new Map(fresh.map((m) => [m.author.id, m.seq]));
   const last = fresh.at(-1);
+  // A direct conversation the other side had left comes back to them with the message.
+  const back = last && direct?.away ? rejoinPlan(room, direct.away, now) : null;
   return {
     checks: [headEntry, roomEntry],
-    events: last ? [{ type: "message", roomId, from: fresh[0].seq, to: last.seq }] : [],
+    events: [
+      ...back?.events ?? [],
+      ...last ? [{ type: "message" as const, roomId, from: fresh[0].seq, to: last.seq }] : [],
+    ],
     apply(op) {
+      back?.apply(op);
       for (const m of fresh) {
         op.set(messageKey(roomId, m.seq), m);
         if (m.clientId) op.set(clientIdKey(roomId, m.author.id, m.clientId), m.seq);
@@ -235,6 +249,23 @@ async function planSends(
         else item.resolve(result);
       });
     },
+  };
+}
+
+/**
+ * Who may write in a direct conversation: the authors its other user has
+ * blocked may not, and the other user, if they left it, is brought back.
+ */
+async function directState(kv: Deno.Kv, room: StoredRoom, authors: string[]) {
+  const peers = room.peers ?? [];
+  const other = (id: string) => peers.find((p) => p.id !== id);
+  const [blocks, memberships] = await Promise.all([
+    getManyChunked<unknown>(kv, authors.map((a) => blockKey(other(a)?.id ?? a, a))),
+    getManyChunked<unknown>(kv, peers.map((p) => memberKey(room.id, p.id))),
+  ]);
+  return {
+    blockedBy: new Set(authors.filter((_, i) => blocks[i] !== null)),
+    away: peers.find((_, i) => memberships[i] === null) ?? null,
   };
 }
 

@@ -1,5 +1,8 @@
 /**
- * Password hashing with scrypt from `node:crypto`.
+ * Password hashing with scrypt from `node:crypto`. At most a few hashes run
+ * at once (each takes 32 MiB and tens of milliseconds of a core); the rest
+ * wait their turn, so a registration or login flood cannot starve sends and
+ * health checks.
  *
  * @module
  */
@@ -10,8 +13,45 @@ import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 const N = 1 << 15, R = 8, P = 1, KEY_LENGTH = 32;
 const MAX_MEM = 64 * 1024 * 1024;
 
-function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
+let running = 0;
+let allowed = 2;
+const waiting: (() => void)[] = [];
+
+/** Sets how many hashes may run at once (`HASH_CONCURRENCY`). */
+export function setHashConcurrency(n: number): void {
+  allowed = Math.max(1, n);
+  while (running < allowed && waiting.length) {
+    running++;
+    waiting.shift()!();
+  }
+}
+
+/** How many hashes are waiting for their turn now. */
+export function hashesWaiting(): number {
+  return waiting.length;
+}
+
+async function derive(
+  password: string,
+  salt: Buffer,
+  n: number,
+  r: number,
+  p: number,
+): Promise<Buffer> {
+  // A finishing hash hands its slot straight to the next in line.
+  if (running < allowed) running++;
+  else await new Promise<void>((go) => waiting.push(go));
+  try {
+    return await scryptKey(password, salt, n, r, p);
+  } finally {
+    const next = running <= allowed ? waiting.shift() : undefined;
+    if (next) next();
+    else running--;
+  }
+}
+
+function scryptKey(password: string, salt: Buffer, n: number, r: number, p: number) {
+  return new Promise<Buffer>((resolve, reject) =>
     scrypt(
       password,
       salt,

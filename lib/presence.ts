@@ -18,7 +18,8 @@ import {
   presencePrefix,
   usernamesPrefix,
 } from "./keys.ts";
-import { getUsers } from "./accounts.ts";
+import { getUsers, presenceVisibilityOf } from "./accounts.ts";
+import { contactsOf } from "./members.ts";
 import { getManyChunked } from "./get_many.ts";
 import { retryLocked } from "./kv_retry.ts";
 
@@ -212,17 +213,32 @@ export async function getPresence(kv: Deno.Kv, userIds: string[]): Promise<Prese
   return states.map((s) => s ?? { online: false, lastSeen: null });
 }
 
-/** Users with their presence, alphabetically; `onlineOnly` keeps those online. */
+/**
+ * Users with their presence as `viewerId` may see it, alphabetically;
+ * `onlineOnly` keeps those online. Someone who shows their presence to
+ * contacts only is shown offline, never seen, to everyone else.
+ */
 export async function listUsersWithPresence(
   kv: Deno.Kv,
+  viewerId: string,
   options: { onlineOnly: boolean; limit: number },
 ): Promise<(User & PresenceState)[]> {
   const result: (User & PresenceState)[] = [];
   let batch: string[] = [];
+  let contacts: Set<string> | undefined;
+  const hidden: PresenceState = { online: false, lastSeen: null };
   const flush = async () => {
-    const [users, states] = await Promise.all([getUsers(kv, batch), getPresence(kv, batch)]);
+    const [users, states, visibility] = await Promise.all([
+      getUsers(kv, batch),
+      getPresence(kv, batch),
+      presenceVisibilityOf(kv, batch),
+    ]);
+    if (!contacts && visibility.includes("contacts")) contacts = await contactsOf(kv, viewerId);
     users.forEach((u, i) => {
-      if (u && (!options.onlineOnly || states[i].online)) result.push({ ...u, ...states[i] });
+      const shown = visibility[i] === "everyone" || u?.id === viewerId || contacts?.has(u!.id)
+        ? states[i]
+        : hidden;
+      if (u && (!options.onlineOnly || shown.online)) result.push({ ...u, ...shown });
     });
     batch = [];
   };

@@ -8,7 +8,7 @@
  * @module
  */
 import { formatEventId, parseEventId } from "./event_ids.ts";
-import { memberPayload, readPayload } from "./event_payloads.ts";
+import { blockPayload, invitePayload, memberPayload, readPayload } from "./event_payloads.ts";
 import { isReplayed, sees, type Viewer } from "./event_visibility.ts";
 import { comparePositions, eventSpan, type LogPosition, readLog } from "./feed.ts";
 import { logFloorKey } from "./keys.ts";
@@ -107,6 +107,10 @@ async function render(
     }
     case "read":
       return [encodeEvent("read", id(first), readPayload(event))];
+    case "invite":
+      return [encodeEvent("invite", id(first), invitePayload(event))];
+    case "block":
+      return [encodeEvent("block", id(first), blockPayload(event))];
     default:
       return [];
   }

@@ -57,4 +57,12 @@ export class SessionCache {
   delete(token: string): void {
     this.#entries.delete(token);
   }
+
+  /** Forgets the tokens of sessions that were ended. */
+  forgetSessions(ids: string[]): void {
+    const ended = new Set(ids);
+    for (const [token, entry] of this.#entries) {
+      if (ended.has(entry.session.id)) this.#entries.delete(token);
+    }
+  }
 }

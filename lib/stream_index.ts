@@ -11,9 +11,9 @@ import type { Viewer } from "./event_visibility.ts";
 import { metrics } from "./metrics.ts";
 import { keepAliveChunk, type SseStream } from "./sse.ts";
 
-/** The session a stream belongs to: logging out or expiring ends the stream too. */
+/** The session a stream belongs to: ending it or its expiry ends the stream too. */
 export interface StreamSession {
-  token: string;
+  id: string;
   expiresAt: number;
 }
 
@@ -43,6 +43,7 @@ export class StreamIndex {
   #subs = new Map<string, Set<Subscriber>>();
   #userRooms = new Map<string, Set<string>>();
   #roomUsers = new Map<string, Set<string>>();
+  #blocked = new Map<string, Set<string>>();
   #outbox = new Map<Subscriber, Uint8Array[]>();
   #maxHeldBytes: number;
 
@@ -70,7 +71,26 @@ export class StreamIndex {
 
   /** `userId` as a viewer: the rooms they are in, as far as this index knows. */
   viewer(userId: string): Viewer {
-    return { id: userId, inRoom: (roomId) => this.#userRooms.get(userId)?.has(roomId) ?? false };
+    return {
+      id: userId,
+      inRoom: (roomId) => this.#userRooms.get(userId)?.has(roomId) ?? false,
+      blocks: (other) => this.#blocked.get(userId)?.has(other) ?? false,
+    };
+  }
+
+  /** How many streams `userId` has open here. */
+  streamsOf(userId: string): number {
+    return this.#subs.get(userId)?.size ?? 0;
+  }
+
+  /** Records that a user here blocked someone, or lifted a block. */
+  setBlocked(userId: string, otherId: string, blocked: boolean): void {
+    if (!this.#subs.has(userId)) return;
+    const set = this.#blocked.get(userId) ?? new Set();
+    if (blocked) set.add(otherId);
+    else set.delete(otherId);
+    if (set.size) this.#blocked.set(userId, set);
+    else this.#blocked.delete(userId);
   }
 
   /** The users here who are in `roomId`. */
@@ -78,11 +98,12 @@ export class StreamIndex {
     return this.#roomUsers.get(roomId) ?? EMPTY;
   }
 
-  /** Starts following a user who had no stream here, in the rooms they are in. */
-  addUser(userId: string, roomIds: string[]): void {
+  /** Starts following a user who had no stream here: the rooms they are in, whom they block. */
+  addUser(userId: string, roomIds: string[], blockedIds: string[]): void {
     if (this.#subs.has(userId)) return;
     this.#subs.set(userId, new Set());
     for (const roomId of roomIds) this.setMember(userId, roomId, true);
+    if (blockedIds.length) this.#blocked.set(userId, new Set(blockedIds));
   }
 
   /** Adds a stream of a user already added with {@linkcode StreamIndex.addUser}. */
@@ -98,6 +119,7 @@ export class StreamIndex {
     this.#outbox.delete(sub);
     if (subs.size) return true;
     this.#subs.delete(id);
+    this.#blocked.delete(id);
     for (const roomId of this.#userRooms.get(id) ?? []) this.setMember(id, roomId, false);
     return true;
   }

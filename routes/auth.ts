@@ -19,7 +19,10 @@ const register = createRoute({
   tags: ["Accounts"],
   summary: "Create an account and sign in",
   request: jsonBody(Credentials),
-  responses: { 201: json(AuthResult, "The new user and a session token"), ...errors(400, 409) },
+  responses: {
+    201: json(AuthResult, "The new user and a session token"),
+    ...errors(400, 409, 429),
+  },
 });
 
 const login = createRoute({
@@ -47,25 +50,19 @@ export function authRoutes(deps: Services) {
 
   app.openapi(register, async (c) => {
     const { username, password } = c.req.valid("json");
-    const user = await deps.accounts.register(username, password);
+    const user = await deps.accounts.register(username, password, c.var.client.address);
     return c.json(await startSession(c, deps, user), 201);
   });
 
   app.openapi(login, async (c) => {
     const { username, password } = c.req.valid("json");
-    const address = clientAddress(c);
-    await deps.loginThrottle.assertAllowed(username, address);
-    const user = await deps.accounts.authenticate(username, password);
-    if (!user) {
-      await deps.loginThrottle.recordFailure(username, address);
-      throw new ApiError(Errors.badCredentials);
-    }
-    await deps.loginThrottle.clear(username);
+    const user = await deps.accounts.logIn(username, password, c.var.client.address);
+    if (!user) throw new ApiError(Errors.badCredentials);
     return c.json(await startSession(c, deps, user), 200);
   });
 
   app.openapi(logout, async (c) => {
-    await deps.sessions.end(c.var.token);
+    await deps.sessions.end(c.var.user.id, [c.var.session.id]);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.body(null, 204);
   });
@@ -74,7 +71,8 @@ export function authRoutes(deps: Services) {
 }
 
 async function startSession(c: Context<AppEnv>, deps: Services, user: User) {
-  const { token } = await deps.sessions.start(user.id);
+  const device = c.req.header("user-agent") ?? "unknown";
+  const { token } = await deps.sessions.start(user.id, { device, address: c.var.client.address });
   setCookie(c, SESSION_COOKIE, token, {
     path: "/",
     httpOnly: true,
@@ -83,10 +81,4 @@ async function startSession(c: Context<AppEnv>, deps: Services, user: User) {
     maxAge: Math.floor(deps.config.sessionTtlMs / 1000),
   });
   return { user, token };
-}
-
-/** The peer's IP address when served by `Deno.serve`; "local" under `app.request()`. */
-function clientAddress(c: Context): string {
-  const info = c.env as Partial<Deno.ServeHandlerInfo<Deno.NetAddr>> | undefined;
-  return info?.remoteAddr?.hostname ?? "local";
 }

@@ -31,7 +31,7 @@ const events = createRoute({
       description: "An event stream",
       content: { "text/event-stream": { schema: z.string() } },
     },
-    ...errors(400, 401),
+    ...errors(400, 401, 429),
   },
 });
 
@@ -46,7 +46,7 @@ export function eventRoutes(s: Services) {
       return c.body(null, 200, { "content-type": "text/event-stream; charset=utf-8" });
     }
     const lastEventId = c.req.valid("header")["last-event-id"] ?? c.req.valid("query").lastEventId;
-    const session = { token: c.var.token, expiresAt: c.var.session.expiresAt };
+    const session = { id: c.var.session.id, expiresAt: c.var.session.expiresAt };
     return await s.hub.subscribe(c.var.user, lastEventId ?? null, session);
   });
   return app;

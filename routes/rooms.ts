@@ -12,6 +12,7 @@ import { newRouter, type Services } from "../http/router.ts";
 import {
   AddMemberBody,
   CreateRoomBody,
+  InvitationResult,
   MemberList,
   PublicRoomList,
   PublicRoomsQuery,
@@ -101,9 +102,16 @@ const invite = createRoute({
   path: "/rooms/{id}/members",
   tags,
   security,
-  summary: "Add (invite) a user; only the owner may. This is how private rooms get members",
+  summary: "Invite a user (only the owner may); they join when they accept",
+  description: "The invitee gets an `invite` event and sees it in `GET /api/invites`; until " +
+    "they accept it they are not a member and see nothing of the room. Inviting someone " +
+    "already invited answers the same invitation; a member already, 409; someone who blocked " +
+    "you, 403 `blocked`.",
   request: { params: RoomParams, ...jsonBody(AddMemberBody) },
-  responses: { 200: json(RoomResult, "The room"), ...errors(400, 401, 403, 404, 409) },
+  responses: {
+    201: json(InvitationResult, "The invitation"),
+    ...errors(400, 401, 403, 404, 409, 429),
+  },
 });
 
 const read = createRoute({
@@ -177,8 +185,8 @@ export function roomRoutes(s: Services) {
 
   app.openapi(invite, async (c) => {
     const { id } = c.req.valid("param");
-    const { room } = await s.rooms.invite(c.var.user, id, c.req.valid("json").username);
-    return c.json({ room }, 200);
+    const invitation = await s.invitations.send(c.var.user, id, c.req.valid("json").username);
+    return c.json({ invitation }, 201);
   });
 
   app.openapi(read, async (c) => {

@@ -25,7 +25,8 @@ export function userRoutes(s: Services) {
   app.use("/users", requireUser(s));
   app.openapi(users, async (c) => {
     const { online, limit } = c.req.valid("query");
-    const list = await s.users.withPresence({ onlineOnly: online === "true", limit });
+    const onlineOnly = online === "true";
+    const list = await s.users.withPresence(c.var.user.id, { onlineOnly, limit });
     return c.json({ users: list }, 200);
   });
   return app;

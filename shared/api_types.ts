@@ -8,10 +8,13 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type {
+  BlockSchema,
+  InvitationSchema,
   MemberSchema,
   MessageSchema,
   PublicRoomSchema,
   RoomSchema,
+  SessionSchema,
   UserPresenceSchema,
   UserSchema,
 } from "./schemas.ts";
@@ -28,3 +31,9 @@ export type PublicRoom = z.infer<typeof PublicRoomSchema>;
 export type Member = z.infer<typeof MemberSchema>;
 /** A user with presence, from `GET /api/users`. */
 export type UserPresence = z.infer<typeof UserPresenceSchema>;
+/** An invitation into a room, waiting for its invitee. */
+export type Invitation = z.infer<typeof InvitationSchema>;
+/** A user someone has blocked. */
+export type Block = z.infer<typeof BlockSchema>;
+/** A session, as its user sees it. */
+export type SessionInfo = z.infer<typeof SessionSchema>;

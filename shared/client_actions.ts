@@ -6,7 +6,16 @@
  *
  * @module
  */
-import type { Member, Message, PublicRoom, Room, User, UserPresence } from "./api_types.ts";
+import type {
+  Block,
+  Invitation,
+  Member,
+  Message,
+  PublicRoom,
+  Room,
+  User,
+  UserPresence,
+} from "./api_types.ts";
 import {
   type ClientState,
   emptyState,
@@ -36,8 +45,16 @@ export async function fetchState(
   me: User,
   options: { details?: boolean; historyLimit?: number } = {},
 ): Promise<ClientState> {
-  const { rooms } = await api<{ rooms: Room[] }>("GET", "/api/rooms");
-  let state = withRooms(emptyState(me), rooms);
+  const [{ rooms }, { invitations }, { blocks }] = await Promise.all([
+    api<{ rooms: Room[] }>("GET", "/api/rooms"),
+    api<{ invitations: Invitation[] }>("GET", "/api/invites"),
+    api<{ blocks: Block[] }>("GET", "/api/me/blocks"),
+  ]);
+  let state: ClientState = {
+    ...withRooms(emptyState(me), rooms),
+    invitations: Object.fromEntries(invitations.map((i) => [i.roomId, i])),
+    blocked: Object.fromEntries(blocks.map((b) => [b.user.id, b.user])),
+  };
   if (!options.details) return state;
   const limit = options.historyLimit ?? 50;
   const loaded = await Promise.all(rooms.map(async (r) => ({
@@ -79,7 +96,8 @@ export async function resolveRoom(
   if (mine) return { id: mine.id, mine: true };
   if (ROOM_ID_PATTERN.test(ref) && await roomExists(api, ref)) return { id: ref, mine: false };
   const lower = ref.toLowerCase();
-  for (let after: string | undefined;;) {
+  let after: string | undefined;
+  for (;;) {
     const query = `limit=${PUBLIC_ROOMS_PAGE_MAX}` + (after ? `&after=${after}` : "");
     const { rooms } = await api<{ rooms: PublicRoom[] }>("GET", `/api/rooms/public?${query}`);
     const found = rooms.find((r) => r.name.toLowerCase() === lower);

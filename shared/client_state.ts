@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Member, Message, Room, User } from "./api_types.ts";
+import type { Invitation, Member, Message, Room, User } from "./api_types.ts";
 import type { ParleyEvent } from "./events.ts";
 
 /** How long a typing indicator shows after its last signal. */
@@ -36,11 +36,24 @@ export interface ClientState {
   conversations: Record<string, ConversationState>;
   /** Who is typing where, and until when (ms). */
   typing: Record<string, Record<string, { username: string; until: number }>>;
+  /** Invitations waiting for the user's answer, by room. */
+  invitations: Record<string, Invitation>;
+  /** The users the user blocks, by id. */
+  blocked: Record<string, User>;
 }
 
 /** The state of a client that knows nothing yet. */
 export function emptyState(me: User): ClientState {
-  return { me, rooms: {}, members: {}, online: {}, conversations: {}, typing: {} };
+  return {
+    me,
+    rooms: {},
+    members: {},
+    online: {},
+    conversations: {},
+    typing: {},
+    invitations: {},
+    blocked: {},
+  };
 }
 
 /**
@@ -61,12 +74,16 @@ export function applyEvent(state: ClientState, event: ParleyEvent, now: number):
     case "room":
       return { ...state, rooms: { ...state.rooms, [event.data.room.id]: event.data.room } };
     case "member": {
-      const { roomId, user, action, memberCount } = event.data;
+      const { roomId, user, action, memberCount, ownerId } = event.data;
       if (user.id === state.me.id && action === "left") return forgetRoom(state, roomId);
       const room = state.rooms[roomId];
-      const next = room ? withRoom(state, { ...room, memberCount }) : state;
-      const list = next.members[roomId];
-      if (!list || user.id === state.me.id) return next;
+      const next = room ? withRoom(state, { ...room, memberCount, ownerId }) : state;
+      const loaded = next.members[roomId];
+      if (!loaded || user.id === state.me.id) return next;
+      // An owner who left handed the room to someone.
+      const list = loaded.map((m) =>
+        m.id === ownerId && m.role !== "owner" ? { ...m, role: "owner" as const } : m
+      );
       const others = list.filter((m) => m.id !== user.id);
       if (action === "left") return { ...next, members: { ...next.members, [roomId]: others } };
       const online = state.online[user.id] ?? false;
@@ -98,6 +115,19 @@ export function applyEvent(state: ClientState, event: ParleyEvent, now: number):
       const inRoom = { ...state.typing[roomId] };
       inRoom[user.id] = { username: user.username, until: now + TYPING_SHOWN_MS };
       return { ...state, typing: { ...state.typing, [roomId]: inRoom } };
+    }
+    case "invite": {
+      const { invitation, status } = event.data;
+      const { [invitation.roomId]: _, ...rest } = state.invitations;
+      const invitations = status === "pending"
+        ? { ...rest, [invitation.roomId]: invitation }
+        : rest;
+      return { ...state, invitations };
+    }
+    case "block": {
+      const { user, blocked } = event.data;
+      const { [user.id]: _, ...rest } = state.blocked;
+      return { ...state, blocked: blocked ? { ...rest, [user.id]: user } : rest };
     }
     case "ready":
     case "reset":

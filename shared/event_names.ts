@@ -16,6 +16,8 @@ export const EVENT_NAMES = [
   "read",
   "presence",
   "typing",
+  "invite",
+  "block",
 ] as const;
 
 /** The name of an event type. */

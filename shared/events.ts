@@ -8,7 +8,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { EventName } from "./event_names.ts";
-import { MessageSchema, RoomSchema, UserSchema } from "./schemas.ts";
+import { InvitationSchema, MessageSchema, RoomSchema, UserSchema } from "./schemas.ts";
 
 export type { EventName };
 
@@ -29,7 +29,18 @@ export const eventSchemas = {
     user: UserSchema,
     action: z.enum(["joined", "left"]),
     memberCount: z.number().int().openapi({ description: "The room's member count after this." }),
+    ownerId: z.string().nullable().openapi({
+      description: "The room's owner after this: an owner who leaves hands the room on.",
+    }),
   }).openapi("MemberEvent"),
+  invite: z.object({
+    invitation: InvitationSchema,
+    status: z.enum(["pending", "accepted", "declined"]),
+  }).openapi("InviteEvent"),
+  block: z.object({
+    user: UserSchema,
+    blocked: z.boolean().openapi({ description: "false: the block was lifted." }),
+  }).openapi("BlockEvent"),
   read: z.object({
     roomId: RoomIdField,
     seq: z.number().int().openapi({ description: "Your read marker in the room now." }),
@@ -53,6 +64,8 @@ export const eventSchemaIds = {
   read: "ReadEvent",
   presence: "PresenceEvent",
   typing: "TypingEvent",
+  invite: "InviteEvent",
+  block: "BlockEvent",
 } as const satisfies Record<EventName, string>;
 
 /** The payload of event type `N`. */
@@ -88,6 +101,12 @@ export const eventDocs: Record<EventName, { summary: string; replayed: boolean }
     summary: "Someone is typing in one of your rooms. No id; never replayed.",
     replayed: false,
   },
+  invite: {
+    summary: "An invitation to you: new (pending), or accepted or declined on another of " +
+      "your devices.",
+    replayed: true,
+  },
+  block: { summary: "You blocked someone, or lifted a block (on any device).", replayed: true },
 };
 
 /**

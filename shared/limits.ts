@@ -33,3 +33,12 @@ export const ROOM_ID_PATTERN: RegExp = /^[\w-]{1,64}$/;
 export const USERNAME_PATTERN: RegExp = /^[A-Za-z0-9_-]{3,32}$/;
 /** A client id: 1–64 ASCII letters, digits, `_ . : -` (small keys, see docs/kv_schema.md). */
 export const CLIENT_ID_PATTERN: RegExp = /^[\w.:-]{1,64}$/;
+
+/** Refused in names: control characters, and the marks and overrides that reorder text. */
+export const NAME_FORBIDDEN: RegExp = /[\p{Cc}\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+/**
+ * A character that shows: not white space, a control or format character, a
+ * combining mark alone, or one of the fillers that render as nothing.
+ */
+export const VISIBLE: RegExp =
+  /[^\p{White_Space}\p{Cc}\p{Cf}\p{Mn}\p{Me}\u115F\u1160\u3164\uFFA0\u2800]/u;

@@ -14,11 +14,13 @@ import {
   EVENT_ID_MAX,
   HISTORY_PAGE_MAX,
   MESSAGE_MAX,
+  NAME_FORBIDDEN,
   PUBLIC_ROOMS_PAGE_MAX,
   ROOM_ID_PATTERN,
   ROOM_NAME_MAX,
   USERNAME_PATTERN,
   USERS_PAGE_MAX,
+  VISIBLE,
 } from "./limits.ts";
 
 /** 3–32 letters, digits, `_` or `-`. */
@@ -42,11 +44,62 @@ export const AuthResult = z.object({
   token: z.string().openapi({ description: "Send as `Authorization: Bearer <token>`." }),
 }).openapi("AuthResult");
 
+/** Who may see a user's presence: everyone, or only people who share a room with them. */
+export const PresenceVisibility = z.enum(["everyone", "contacts"]).openapi({
+  description: "`contacts`: only people who share a room or a direct conversation with you.",
+});
+
 /** What `GET /api/me` answers. */
 export const MeResult = z.object({
   user: UserSchema,
   unread: z.number().int().openapi({ description: "Unread messages over all rooms." }),
+  presenceVisibility: PresenceVisibility,
 }).openapi("Me");
+
+/** Body of `PATCH /api/me`. */
+export const MeUpdateBody = z.object({ presenceVisibility: PresenceVisibility })
+  .openapi("MeUpdate");
+
+/** A session as its user sees it in the list of their sessions. */
+export const SessionSchema = z.object({
+  id: z.string(),
+  device: z.string().openapi({ description: "The User-Agent it signed in with." }),
+  address: z.string(),
+  createdAt: z.number().int(),
+  lastUsedAt: z.number().int().openapi({ description: "Updated at most once a minute." }),
+  current: z.boolean().openapi({ description: "The session of this request." }),
+}).openapi("Session");
+
+/** `{sessions}`. */
+export const SessionList = z.object({ sessions: z.array(SessionSchema) }).openapi("SessionList");
+
+/** Path parameter of routes on one session. */
+export const SessionParams = z.object({
+  id: z.string().regex(/^[\w-]{1,64}$/, { message: "Not a session id" })
+    .openapi({ param: { name: "id", in: "path" } }),
+});
+
+/** Body of `POST /api/me/password`. */
+export const PasswordChangeBody = z.object({ current: z.string().min(1).max(128), new: Password })
+  .openapi("PasswordChange");
+
+/** A user someone has blocked. */
+export const BlockSchema = z.object({
+  user: UserSchema,
+  createdAt: z.number().int(),
+}).openapi("Block");
+
+/** `{blocks}`. */
+export const BlockList = z.object({ blocks: z.array(BlockSchema) }).openapi("BlockList");
+
+/** Body of `POST /api/me/blocks`. */
+export const BlockBody = z.object({ username: Username }).openapi("BlockUser");
+
+/** Path parameter of `DELETE /api/me/blocks/:userId`. */
+export const UserIdParams = z.object({
+  userId: z.string().regex(/^[\w-]{1,64}$/, { message: "Not a user id" })
+    .openapi({ param: { name: "userId", in: "path" } }),
+});
 
 /** The error shape of every failure. */
 export const ErrorSchema = z.object({
@@ -69,7 +122,12 @@ export const RoomParams = z.object({ id: RoomId });
 
 /** Body of `POST /api/rooms`. */
 export const CreateRoomBody = z.object({
-  name: z.string().trim().min(1).max(ROOM_NAME_MAX).openapi({ example: "general" }),
+  name: z.string().trim().min(1).max(ROOM_NAME_MAX)
+    .refine((n) => !NAME_FORBIDDEN.test(n), {
+      message: "Room names cannot contain control characters or direction overrides",
+    })
+    .refine((n) => VISIBLE.test(n), { message: "A room name needs a visible character" })
+    .openapi({ example: "general" }),
   capacity: z.number().int().min(CAPACITY_MIN).max(CAPACITY_MAX).optional()
     .openapi({ description: "Most members; default 100, at most 1,000." }),
   private: z.boolean().optional().openapi({ description: "Only invited users may join." }),
@@ -139,12 +197,30 @@ export const MemberSchema = z.object({
 /** `{members}`. */
 export const MemberList = z.object({ members: z.array(MemberSchema) }).openapi("MemberList");
 
-/** Body of `POST /api/rooms/:id/members`. */
+/** Body of `POST /api/rooms/:id/members`: the invitation of a user. */
 export const AddMemberBody = z.object({ username: Username }).openapi("AddMember");
+
+/** An invitation into a room, waiting for its invitee to accept or decline it. */
+export const InvitationSchema = z.object({
+  roomId: z.string(),
+  roomName: z.string(),
+  private: z.boolean(),
+  by: UserSchema,
+  createdAt: z.number().int(),
+}).openapi("Invitation");
+
+/** `{invitation}`. */
+export const InvitationResult = z.object({ invitation: InvitationSchema })
+  .openapi("InvitationResult");
+
+/** `{invitations}`. */
+export const InvitationList = z.object({ invitations: z.array(InvitationSchema) })
+  .openapi("InvitationList");
 
 /** Body of `POST /api/rooms/:id/messages`. */
 export const SendBody = z.object({
-  text: z.string().trim().min(1).max(MESSAGE_MAX),
+  text: z.string().trim().min(1).max(MESSAGE_MAX)
+    .refine((t) => VISIBLE.test(t), { message: "A message needs at least one visible character" }),
   clientId: z.string().regex(CLIENT_ID_PATTERN, {
     message: "clientId is 1–64 letters, digits, _ . : or -",
   }).optional()

@@ -30,7 +30,8 @@ export interface TestApp extends AsyncDisposable {
 
 /**
  * Builds an app over `Deno.openKv(":memory:")` (or the KV file at `path`)
- * with a manual clock.
+ * with a manual clock. Rate limits are off, as in load tests: the tests of
+ * the limits turn them on with `{ rateLimitsOn: true }`.
  */
 export async function testApp(
   config: Partial<Config> = {},
@@ -38,7 +39,7 @@ export async function testApp(
 ): Promise<TestApp> {
   const kv = await Deno.openKv(options.path ?? ":memory:");
   const clock = options.clock ?? manualClock();
-  const full = { ...defaultConfig, ...config };
+  const full = { ...defaultConfig, rateLimitsOn: false, ...config };
   const app = createApp({ kv, clock, config: full });
   return {
     app,
@@ -184,7 +185,7 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
-    env: { ...env, PORT: String(port), HOST: "127.0.0.1", KV_PATH: kvPath },
+    env: { RATE_LIMITS: "off", ...env, PORT: String(port), HOST: "127.0.0.1", KV_PATH: kvPath },
     cwd: new URL("..", import.meta.url).pathname,
     stdout: "null",
     stderr: "null",

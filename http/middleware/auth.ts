@@ -43,17 +43,20 @@ export function requireUser(deps: Services): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Whether a request comes from this site: its `Origin` names the request's
- * own host (or the configured public origin); without `Origin`,
+ * Whether a request comes from this site: its `Origin` is the configured
+ * public origin, or the request's own scheme, host and port (the scheme as
+ * the client used it, behind a trusted proxy too); without `Origin`,
  * `Sec-Fetch-Site` must say `same-origin`. With neither there is no evidence,
  * and the request is refused.
  */
-export function isSameOrigin(c: Context, publicOrigin?: string): boolean {
+export function isSameOrigin(c: Context<AppEnv>, publicOrigin?: string): boolean {
   const origin = c.req.header("origin");
   if (origin) {
     if (origin === publicOrigin) return true;
+    const scheme = c.var.client.https ? "https:" : "http:";
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
     try {
-      return new URL(origin).host === (c.req.header("host") ?? new URL(c.req.url).host);
+      return new URL(origin).origin === new URL(`${scheme}//${host}`).origin;
     } catch {
       return false;
     }
@@ -61,7 +64,7 @@ export function isSameOrigin(c: Context, publicOrigin?: string): boolean {
   return c.req.header("sec-fetch-site") === "same-origin";
 }
 
-/** Whether the request reached the server (or its public origin) over https. */
-export function isHttps(c: Context, publicOrigin?: string): boolean {
-  return new URL(c.req.url).protocol === "https:" || publicOrigin?.startsWith("https:") === true;
+/** Whether the client reached the server (or its public origin) over https. */
+export function isHttps(c: Context<AppEnv>, publicOrigin?: string): boolean {
+  return c.var.client.https || publicOrigin?.startsWith("https:") === true;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Api, ApiFailure, networkReason, sendWithRetry, Unreachable } from "../../cli/api.ts";
+import type { Message } from "../../shared/api_types.ts";
 import { registerUser, serve, testApp } from "../helpers.ts";
 import { freePort } from "./harness.ts";
 
@@ -32,7 +33,10 @@ Deno.test("sendWithRetry() retries a lost answer with the same clientId: one mes
   assert.deepEqual(retries, [1]);
   assert.equal(clientIds.length, 2);
   assert.equal(clientIds[0], clientIds[1]);
-  const { messages } = await api.messages(room.id);
+  const { messages } = await api.request<{ messages: Message[] }>(
+    "GET",
+    `/api/rooms/${room.id}/messages`,
+  );
   assert.deepEqual(messages.map((m) => m.text), ["only once"]);
   // Let the late handler finish before the server stops.
   await new Promise((resolve) => setTimeout(resolve, 400));

@@ -68,8 +68,15 @@ export interface ServerProcess extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<void>;
 }
 
-/** Starts Parley on `port` (default a free one) with the KV file `kvPath`. */
-export async function startServer(kvPath: string, port = freePort()): Promise<ServerProcess> {
+/**
+ * Starts Parley on `port` (default a free one) with the KV file `kvPath`;
+ * `env` adds to or overrides its environment.
+ */
+export async function startServer(
+  kvPath: string,
+  port = freePort(),
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts"],
     cwd: root,
@@ -79,6 +86,8 @@ export async function startServer(kvPath: string, port = freePort()): Promise<Se
       KV_PATH: kvPath,
       PRESENCE_GRACE_MS: "200",
       NO_COLOR: "1",
+      RATE_LIMITS: "off",
+      ...env,
     },
     stdin: "null",
     stdout: "piped",

@@ -13,7 +13,7 @@ Deno.test("Hub sends a retry hint, a ready event and keep-alive comments", async
     keepAliveMs: 50,
   });
   const user = await createUser(kv, "keeper", "password-123", Date.now());
-  const res = await hub.subscribe(user, null, { token: "t", expiresAt: Date.now() + 60_000 });
+  const res = await hub.subscribe(user, null, { id: "t", expiresAt: Date.now() + 60_000 });
   const reader = res.body!.getReader();
   let text = "";
   const deadline = Date.now() + 3000;
@@ -37,7 +37,7 @@ Deno.test("Hub ends a stream when its session expires", async () => {
   const presence = new Presence(kv, feed, Date.now, "test", defaultPresenceOptions);
   const hub = new Hub(kv, feed, presence, Date.now, { ...defaultHubOptions, keepAliveMs: 50 });
   const user = await createUser(kv, "expiring", "password-123", Date.now());
-  const res = await hub.subscribe(user, null, { token: "t", expiresAt: Date.now() + 150 });
+  const res = await hub.subscribe(user, null, { id: "t", expiresAt: Date.now() + 150 });
   const reader = res.body!.getReader();
   const started = Date.now();
   while (!(await reader.read()).done) {

@@ -95,6 +95,10 @@ Deno.test("room, member, read and typing events reach the right users", async ()
       token: a.token,
       body: { username: c.username },
     });
+    const invited = await sc.next("invite");
+    assert.equal(invited.invitation.roomId, id);
+    assert.equal(invited.status, "pending");
+    await call(server.url, `/api/invites/${id}/accept`, { token: c.token, method: "POST" });
     const added = await sc.next("room", (e) => e.room.id === id);
     assert.equal(added.room.name, "room");
     const joined = await sb.next("member", (e) => e.user.id === c.id);
@@ -103,6 +107,7 @@ Deno.test("room, member, read and typing events reach the right users", async ()
       user: { id: c.id, username: c.username },
       action: "joined",
       memberCount: 3,
+      ownerId: a.id,
     });
     await call(server.url, `/api/rooms/${id}/leave`, { token: c.token, method: "POST" });
     const left = await sa.next("member", (e) => e.user.id === c.id && e.action === "left");
@@ -418,6 +423,7 @@ Deno.test("a resume never shows a room its user has left", async () => {
     token: alice.token,
     body: { username: bob.username },
   });
+  await call(server.url, `/api/invites/${id}/accept`, { token: bob.token, method: "POST" });
   await call(server.url, `/api/rooms/${id}/leave`, { token: bob.token, method: "POST" });
   await post(server.url, alice.token, id, "posted after bob left");
 

@@ -88,7 +88,7 @@ Deno.test("many users racing to join never overfill a room", async () => {
   assert.equal(members.body.members.length, 5);
 });
 
-Deno.test("POST /api/rooms/:id/members lets only the owner invite, into private rooms too", async () => {
+Deno.test("POST /api/rooms/:id/members lets only the owner invite; the invitee joins on accepting", async () => {
   await using t = await testApp();
   const [owner, guest, outsider] = await Promise.all([1, 2, 3].map(() => registerUser(t.app)));
   const id = await roomWith(t.app, owner, [], { name: "private", private: true });
@@ -101,10 +101,31 @@ Deno.test("POST /api/rooms/:id/members lets only the owner invite, into private 
   assert.equal((await invite(owner, "bad name!")).status, 400);
 
   const ok = await invite(owner, guest.username.toUpperCase());
-  assert.equal(ok.status, 200);
-  assert.equal(ok.body.room.memberCount, 2);
-  assert.equal((await invite(owner, guest.username)).body.room.memberCount, 2, "twice is harmless");
+  assert.equal(ok.status, 201);
+  assert.deepEqual(ok.body.invitation, {
+    roomId: id,
+    roomName: "private",
+    private: true,
+    by: { id: owner.id, username: owner.username },
+    createdAt: t.clock(),
+  });
+  assert.deepEqual((await invite(owner, guest.username)).body, ok.body, "twice is one invitation");
+  // Until they accept, the invitee is not a member and sees nothing of the room.
+  assert.equal((await call(t.app, `/api/rooms/${id}`, { token: guest.token })).status, 403);
+  const pending = await call(t.app, "/api/invites", { token: guest.token });
+  assert.deepEqual(pending.body.invitations, [ok.body.invitation]);
+  const accepted = await call(t.app, `/api/invites/${id}/accept`, {
+    token: guest.token,
+    method: "POST",
+  });
+  assert.equal(accepted.status, 200);
+  assert.equal(accepted.body.room.memberCount, 2);
+  assert.deepEqual(
+    (await call(t.app, "/api/invites", { token: guest.token })).body.invitations,
+    [],
+  );
   assert.equal((await call(t.app, `/api/rooms/${id}`, { token: guest.token })).status, 200);
+  assert.equal((await invite(owner, guest.username)).status, 409, "a member already");
 
   const byGuest = await invite(guest, outsider.username);
   assert.equal(byGuest.status, 403, "members who are not the owner cannot invite");
@@ -116,8 +137,13 @@ Deno.test("POST /api/rooms/:id/members lets only the owner invite, into private 
   );
   const back = await call(t.app, `/api/rooms/${id}/join`, { token: guest.token, method: "POST" });
   assert.equal(back.status, 403);
-  assert.equal((await invite(owner, guest.username)).body.room.memberCount, 2);
-  assert.equal((await call(t.app, `/api/rooms/${id}`, { token: guest.token })).status, 200);
+  assert.equal((await invite(owner, guest.username)).status, 201);
+  // Joining with an invitation is accepting it.
+  const rejoined = await call(t.app, `/api/rooms/${id}/join`, {
+    token: guest.token,
+    method: "POST",
+  });
+  assert.equal(rejoined.body.room.memberCount, 2);
   const no = await call(t.app, `/api/rooms/${id}/join`, { token: outsider.token, method: "POST" });
   assert.equal(no.status, 403);
 });

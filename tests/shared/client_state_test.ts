@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any
 /**
  * The proof that events are complete, in the style of Zulip's: start from a
  * state fetched over HTTP, make a change through the API, apply every event
@@ -140,7 +139,7 @@ Deno.test("applyEvent() after someone joins and then leaves equals a fresh fetch
   );
 });
 
-Deno.test("applyEvent() after being invited into a private room equals a fresh fetch", async () => {
+Deno.test("applyEvent() after being invited, and after accepting, equals a fresh fetch", async () => {
   await using s = await setup();
   const secret = await roomWith(s.url, s.ann, [], { name: "secret", private: true });
   await assertEventsComplete(
@@ -151,20 +150,71 @@ Deno.test("applyEvent() after being invited into a private room equals a fresh f
         token: s.ann.token,
         body: { username: s.viewer.username },
       }),
+    (st) => st.next("invite", (e) => e.status === "pending"),
+  );
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/invites/${secret}/accept`, { token: s.viewer.token, method: "POST" }),
     (st) => st.next("room", (e) => e.room.id === secret),
   );
 });
 
-Deno.test("applyEvent() after the user invites someone equals a fresh fetch", async () => {
+Deno.test("applyEvent() after declining an invitation equals a fresh fetch", async () => {
+  await using s = await setup();
+  const secret = await roomWith(s.url, s.ann, [], { name: "secret", private: true });
+  await call(s.url, `/api/rooms/${secret}/members`, {
+    token: s.ann.token,
+    body: { username: s.viewer.username },
+  });
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/invites/${secret}/decline`, { token: s.viewer.token, method: "POST" }),
+    (st) => st.next("invite", (e) => e.status === "declined"),
+  );
+});
+
+Deno.test("applyEvent() after blocking and unblocking equals a fresh fetch", async () => {
   await using s = await setup();
   await assertEventsComplete(
     s.url,
     s.viewer,
     () =>
-      call(s.url, `/api/rooms/${s.room}/members`, {
+      call(s.url, "/api/me/blocks", { token: s.viewer.token, body: { username: s.ben.username } }),
+    (st) => st.next("block", (e) => e.blocked),
+  );
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/me/blocks/${s.ben.id}`, { token: s.viewer.token, method: "DELETE" }),
+    (st) => st.next("block", (e) => !e.blocked),
+  );
+});
+
+Deno.test("applyEvent() after the owner leaves equals a fresh fetch (ownership passes on)", async () => {
+  await using s = await setup();
+  await call(s.url, `/api/rooms/${s.room}/join`, { token: s.ben.token, method: "POST" });
+  await assertEventsComplete(
+    s.url,
+    s.ann,
+    () => call(s.url, `/api/rooms/${s.room}/leave`, { token: s.viewer.token, method: "POST" }),
+    (st) => st.next("member", (e) => e.action === "left"),
+  );
+});
+
+Deno.test("applyEvent() after someone the user invited accepts equals a fresh fetch", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    async () => {
+      await call(s.url, `/api/rooms/${s.room}/members`, {
         token: s.viewer.token,
         body: { username: s.ben.username },
-      }),
+      });
+      await call(s.url, `/api/invites/${s.room}/accept`, { token: s.ben.token, method: "POST" });
+    },
     (st) => st.next("member", (e) => e.user.id === s.ben.id),
   );
 });

@@ -4,7 +4,7 @@ import { checkEvent } from "../../shared/events.ts";
 Deno.test("checkEvent() accepts an event as documented and names what breaks the contract", () => {
   const user = { id: "u1", username: "alice" };
   assert.equal(
-    checkEvent("member", { roomId: "r1", user, action: "joined", memberCount: 2 }),
+    checkEvent("member", { roomId: "r1", user, action: "joined", memberCount: 2, ownerId: null }),
     null,
   );
   assert.match(checkEvent("member", { roomId: "r1", user, action: "joined" })!, /memberCount/);

@@ -54,7 +54,7 @@ export async function startUi(): Promise<UiHarness> {
   const parley = createApp({
     kv,
     clock: Date.now,
-    config: { ...defaultConfig, hostname: "127.0.0.1", presenceGraceMs: 500 },
+    config: { ...defaultConfig, hostname: "127.0.0.1", presenceGraceMs: 500, rateLimitsOn: false },
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, parley.fetch);
   const direct = `http://127.0.0.1:${server.addr.port}`;

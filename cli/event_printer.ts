@@ -1,0 +1,112 @@
+/**
+ * What the terminal shows for each event of the stream. Every event moves
+ * the client state through {@linkcode ChatView.apply}; what is printed
+ * comes from comparing the state before and after. Every message is shown
+ * once: one the screen has shown already is dropped, and a gap before one
+ * is filled from history.
+ *
+ * @module
+ */
+import type { Room } from "../shared/api_types.ts";
+import { fetchAfter } from "../shared/client_actions.ts";
+import { withRoom, withRooms } from "../shared/client_state.ts";
+import type { ParleyEvent } from "../shared/events.ts";
+import type { ChatView } from "./chat_view.ts";
+import { clean, roomLabel } from "./format.ts";
+
+/** Applies one event and prints what it means to the user, if anything. */
+export async function printEvent(view: ChatView, event: ParleyEvent): Promise<void> {
+  switch (event.type) {
+    case "message":
+      return await printMessage(view, event);
+    case "reset":
+      return await catchUp(view);
+    case "room": {
+      const before = view.apply(event);
+      if (!before.rooms[event.data.room.id]) announceRoom(view, event.data.room);
+      return;
+    }
+    case "member": {
+      const { roomId, user, action } = event.data;
+      const room = view.apply(event).rooms[roomId];
+      // Your own joins and leaves are told by the command that made them.
+      if (user.id !== view.me.id && room?.kind === "group") {
+        view.say(`* ${clean(user.username)} ${action} ${roomLabel(room)}`);
+      }
+      return;
+    }
+    case "presence": {
+      const { userId, username, online } = event.data;
+      // Only a change is news; someone never seen online may still go offline.
+      const was = view.apply(event).online[userId];
+      if (was !== online && userId !== view.me.id) {
+        view.say(`* ${clean(username)} is ${online ? "online" : "offline"}`);
+      }
+      return;
+    }
+    default:
+      // ready, read, typing, and what later issues add: the state moves, the screen stays.
+      view.apply(event);
+  }
+}
+
+async function printMessage(
+  view: ChatView,
+  event: Extract<ParleyEvent, { type: "message" }>,
+): Promise<void> {
+  const m = event.data;
+  if (!view.state.rooms[m.roomId]) {
+    // No room event told of it, or the room was just left: is the user in it?
+    const room = await view.api.room(m.roomId).catch(() => null);
+    if (!room) return;
+    // Placed as its room event would have placed it.
+    view.apply({ type: "room", id: null, data: { room } });
+  }
+  const room = view.state.rooms[m.roomId];
+  if (m.seq <= room.lastSeq) {
+    // Shown already (a replay, or history got there first); it still ends its author's typing.
+    view.apply(event);
+    return;
+  }
+  if (room.id === view.current && m.seq > room.lastSeq + 1) {
+    // A gap: fetch what is missing, so nothing is lost even if an event was.
+    const { messages } = await fetchAfter(view.call, room.id, room.lastSeq);
+    for (const earlier of messages) if (earlier.seq < m.seq) view.show(earlier);
+  }
+  view.show(m);
+}
+
+/** Tells of a room the user is now in, unless their own command put them there. */
+function announceRoom(view: ChatView, room: Room): void {
+  if (view.joining) return;
+  if (room.kind === "direct") {
+    view.say(`* ${clean(room.name)} opened a direct conversation: /switch @${clean(room.name)}`);
+  } else view.say(`* You are now in ${roomLabel(room)}: /switch ${roomLabel(room)}`);
+}
+
+/**
+ * After a `reset` (the stream could not resume): reload the rooms, print
+ * what the current conversation missed, and count what the others did.
+ */
+async function catchUp(view: ChatView): Promise<void> {
+  const rooms = await view.api.rooms();
+  const before = view.state;
+  view.update(withRooms(before, rooms));
+  for (const room of rooms) {
+    const known = before.rooms[room.id];
+    if (!known) {
+      announceRoom(view, room);
+      continue;
+    }
+    if (room.lastSeq <= known.lastSeq) continue;
+    if (room.id !== view.current) {
+      view.say(`» ${roomLabel(room)} · ${room.lastSeq - known.lastSeq} new messages`);
+      continue;
+    }
+    // Back to where the screen was, then forward through what it missed.
+    const { lastSeq, lastMessage } = known;
+    view.update(withRoom(view.state, { ...room, lastSeq, lastMessage }));
+    const { messages } = await fetchAfter(view.call, room.id, lastSeq);
+    for (const m of messages) view.show(m);
+  }
+}
