@@ -15,6 +15,14 @@ export type Command =
   | { kind: "leave" }
   | { kind: "dm"; user: string; text?: string }
   | { kind: "invite"; user: string }
+  | { kind: "invites" }
+  | { kind: "accept"; room?: string }
+  | { kind: "decline"; room?: string }
+  | { kind: "block"; user: string }
+  | { kind: "unblock"; user: string }
+  | { kind: "sessions" }
+  | { kind: "password" }
+  | { kind: "presence"; visibility: "everyone" | "contacts" }
   | { kind: "users" }
   | { kind: "rooms" }
   | { kind: "switch"; room: string }
@@ -32,7 +40,15 @@ export const commandHelp: readonly [string, string][] = [
   ["/create <name> [--private] [--capacity N]", "create a room"],
   ["/leave", "leave the current room"],
   ["/dm <user> [text]", "open a direct conversation (alias /pm)"],
-  ["/invite <user>", "add someone to the current room (owner only)"],
+  ["/invite <user>", "invite someone to the current room (owner only)"],
+  ["/invites", "invitations waiting for your answer"],
+  ["/accept [room]", "accept an invitation (the newest without a room)"],
+  ["/decline [room]", "decline an invitation"],
+  ["/block <user>", "no more messages, invitations, typing or presence from them"],
+  ["/unblock <user>", "lift a block"],
+  ["/sessions", "your signed-in sessions"],
+  ["/password", "change your password (signs out your other sessions)"],
+  ["/presence everyone|contacts", "who sees when you are online"],
   ["/users", "who is online"],
   ["/rooms", "your rooms with unread counts"],
   ["/switch <room>", "change the current conversation"],
@@ -86,6 +102,24 @@ export function parseCommand(line: string): Command {
     case "invite":
     case "add":
       return words[0] ? { kind: "invite", user: words[0] } : needs("user");
+    case "invites":
+      return { kind: "invites" };
+    case "accept":
+      return rest ? { kind: "accept", room: rest } : { kind: "accept" };
+    case "decline":
+      return rest ? { kind: "decline", room: rest } : { kind: "decline" };
+    case "block":
+      return words[0] ? { kind: "block", user: words[0] } : needs("user");
+    case "unblock":
+      return words[0] ? { kind: "unblock", user: words[0] } : needs("user");
+    case "sessions":
+      return { kind: "sessions" };
+    case "password":
+      return { kind: "password" };
+    case "presence":
+      return words[0] === "everyone" || words[0] === "contacts"
+        ? { kind: "presence", visibility: words[0] }
+        : { kind: "error", message: "Usage: /presence everyone|contacts" };
     case "history": {
       if (!words[0]) return { kind: "history" };
       const count = Number(words[0]);

@@ -53,3 +53,19 @@ Deno.test("parseCommand() keeps spaces in /join and /switch room names", () => {
   assert.deepEqual(parseCommand("/switch @bob"), { kind: "switch", room: "@bob" });
   assert.equal(parseCommand("/switch   ").kind, "error");
 });
+
+Deno.test("parseCommand() parses invitations, blocks, sessions, password and presence", () => {
+  assert.deepEqual(parseCommand("/invites"), { kind: "invites" });
+  assert.deepEqual(parseCommand("/accept team chat"), { kind: "accept", room: "team chat" });
+  assert.deepEqual(parseCommand("/decline"), { kind: "decline" });
+  assert.deepEqual(parseCommand("/block mallory"), { kind: "block", user: "mallory" });
+  assert.deepEqual(parseCommand("/block"), { kind: "error", message: "Usage: /block <user>" });
+  assert.deepEqual(parseCommand("/unblock mallory"), { kind: "unblock", user: "mallory" });
+  assert.deepEqual(parseCommand("/sessions"), { kind: "sessions" });
+  assert.deepEqual(parseCommand("/password"), { kind: "password" });
+  assert.deepEqual(parseCommand("/presence contacts"), {
+    kind: "presence",
+    visibility: "contacts",
+  });
+  assert.equal(parseCommand("/presence nobody").kind, "error");
+});
