@@ -35,6 +35,10 @@ export interface Config {
   rateLimitsOn: boolean;
   /** The rate limits (`RATE_MESSAGES`, `RATE_ROOMS`, … as `count/unit[:burst]`). */
   limits: Limits;
+  /** A stream whose client takes nothing for this long is dropped (`STREAM_STALL_SECONDS`, 30). */
+  streamStallMs: number;
+  /** How often streams get a keep-alive comment (`KEEPALIVE_SECONDS`, 20). */
+  keepAliveMs: number;
   /** How many event streams one user may hold open on one instance (`MAX_STREAMS_PER_USER`). */
   maxStreamsPerUser: number;
   /** How many password hashes may run at once (`HASH_CONCURRENCY`). */
@@ -63,6 +67,8 @@ export const defaultConfig: Config = {
   rateLimitsOn: true,
   limits: defaultLimits,
   maxStreamsPerUser: 20,
+  streamStallMs: 30_000,
+  keepAliveMs: 20_000,
   hashConcurrency: 2,
   trustedProxies: [],
 };
@@ -100,6 +106,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   for (const name of Object.keys(defaultLimits) as (keyof Limits)[]) {
     const variable = `RATE_${name.toUpperCase()}`;
     if (env[variable]) config.limits[name] = limitFrom(variable, env[variable]!);
+  }
+  if (env.STREAM_STALL_SECONDS) {
+    config.streamStallMs = integer("STREAM_STALL_SECONDS", env.STREAM_STALL_SECONDS, 5, 3600) *
+      1000;
+  }
+  if (env.KEEPALIVE_SECONDS) {
+    config.keepAliveMs = integer("KEEPALIVE_SECONDS", env.KEEPALIVE_SECONDS, 5, 300) * 1000;
   }
   if (env.MAX_STREAMS_PER_USER) {
     config.maxStreamsPerUser = integer("MAX_STREAMS_PER_USER", env.MAX_STREAMS_PER_USER, 1, 1000);

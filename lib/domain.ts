@@ -90,6 +90,8 @@ export function createDomain(deps: Deps) {
     pollMs: needsPoll(config) ? defaultHubOptions.pollMs : null,
     maxBufferedBytes: config.streamBufferBytes,
     maxStreamsPerUser: config.rateLimitsOn ? config.maxStreamsPerUser : Infinity,
+    stallMs: config.streamStallMs,
+    keepAliveMs: config.keepAliveMs,
   });
   const limiter = new RateLimiter(kv, clock, config.limits, config.rateLimitsOn);
   setHashConcurrency(config.hashConcurrency);

@@ -105,13 +105,13 @@ export function errorBody(code: string, message: string, details?: unknown): Err
  *
  * @example
  * ```ts
- * throw rateLimited(1_500, "Too many messages."); // Retry-After: 2
+ * throw rateLimited(1_500, "Too many messages."); // "… Try again in 2 s.", Retry-After: 2
  * ```
  */
 export function rateLimited(retryAfterMs: number, message?: string): ApiError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return new ApiError(Errors.rateLimited, { retryAfter: seconds }, {
-    message: message ?? `${Errors.rateLimited.message.split(";")[0]}; try again in ${seconds} s.`,
+    message: `${message ?? "Too many requests."} Try again in ${seconds} s.`,
     headers: { "Retry-After": String(seconds) },
   });
 }

@@ -49,8 +49,10 @@ export interface HubOptions {
    * instance (memory, KV Connect, Deno Deploy).
    */
   pollMs: { min: number; max: number } | null;
-  /** How often to send a keep-alive comment. */
+  /** How often to send a keep-alive comment (and look for stalled streams). */
   keepAliveMs: number;
+  /** A stream whose client has taken nothing for this long, while events wait, is dropped. */
+  stallMs: number;
   /** How much may wait for one slow client before it is cut off. */
   maxBufferedBytes: number;
   /** The reconnect delay suggested to clients. */
@@ -65,6 +67,7 @@ export interface HubOptions {
 export const defaultHubOptions: HubOptions = {
   pollMs: { min: 50, max: 1_000 },
   keepAliveMs: 20_000,
+  stallMs: 30_000,
   maxBufferedBytes: 1024 * 1024,
   retryMs: 2_000,
   maxReplayEntries: 20_000,
@@ -356,7 +359,7 @@ export class Hub {
   #keepAlive(): void {
     const now = this.#clock();
     this.#index.closeWhere((sub) => sub.session.expiresAt <= now);
-    this.#index.keepAlive();
+    this.#index.keepAlive(this.#options.stallMs);
   }
 }
 

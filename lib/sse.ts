@@ -49,8 +49,27 @@ export interface SseStream {
   write(chunk: Uint8Array): boolean;
   /** Resolves when the client has taken enough of the buffer to accept more. */
   drained(): Promise<void>;
+  /**
+   * Drops the stream if its client has taken nothing for `stallMs` while
+   * events wait: the connection is closed, not left to hold the queue.
+   * Returns whether it did.
+   */
+  dropIfStalled(now: number, stallMs: number): boolean;
   /** Ends the stream. */
   close(): void;
+}
+
+/**
+ * Why a stream was dropped. Deno logs the error a response body ends with:
+ * this one shows as one line, not a stack trace, for what is an everyday event.
+ */
+class DroppedStream extends Error {
+  constructor(reason: string) {
+    super(`parley: dropped an event stream: ${reason}`);
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.message;
+  }
 }
 
 /**
@@ -68,6 +87,12 @@ export function openSseStream(options: {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let wake: (() => void) | undefined;
+  /** When the client last took data (or the stream opened). */
+  let lastTaken = performance.now();
+  const drop = (reason: string) => {
+    controller.error(new DroppedStream(reason));
+    finish();
+  };
   const finish = () => {
     if (closed) return;
     closed = true;
@@ -76,7 +101,10 @@ export function openSseStream(options: {
   };
   const body = new ReadableStream<Uint8Array>({
     start: (c) => void (controller = c),
-    pull: () => wake?.(),
+    pull: () => {
+      lastTaken = performance.now();
+      wake?.();
+    },
     cancel: finish,
   }, { highWaterMark: half, size: (chunk) => chunk.byteLength });
 
@@ -95,13 +123,18 @@ export function openSseStream(options: {
       if (closed) return false;
       controller.enqueue(chunk);
       if ((controller.desiredSize ?? 0) >= -half) return true;
-      controller.error(new Error("event stream closed: the client stopped reading"));
-      finish();
+      drop("the client stopped reading and its buffer is full");
       return false;
     },
     drained() {
       if (closed || (controller.desiredSize ?? 0) > 0) return Promise.resolve();
       return new Promise((resolve) => wake = resolve);
+    },
+    dropIfStalled(now, stallMs) {
+      const waiting = (controller.desiredSize ?? 0) <= 0;
+      if (closed || !waiting || now - lastTaken < stallMs) return false;
+      drop(`the client took nothing for ${Math.round(stallMs / 1000)} s`);
+      return true;
     },
     close() {
       if (closed) return;

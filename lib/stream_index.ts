@@ -180,10 +180,14 @@ export class StreamIndex {
     }
   }
 
-  /** Writes a keep-alive comment to every live stream. */
-  keepAlive(): void {
-    for (const subs of this.#subs.values()) {
-      for (const sub of subs) if (!sub.held) sub.stream.write(keepAliveChunk);
+  /** Writes a keep-alive comment to every live stream; drops those stalled for `stallMs`. */
+  keepAlive(stallMs: number): void {
+    const now = performance.now();
+    for (const subs of [...this.#subs.values()]) {
+      for (const sub of [...subs]) {
+        if (sub.stream.dropIfStalled(now, stallMs)) continue;
+        if (!sub.held) sub.stream.write(keepAliveChunk);
+      }
     }
   }
 }
