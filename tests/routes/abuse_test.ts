@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any
 /**
  * Abuse defence through the real HTTP path: rate limits, the login throttle,
  * client addresses behind proxies, the same-origin rule, input hygiene,
@@ -11,7 +12,6 @@ import { SseClient } from "../sse_client.ts";
 
 const on = { rateLimitsOn: true };
 
-// deno-lint-ignore no-explicit-any
 function assertLimited(res: { status: number; headers: Headers; body: any }) {
   assert.equal(res.status, 429);
   assert.equal(res.body.error.code, "rate_limited");
