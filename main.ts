@@ -7,9 +7,13 @@
 import { dirname } from "node:path";
 import { createApp } from "./http/app.ts";
 import { kvLocation, loadConfig } from "./lib/config.ts";
+import { readFilterTerms } from "./lib/content_filter.ts";
 import { openKv } from "./lib/kv_retry.ts";
 
 const config = loadConfig(Deno.env.toObject());
+if (config.contentFilterFile) {
+  config.contentFilterTerms = await readFilterTerms(config.contentFilterFile);
+}
 const location = kvLocation(config);
 if (location && !config.kvUrl && location !== ":memory:") {
   await Deno.mkdir(dirname(location), { recursive: true });

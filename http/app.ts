@@ -14,7 +14,9 @@ import { authRoutes } from "../routes/auth.ts";
 import { directRoutes } from "../routes/direct.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
+import { adminRoutes } from "../routes/admin.ts";
 import { inviteRoutes } from "../routes/invites.ts";
+import { moderationRoutes } from "../routes/moderation.ts";
 import { meRoutes } from "../routes/me.ts";
 import { messageRoutes } from "../routes/messages.ts";
 import { pageRoutes } from "../routes/pages.tsx";
@@ -72,6 +74,8 @@ export function createApp(deps: Deps): ParleyApp {
   app.route("/api", messageRoutes(services));
   app.route("/api", directRoutes(services));
   app.route("/api", inviteRoutes(services));
+  app.route("/api", moderationRoutes(services));
+  app.route("/api", adminRoutes(services));
   app.route("/api", userRoutes(services));
   app.route("/api", eventRoutes(services));
   app.route("/", metricsRoutes(services));

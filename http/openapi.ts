@@ -15,6 +15,7 @@ const errorDescriptions: Record<number, string> = {
   409: "Conflict",
   413: "Body too large",
   415: "Body is not JSON",
+  422: "Refused by the content filter",
   429: "Too many requests",
   503: "Unavailable",
 };

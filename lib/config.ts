@@ -48,6 +48,12 @@ export interface Config {
    * (`TRUSTED_PROXIES`: addresses or CIDR ranges, comma-separated).
    */
   trustedProxies: string[];
+  /** The usernames of the server's administrators (`PARLEY_ADMINS`, comma-separated). */
+  admins: string[];
+  /** The file of terms the content filter refuses (`CONTENT_FILTER_FILE`), one per line. */
+  contentFilterFile?: string;
+  /** The terms themselves: read from the file by `main.ts`, or given directly in tests. */
+  contentFilterTerms: string[];
   /** How long a stream can be resumed: the log keeps events this long (`RESUME_WINDOW_MINUTES`, default 24 h). */
   resumeWindowMs: number;
 }
@@ -71,6 +77,8 @@ export const defaultConfig: Config = {
   keepAliveMs: 20_000,
   hashConcurrency: 2,
   trustedProxies: [],
+  admins: [],
+  contentFilterTerms: [],
 };
 
 /**
@@ -123,6 +131,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (env.TRUSTED_PROXIES) {
     config.trustedProxies = env.TRUSTED_PROXIES.split(",").map((s) => s.trim()).filter(Boolean);
   }
+  if (env.PARLEY_ADMINS) {
+    config.admins = env.PARLEY_ADMINS.split(",").map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+  }
+  if (env.CONTENT_FILTER_FILE) config.contentFilterFile = env.CONTENT_FILTER_FILE;
   if (env.RESUME_WINDOW_MINUTES) {
     config.resumeWindowMs =
       integer("RESUME_WINDOW_MINUTES", env.RESUME_WINDOW_MINUTES, 1, 7 * 24 * 60) * 60_000;

@@ -13,7 +13,21 @@ import {
   getUser,
   updateSettings,
 } from "./accounts.ts";
+import { deleteRoom, listAccounts, setSuspension, suspensionOf } from "./admin.ts";
+import { listAudit } from "./audit.ts";
 import { blockUser, listBlocks, unblockUser } from "./blocks.ts";
+import { ContentFilter } from "./content_filter.ts";
+import { ApiError, Errors } from "./errors.ts";
+import { deleteMessage, editMessage } from "./message_edits.ts";
+import {
+  type Actor,
+  assertModerates,
+  banUser,
+  listBans,
+  removeMember,
+  setRole,
+  unbanUser,
+} from "./moderation.ts";
 import type { Config } from "./config.ts";
 import { needsPoll } from "./config.ts";
 import { openDirect } from "./directs.ts";
@@ -32,7 +46,10 @@ import { defaultPresenceOptions, listUsersWithPresence, Presence } from "./prese
 import { markRead } from "./read_markers.ts";
 import { createRoom, getRoomView, listPublicRooms, listRoomsOf, unreadTotal } from "./rooms.ts";
 import { SessionCache, type SignedIn } from "./session_cache.ts";
-import type { User } from "./accounts.ts";
+import { getUsers, type User } from "./accounts.ts";
+import { memberKey } from "./keys.ts";
+import type { StoredMember } from "./members.ts";
+import type { Role } from "../shared/api_types.ts";
 import {
   createSession,
   endSessions,
@@ -113,6 +130,14 @@ export function createDomain(deps: Deps) {
     presence.renew().catch((e) => console.error("presence heartbeat failed", e));
   }, heartbeatMs);
   const signedIn = new SessionCache();
+  const filter = new ContentFilter(config.contentFilterTerms);
+  const admins = new Set(config.admins);
+  const isAdmin = (user: User) => admins.has(user.username.toLowerCase());
+  const actor = (user: User): Actor => ({ user, isAdmin: isAdmin(user) });
+  /** Requires an administrator. */
+  const asAdmin = (user: User) => {
+    if (!isAdmin(user)) throw new ApiError(Errors.notAdmin);
+  };
   // A session ended on any instance stops working here at once, not after the cache's age.
   hub.onSessionsEnded((ids) => signedIn.forgetSessions(ids));
 
@@ -139,10 +164,14 @@ export function createDomain(deps: Deps) {
       async logIn(username: string, password: string, address: string) {
         const attempt = await reserveLoginAttempt(kv, username, address, clock());
         const user = await authenticate(kv, username, password);
-        if (user) await attempt.succeeded();
+        if (!user) return null;
+        await attempt.succeeded();
+        // Only someone who knows the password learns that the account is suspended.
+        const suspended = await suspensionOf(kv, user.id);
+        if (suspended) throw new ApiError(Errors.suspended, { reason: suspended.reason });
         return user;
       },
-      settings: (userId: string) => getSettings(kv, userId),
+      settings: async (user: User) => ({ ...await getSettings(kv, user.id), admin: isAdmin(user) }),
       ...bind(kv, { updateSettings }),
       /** Changes the password and ends every other session of the user. */
       async changePassword(user: User, current: string, next: string, keepSessionId: string) {
@@ -166,14 +195,40 @@ export function createDomain(deps: Deps) {
       },
       list: (userId: string) => listSessions(kv, userId, clock()),
       /** Ends sessions of a user: their tokens stop working and their streams end everywhere. */
-      end: (userId: string, which: string[] | { allBut: string | null }) =>
-        endSessions(feed, userId, which),
+      async end(userId: string, which: string[] | { allBut: string | null }) {
+        const ids = await endSessions(feed, userId, which);
+        // Here at once; other instances when the log reaches them.
+        signedIn.forgetSessions(ids);
+        return ids;
+      },
     },
     rooms: {
       async create(owner: User, input: Parameters<typeof createRoom>[2]) {
+        filter.check(input.name);
         await limiter.take("rooms", owner.id);
         return await createRoom(feed, owner, input);
       },
+      setRole: (user: User, roomId: string, userId: string, role: Role) =>
+        setRole(feed, actor(user), roomId, userId, role),
+      async kick(user: User, roomId: string, userId: string) {
+        const [target] = await getUsers(kv, [userId]);
+        if (!target) throw new ApiError(Errors.userNotFound);
+        await removeMember(feed, actor(user), roomId, target);
+      },
+      ban: (
+        user: User,
+        roomId: string,
+        body: { username: string; reason?: string; minutes?: number },
+      ) => banUser(feed, actor(user), roomId, body.username, body, clock()),
+      unban: (user: User, roomId: string, userId: string) =>
+        unbanUser(feed, actor(user), roomId, userId),
+      bans: (user: User, roomId: string) => listBans(kv, actor(user), roomId, clock()),
+      async audit(user: User, roomId: string, page: { limit: number; before?: string }) {
+        const member = (await kv.get<StoredMember>(memberKey(roomId, user.id))).value;
+        assertModerates(actor(user), member);
+        return await listAudit(kv, roomId, page);
+      },
+      delete: (user: User, roomId: string) => deleteRoom(feed, actor(user), roomId),
       ...bind(feed, { join: joinRoom, leave: leaveRoom }),
       ...bind(kv, {
         view: getRoomView,
@@ -206,9 +261,14 @@ export function createDomain(deps: Deps) {
     messages: {
       /** Sends; a user's messages count against a bucket on this instance (the hot path). */
       send(roomId: string, author: User, text: string, clientId?: string) {
+        filter.check(text);
         limiter.takeHere("messages", author.id);
         return sender.send(roomId, author, text, clientId);
       },
+      edit: (author: User, roomId: string, seq: number, text: string) =>
+        editMessage(feed, filter, author, roomId, seq, text),
+      delete: (user: User, roomId: string, seq: number) =>
+        deleteMessage(feed, user, roomId, seq, isAdmin(user)),
       ...bind(kv, { history: listMessages }),
     },
     readMarkers: bind(feed, { mark: markRead }),
@@ -221,6 +281,27 @@ export function createDomain(deps: Deps) {
       },
     },
     users: bind(kv, { withPresence: listUsersWithPresence }),
+    admin: {
+      isAdmin,
+      /** Suspends an account: its sessions and streams end, its logins are refused. */
+      async suspend(user: User, username: string, reason: string | null) {
+        asAdmin(user);
+        const target = await setSuspension(feed, user, username, { reason });
+        await endSessions(feed, target.id, { allBut: null });
+      },
+      async unsuspend(user: User, username: string) {
+        asAdmin(user);
+        await setSuspension(feed, user, username, null);
+      },
+      async accounts(user: User, page: { limit: number; after?: string }) {
+        asAdmin(user);
+        return await listAccounts(kv, page);
+      },
+      async audit(user: User, page: { limit: number; before?: string }) {
+        asAdmin(user);
+        return await listAudit(kv, null, page);
+      },
+    },
     /** Ends every stream cleanly, stops the timers, drops presence leases, lets commits finish. */
     async close(): Promise<void> {
       clearInterval(heartbeat);

@@ -10,7 +10,7 @@
 
 /** One row of the error table: a stable code, its HTTP status and a default message. */
 export interface ErrorKind {
-  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
   readonly code: string;
   readonly message: string;
 }
@@ -38,6 +38,16 @@ export const Errors = {
   },
   notOwner: { status: 403, code: "not_owner", message: "Only the room's owner can do that." },
   blocked: { status: 403, code: "blocked", message: "This user does not accept that from you." },
+  banned: { status: 403, code: "banned", message: "You are banned from this room." },
+  suspended: { status: 403, code: "suspended", message: "This account is suspended." },
+  forbidden: { status: 403, code: "forbidden", message: "You may not do that here." },
+  notAdmin: { status: 403, code: "not_admin", message: "Only administrators can do that." },
+  messageNotFound: { status: 404, code: "message_not_found", message: "No such message." },
+  contentBlocked: {
+    status: 422,
+    code: "content_blocked",
+    message: "That contains a term this server does not allow.",
+  },
   notInvited: { status: 404, code: "no_invitation", message: "No such invitation." },
   notFound: { status: 404, code: "not_found", message: "Nothing is here." },
   roomNotFound: { status: 404, code: "room_not_found", message: "No such room." },

@@ -17,6 +17,8 @@ export function memberPayload(e: Of<"member">): EventData<"member"> {
     action: e.action,
     memberCount: e.memberCount,
     ownerId: e.ownerId,
+    ...e.role ? { role: e.role } : {},
+    ...e.reason !== undefined ? { reason: e.reason } : {},
   };
 }
 

@@ -40,6 +40,10 @@ export function sees(event: FeedEvent, viewer: Viewer, subjectRooms: string[] = 
     case "presence":
       return event.user.id !== viewer.id && subjectRooms.some((r) => viewer.inRoom(r)) &&
         !viewer.blocks(event.user.id);
+    case "message_update":
+      return viewer.inRoom(event.roomId);
+    case "room_deleted":
+      return event.userIds.includes(viewer.id) || viewer.inRoom(event.roomId);
     case "invite":
     case "block":
       return event.userId === viewer.id;

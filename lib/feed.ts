@@ -17,7 +17,10 @@
  * @module
  */
 import type { User } from "./accounts.ts";
-import type { Invitation } from "../shared/api_types.ts";
+import type { Invitation, Message, Role } from "../shared/api_types.ts";
+
+/** What happened to a member: they came, went, were removed or banned, or changed role. */
+export type MemberAction = "joined" | "left" | "removed" | "banned" | "role";
 import { ApiError, Errors } from "./errors.ts";
 import { doorbellKey, DOORBELLS, logFloorKey, logKey, logPrefix } from "./keys.ts";
 import { isLocked, retryLocked } from "./kv_retry.ts";
@@ -30,10 +33,16 @@ export type FeedEvent =
     type: "member";
     roomId: string;
     user: User;
-    action: "joined" | "left";
+    action: MemberAction;
     memberCount: number;
     ownerId: string | null;
+    /** The member's role now (joined, role). */
+    role?: Role;
+    /** Why they were removed or banned. */
+    reason?: string | null;
   }
+  | { type: "message_update"; roomId: string; message: Message }
+  | { type: "room_deleted"; roomId: string; userIds: string[] }
   | { type: "room"; roomId: string; userIds: string[] }
   | { type: "read"; userId: string; roomId: string; seq: number }
   | { type: "typing"; roomId: string; user: User }

@@ -311,9 +311,24 @@ export class Hub {
         return;
       }
       case "member": {
-        const users = [...this.#index.usersIn(event.roomId), event.user.id];
+        const users = new Set([...this.#index.usersIn(event.roomId), event.user.id]);
         to(users, encodeEvent("member", id(first), memberPayload(event)));
-        this.#index.setMember(event.user.id, event.roomId, event.action === "joined");
+        // Someone removed stops receiving the room at once, on every instance.
+        if (event.action !== "role") {
+          this.#index.setMember(event.user.id, event.roomId, event.action === "joined");
+        }
+        return;
+      }
+      case "message_update":
+        to(
+          this.#index.usersIn(event.roomId),
+          encodeEvent("message_update", id(first), event.message),
+        );
+        return;
+      case "room_deleted": {
+        const users = new Set([...this.#index.usersIn(event.roomId), ...event.userIds]);
+        to(users, encodeEvent("room_deleted", id(first), { roomId: event.roomId }));
+        for (const u of users) this.#index.setMember(u, event.roomId, false);
         return;
       }
       case "room":

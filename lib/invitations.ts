@@ -13,7 +13,8 @@ import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
 import { getManyChunked } from "./get_many.ts";
 import { inviteKey, memberKey, roomKey, userInviteKey, userInvitesPrefix } from "./keys.ts";
-import type { StoredMember } from "./members.ts";
+import { ROLE_RANK, type StoredMember } from "./members.ts";
+import { assertNotBanned } from "./moderation.ts";
 import type { StoredRoom } from "./rooms.ts";
 import type { Invitation } from "../shared/api_types.ts";
 
@@ -38,13 +39,16 @@ export async function inviteUser(
       roomKey(roomId),
       memberKey(roomId, inviter.id),
     ]);
-    if (!room.value) throw new ApiError(Errors.roomNotFound);
+    if (!room.value || room.value.deleted) throw new ApiError(Errors.roomNotFound);
     if (!inviterMember.value) throw new ApiError(Errors.notMember);
-    if (room.value.kind !== "group" || room.value.ownerId !== inviter.id) {
-      throw new ApiError(Errors.notOwner);
+    if (room.value.kind !== "group" || ROLE_RANK[inviterMember.value.role] < ROLE_RANK.moderator) {
+      throw new ApiError(Errors.notOwner, undefined, {
+        message: "Only the room's owner and moderators can invite.",
+      });
     }
     if (!invitee) throw new ApiError(Errors.userNotFound, { username });
     await assertNotBlocked(kv, invitee.id, inviter.id);
+    await assertNotBanned(kv, roomId, invitee.id, now);
     const [member, existing] = await kv.getMany<[StoredMember, Invitation]>([
       memberKey(roomId, invitee.id),
       inviteKey(roomId, invitee.id),

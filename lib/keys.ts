@@ -138,3 +138,22 @@ export const presenceLeaseKey = (userId: string, instanceId: string) =>
 
 /** Prefix of one user's presence leases. */
 export const presenceLeasesPrefix = (userId: string) => ["presence_leases", userId] as const;
+
+/** `["bans", roomId, userId]` → the ban (by whom, why, until when). */
+export const banKey = (roomId: string, userId: string) => ["bans", roomId, userId] as const;
+
+/** Prefix of a room's bans. */
+export const bansPrefix = (roomId: string) => ["bans", roomId] as const;
+
+/**
+ * `["audit", "room", roomId, versionstamp]` or `["audit", "all", "", versionstamp]`
+ * → one moderation or administration action, keyed by the commit that did it.
+ */
+export const auditKey = (scope: "room" | "all", roomId: string, stamp: string | symbol) =>
+  ["audit", scope, roomId, stamp] as const;
+
+/** Prefix of one room's audit log. */
+export const auditRoomPrefix = (roomId: string) => ["audit", "room", roomId] as const;
+
+/** Prefix of the server's audit log. */
+export const auditAllPrefix = () => ["audit", "all", ""] as const;

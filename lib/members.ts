@@ -8,8 +8,17 @@
  * @module
  */
 import { getUsers, type User } from "./accounts.ts";
+import { assertNotBanned } from "./moderation.ts";
 import { ApiError, Errors } from "./errors.ts";
-import { domainOf, type FeedWriter, noChange, type Op, type Writes } from "./feed.ts";
+import {
+  domainOf,
+  type FeedEvent,
+  type FeedWriter,
+  type MemberAction,
+  noChange,
+  type Op,
+  type Writes,
+} from "./feed.ts";
 import { type Invitation, removeInvitation } from "./invitations.ts";
 import {
   inviteKey,
@@ -23,15 +32,18 @@ import {
 } from "./keys.ts";
 import type { RoomHead } from "./messages.ts";
 import { getPresence } from "./presence.ts";
-import type { Member } from "../shared/api_types.ts";
+import type { Member, Role } from "../shared/api_types.ts";
 import { unreadCount } from "./read_markers.ts";
 import { roomIdsOf, type RoomView, roomView, type StoredRoom } from "./rooms.ts";
 
 /** A membership as stored under the room. */
 export interface StoredMember {
-  role: "owner" | "member";
+  role: Role;
   joinedAt: number;
 }
+
+/** How roles rank: someone may act only on lower ranks. */
+export const ROLE_RANK: Record<Role, number> = { owner: 3, moderator: 2, member: 1 };
 
 /**
  * Joins a group room: a public one freely, a private one with an invitation.
@@ -58,7 +70,8 @@ export function joinRoom(
       readMarkerKey(user.id, roomId),
     ]);
     if (mustBeInvited && !invite.value && !member.value) throw new ApiError(Errors.notInvited);
-    if (!room.value || !head.value) throw new ApiError(Errors.roomNotFound);
+    if (!room.value || !head.value || room.value.deleted) throw new ApiError(Errors.roomNotFound);
+    await assertNotBanned(kv, roomId, user.id, now);
     if (member.value) {
       return noChange(
         roomView(room.value, head.value, unreadCount(head.value, read.value), user.id),
@@ -67,21 +80,20 @@ export function joinRoom(
     if (room.value.kind === "direct" || (room.value.private && !invite.value)) {
       throw new ApiError(Errors.privateRoom);
     }
+    // Databases from before invitations were asked held `true` here: no invitation to announce.
+    const invitation = typeof invite.value === "object" ? invite.value : null;
     if (room.value.memberCount >= room.value.capacity) {
       throw new ApiError(Errors.roomFull, { capacity: room.value.capacity });
     }
     const plan = addMemberPlan(room.value, head.value, user, now);
     if (!invite.value) return { ...plan, checks: [room, head] };
-    const accepted = {
-      type: "invite" as const,
-      userId: user.id,
-      invitation: invite.value,
-      status: "accepted" as const,
-    };
+    const accepted = invitation
+      ? [{ type: "invite" as const, userId: user.id, invitation, status: "accepted" as const }]
+      : [];
     return {
       ...plan,
       checks: [room, head, invite],
-      events: [...plan.events, accepted],
+      events: [...plan.events, ...accepted],
       apply(op) {
         plan.apply(op);
         removeInvitation(op, roomId, user.id);
@@ -97,7 +109,7 @@ function addMemberPlan(room: StoredRoom, head: RoomHead, user: User, now: number
   return {
     checks: [],
     events: [
-      memberEvent(updated, user, "joined"),
+      memberEvent(updated, user, "joined", { role }),
       { type: "room", roomId: room.id, userIds: [user.id] },
     ],
     apply(op) {
@@ -111,15 +123,24 @@ function addMemberPlan(room: StoredRoom, head: RoomHead, user: User, now: number
   };
 }
 
-/** A `member` event: who joined or left, and the room's member count and owner after it. */
-export function memberEvent(room: StoredRoom, user: User, action: "joined" | "left") {
+/**
+ * A `member` event: what happened to whom, and the room's member count and
+ * owner after it.
+ */
+export function memberEvent(
+  room: StoredRoom,
+  user: User,
+  action: MemberAction,
+  extra: { role?: Role; reason?: string | null } = {},
+): Extract<FeedEvent, { type: "member" }> {
   return {
-    type: "member" as const,
+    type: "member",
     roomId: room.id,
     user,
     action,
     memberCount: room.memberCount,
     ownerId: room.ownerId,
+    ...extra,
   };
 }
 
@@ -231,7 +252,7 @@ export async function assertMember(kv: Deno.Kv, roomId: string, userId: string):
     roomKey(roomId),
     memberKey(roomId, userId),
   ]);
-  if (!room.value) throw new ApiError(Errors.roomNotFound);
+  if (!room.value || room.value.deleted) throw new ApiError(Errors.roomNotFound);
   if (!member.value) throw new ApiError(Errors.notMember);
 }
 

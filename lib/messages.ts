@@ -10,6 +10,7 @@ import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
 import { domainOf, keySize, planLimits } from "./feed.ts";
 import { rejoinPlan } from "./members.ts";
+import { bannedAmong } from "./moderation.ts";
 import type { StoredRoom } from "./rooms.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
@@ -172,12 +173,14 @@ async function planSends(
     roomKey(roomId),
   ]);
   const head = headEntry.value, room = roomEntry.value;
-  if (!head || !room) throw new ApiError(Errors.roomNotFound);
+  if (!head || !room || room.deleted) throw new ApiError(Errors.roomNotFound);
   const memberships = await getManyChunked<unknown>(
     kv,
     authors.map((id) => memberKey(roomId, id)),
   );
   const members = new Set(authors.filter((_, i) => memberships[i] !== null));
+  const outsiders = authors.filter((a) => !members.has(a));
+  const banned = outsiders.length ? await bannedAmong(kv, roomId, outsiders, now) : new Set();
   const known = await existingByClientId(kv, roomId, items);
   const direct = room.kind === "direct" ? await directState(kv, room, authors) : null;
 
@@ -187,7 +190,7 @@ async function planSends(
   let seq = head.seq;
   for (const item of items) {
     if (!members.has(item.author.id)) {
-      results.push(new ApiError(Errors.notMember));
+      results.push(new ApiError(banned.has(item.author.id) ? Errors.banned : Errors.notMember));
       continue;
     }
     if (direct?.blockedBy.has(item.author.id)) {

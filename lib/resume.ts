@@ -107,6 +107,10 @@ async function render(
     }
     case "read":
       return [encodeEvent("read", id(first), readPayload(event))];
+    case "message_update":
+      return [encodeEvent("message_update", id(first), event.message)];
+    case "room_deleted":
+      return [encodeEvent("room_deleted", id(first), { roomId: event.roomId })];
     case "invite":
       return [encodeEvent("invite", id(first), invitePayload(event))];
     case "block":

@@ -13,7 +13,6 @@ import type { FeedWriter, Op } from "./feed.ts";
 import { getManyChunked } from "./get_many.ts";
 import { newId } from "./ids.ts";
 import {
-  inviteKey,
   memberKey,
   membershipKey,
   membershipsPrefix,
@@ -40,6 +39,8 @@ export interface StoredRoom {
   memberCount: number;
   /** The two users of a direct conversation. */
   peers?: User[];
+  /** Deleted by its owner or an administrator: it answers as if it never was. */
+  deleted?: boolean;
 }
 
 /** A room as one user sees it. */
@@ -81,8 +82,7 @@ export function createRoom(
           { role: "owner", joinedAt: now } satisfies StoredMember,
         );
         op.set(membershipKey(owner.id, room.id), now);
-        if (room.private) op.set(inviteKey(room.id, owner.id), true);
-        else op.set(publicRoomKey(room.id), true);
+        if (!room.private) op.set(publicRoomKey(room.id), true);
       },
       value: roomView(room, head, 0, owner.id),
     });
@@ -123,7 +123,9 @@ async function readRoomView(
     readMarkerKey(userId, roomId),
     memberKey(roomId, userId),
   ]);
-  if (!room.value || !head.value || (membersOnly && !member.value)) return null;
+  if (!room.value || !head.value || room.value.deleted || (membersOnly && !member.value)) {
+    return null;
+  }
   return roomView(room.value, head.value, unreadCount(head.value, read.value), userId);
 }
 
@@ -137,7 +139,9 @@ export async function listRoomsOf(kv: Deno.Kv, userId: string): Promise<RoomView
   ]);
   return ids.flatMap((_, i) => {
     const room = rooms[i], head = heads[i];
-    return room && head ? [roomView(room, head, unreadCount(head, reads[i]), userId)] : [];
+    return room && head && !room.deleted
+      ? [roomView(room, head, unreadCount(head, reads[i]), userId)]
+      : [];
   }).sort((a, b) => b.lastActivityAt - a.lastActivityAt);
 }
 

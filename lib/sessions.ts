@@ -77,7 +77,8 @@ export async function findSession(
   now: number,
 ): Promise<Session | null> {
   const session = (await kv.get<Session>(sessionKey(await hashToken(token)))).value;
-  return session && session.expiresAt > now ? session : null;
+  // A session stored before sessions had ids cannot be listed or ended: sign in again.
+  return session && session.id && session.expiresAt > now ? session : null;
 }
 
 /** Records that a session was used now, at most once a minute (a write per request would cost). */
@@ -120,23 +121,28 @@ export async function endSessions(
   userId: string,
   which: string[] | { allBut: string | null },
 ): Promise<string[]> {
-  return await feed.run(null, async (kv) => {
-    const found: { id: string; hash: string }[] = [];
-    for await (const e of kv.list<string>({ prefix: userSessionsPrefix(userId) })) {
-      const id = e.key[2] as string;
-      const wanted = Array.isArray(which) ? which.includes(id) : id !== which.allBut;
-      if (wanted) found.push({ id, hash: e.value });
-    }
-    const ids = found.map((f) => f.id);
-    return {
-      checks: [],
-      events: ids.length ? [{ type: "sessions_ended" as const, userId, sessionIds: ids }] : [],
-      apply(op) {
-        for (const f of found) op.delete(sessionKey(f.hash)).delete(userSessionKey(userId, f.id));
-      },
-      value: ids,
-    };
-  });
+  const found: { id: string; hash: string }[] = [];
+  for await (const e of feed.kv.list<string>({ prefix: userSessionsPrefix(userId) })) {
+    const id = e.key[2] as string;
+    const wanted = Array.isArray(which) ? which.includes(id) : id !== which.allBut;
+    if (wanted) found.push({ id, hash: e.value });
+  }
+  // Two deletions a session: a few hundred sessions a commit stay within KV's limits.
+  for (let i = 0; i < found.length; i += 200) {
+    const batch = found.slice(i, i + 200);
+    await feed.run<void>(null, () =>
+      Promise.resolve({
+        checks: [],
+        events: [{ type: "sessions_ended", userId, sessionIds: batch.map((f) => f.id) }],
+        apply(op) {
+          for (const f of batch) {
+            op.delete(sessionKey(f.hash)).delete(userSessionKey(userId, f.id));
+          }
+        },
+        value: undefined,
+      }));
+  }
+  return found.map((f) => f.id);
 }
 
 async function hashToken(token: string): Promise<string> {

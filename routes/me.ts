@@ -9,6 +9,7 @@ import { deleteCookie } from "hono/cookie";
 import { requireUser, SESSION_COOKIE } from "../http/middleware/auth.ts";
 import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
 import { newRouter, type Services } from "../http/router.ts";
+import type { User } from "../lib/accounts.ts";
 import { ApiError, Errors } from "../lib/errors.ts";
 import {
   BlockBody,
@@ -120,16 +121,17 @@ export function meRoutes(s: Services) {
   const app = newRouter();
   app.use("/me", requireUser(s));
   app.use("/me/*", requireUser(s));
-  const profile = async (userId: string) => ({
-    unread: await s.rooms.unreadTotal(userId),
-    ...await s.accounts.settings(userId),
+  const profile = async (user: User) => ({
+    user,
+    unread: await s.rooms.unreadTotal(user.id),
+    ...await s.accounts.settings(user),
   });
 
-  app.openapi(me, async (c) => c.json({ user: c.var.user, ...await profile(c.var.user.id) }, 200));
+  app.openapi(me, async (c) => c.json(await profile(c.var.user), 200));
 
   app.openapi(update, async (c) => {
     await s.accounts.updateSettings(c.var.user.id, c.req.valid("json"));
-    return c.json({ user: c.var.user, ...await profile(c.var.user.id) }, 200);
+    return c.json(await profile(c.var.user), 200);
   });
 
   app.openapi(sessions, async (c) => {

@@ -8,8 +8,10 @@ import { requireUser } from "../http/middleware/auth.ts";
 import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
 import { newRouter, type Services } from "../http/router.ts";
 import {
+  EditBody,
   HistoryPage,
   HistoryQuery,
+  MessageParams,
   MessageResult,
   RoomParams,
   SendBody,
@@ -25,8 +27,30 @@ const send = createRoute({
   responses: {
     201: json(MessageResult, "Stored"),
     200: json(MessageResult, "This clientId was sent before: the original message"),
-    ...errors(400, 401, 403, 404, 413, 415),
+    ...errors(400, 401, 403, 404, 413, 415, 422, 429),
   },
+});
+
+const edit = createRoute({
+  method: "patch",
+  path: "/rooms/{id}/messages/{seq}",
+  tags: ["Messages"],
+  security: signedIn,
+  summary: "Edit your message: new text, `editedAt`; members get `message_update`",
+  request: { params: MessageParams, ...jsonBody(EditBody) },
+  responses: { 200: json(MessageResult, "Edited"), ...errors(400, 401, 403, 404, 422) },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/rooms/{id}/messages/{seq}",
+  tags: ["Messages"],
+  security: signedIn,
+  summary: "Delete a message (its author, the room's moderators or an administrator)",
+  description: "The message keeps its seq as a tombstone (`deleted: true`, no text); members " +
+    "get `message_update`. A deletion by anyone but the author is on the audit log.",
+  request: { params: MessageParams },
+  responses: { 204: { description: "Deleted" }, ...errors(400, 401, 403, 404) },
 });
 
 const history = createRoute({
@@ -43,12 +67,25 @@ const history = createRoute({
 export function messageRoutes(s: Services) {
   const app = newRouter();
   app.use("/rooms/:id/messages", requireUser(s));
+  app.use("/rooms/:id/messages/*", requireUser(s));
 
   app.openapi(send, async (c) => {
     const { id } = c.req.valid("param");
     const { text, clientId } = c.req.valid("json");
     const { message, duplicate } = await s.messages.send(id, c.var.user, text, clientId);
     return c.json({ message }, duplicate ? 200 : 201);
+  });
+
+  app.openapi(edit, async (c) => {
+    const { id, seq } = c.req.valid("param");
+    const message = await s.messages.edit(c.var.user, id, seq, c.req.valid("json").text);
+    return c.json({ message }, 200);
+  });
+
+  app.openapi(remove, async (c) => {
+    const { id, seq } = c.req.valid("param");
+    await s.messages.delete(c.var.user, id, seq);
+    return c.body(null, 204);
   });
 
   app.openapi(history, async (c) => {

@@ -8,11 +8,15 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type {
+  AdminUserSchema,
+  AuditEntrySchema,
+  BanSchema,
   BlockSchema,
   InvitationSchema,
   MemberSchema,
   MessageSchema,
   PublicRoomSchema,
+  RoleSchema,
   RoomSchema,
   SessionSchema,
   UserPresenceSchema,
@@ -37,3 +41,11 @@ export type Invitation = z.infer<typeof InvitationSchema>;
 export type Block = z.infer<typeof BlockSchema>;
 /** A session, as its user sees it. */
 export type SessionInfo = z.infer<typeof SessionSchema>;
+/** One moderation or administration action on record. */
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+/** A ban from a room. */
+export type Ban = z.infer<typeof BanSchema>;
+/** An account as administrators see it. */
+export type AdminUser = z.infer<typeof AdminUserSchema>;
+/** A member's role in a room. */
+export type Role = z.infer<typeof RoleSchema>;

@@ -74,20 +74,26 @@ export function applyEvent(state: ClientState, event: ParleyEvent, now: number):
     case "room":
       return { ...state, rooms: { ...state.rooms, [event.data.room.id]: event.data.room } };
     case "member": {
-      const { roomId, user, action, memberCount, ownerId } = event.data;
-      if (user.id === state.me.id && action === "left") return forgetRoom(state, roomId);
+      const { roomId, user, action, memberCount, ownerId, role } = event.data;
+      const gone = action === "left" || action === "removed" || action === "banned";
+      if (user.id === state.me.id && gone) return forgetRoom(state, roomId);
       const room = state.rooms[roomId];
       const next = room ? withRoom(state, { ...room, memberCount, ownerId }) : state;
       const loaded = next.members[roomId];
-      if (!loaded || user.id === state.me.id) return next;
-      // An owner who left handed the room to someone.
+      if (!loaded) return next;
+      // An owner who left handed the room to someone; a handover makes the old owner a moderator.
       const list = loaded.map((m) =>
         m.id === ownerId && m.role !== "owner" ? { ...m, role: "owner" as const } : m
       );
+      if (action === "role") {
+        const changed = list.map((m) => m.id === user.id && role ? { ...m, role } : m);
+        return { ...next, members: { ...next.members, [roomId]: changed } };
+      }
+      if (user.id === state.me.id) return next;
       const others = list.filter((m) => m.id !== user.id);
-      if (action === "left") return { ...next, members: { ...next.members, [roomId]: others } };
+      if (gone) return { ...next, members: { ...next.members, [roomId]: others } };
       const online = state.online[user.id] ?? false;
-      const members = sortById([...others, { ...user, role: "member", online }]);
+      const members = sortById([...others, { ...user, role: role ?? "member", online }]);
       return {
         ...next,
         online: { ...next.online, [user.id]: online },
@@ -116,6 +122,10 @@ export function applyEvent(state: ClientState, event: ParleyEvent, now: number):
       inRoom[user.id] = { username: user.username, until: now + TYPING_SHOWN_MS };
       return { ...state, typing: { ...state.typing, [roomId]: inRoom } };
     }
+    case "message_update":
+      return applyUpdate(state, event.data);
+    case "room_deleted":
+      return forgetRoom(state, event.data.roomId);
     case "invite": {
       const { invitation, status } = event.data;
       const { [invitation.roomId]: _, ...rest } = state.invitations;
@@ -156,6 +166,17 @@ function applyMessage(state: ClientState, m: Message): ClientState {
   const follows = m.seq === last + 1 || (!conv.messages.length && !conv.hasMore);
   const updated = follows ? { ...conv, messages: [...conv.messages, m] } : { ...conv, gap: true };
   return { ...next, conversations: { ...next.conversations, [m.roomId]: updated } };
+}
+
+/** An edited or deleted message replaces the one with its seq, wherever it shows. */
+function applyUpdate(state: ClientState, m: Message): ClientState {
+  let next = state;
+  const room = state.rooms[m.roomId];
+  if (room?.lastMessage?.seq === m.seq) next = withRoom(next, { ...room, lastMessage: m });
+  const conv = next.conversations[m.roomId];
+  if (!conv?.messages.some((x) => x.seq === m.seq)) return next;
+  const messages = conv.messages.map((x) => x.seq === m.seq ? m : x);
+  return { ...next, conversations: { ...next.conversations, [m.roomId]: { ...conv, messages } } };
 }
 
 /** The state with a room replaced. */

@@ -18,6 +18,8 @@ export const EVENT_NAMES = [
   "typing",
   "invite",
   "block",
+  "message_update",
+  "room_deleted",
 ] as const;
 
 /** The name of an event type. */

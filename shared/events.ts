@@ -8,7 +8,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { EventName } from "./event_names.ts";
-import { InvitationSchema, MessageSchema, RoomSchema, UserSchema } from "./schemas.ts";
+import { InvitationSchema, MessageSchema, RoleSchema, RoomSchema, UserSchema } from "./schemas.ts";
 
 export type { EventName };
 
@@ -27,12 +27,20 @@ export const eventSchemas = {
   member: z.object({
     roomId: RoomIdField,
     user: UserSchema,
-    action: z.enum(["joined", "left"]),
+    action: z.enum(["joined", "left", "removed", "banned", "role"]).openapi({
+      description: "`removed` and `banned`: a moderator took them out; `role`: their role changed.",
+    }),
+    role: RoleSchema.optional().openapi({ description: "Their role now (joined, role)." }),
+    reason: z.string().nullable().optional().openapi({
+      description: "Why they were removed or banned.",
+    }),
     memberCount: z.number().int().openapi({ description: "The room's member count after this." }),
     ownerId: z.string().nullable().openapi({
       description: "The room's owner after this: an owner who leaves hands the room on.",
     }),
   }).openapi("MemberEvent"),
+  message_update: MessageSchema.openapi("MessageUpdateEvent"),
+  room_deleted: z.object({ roomId: RoomIdField }).openapi("RoomDeletedEvent"),
   invite: z.object({
     invitation: InvitationSchema,
     status: z.enum(["pending", "accepted", "declined"]),
@@ -65,6 +73,8 @@ export const eventSchemaIds = {
   presence: "PresenceEvent",
   typing: "TypingEvent",
   invite: "InviteEvent",
+  message_update: "MessageUpdateEvent",
+  room_deleted: "RoomDeletedEvent",
   block: "BlockEvent",
 } as const satisfies Record<EventName, string>;
 
@@ -100,6 +110,15 @@ export const eventDocs: Record<EventName, { summary: string; replayed: boolean }
   typing: {
     summary: "Someone is typing in one of your rooms. No id; never replayed.",
     replayed: false,
+  },
+  message_update: {
+    summary: "A message was edited (new text, editedAt) or deleted (a tombstone: deleted, no " +
+      "text): replace the one with the same seq. Unread counts do not change.",
+    replayed: true,
+  },
+  room_deleted: {
+    summary: "A room you were in was deleted by its owner or an administrator.",
+    replayed: true,
   },
   invite: {
     summary: "An invitation to you: new (pending), or accepted or declined on another of " +

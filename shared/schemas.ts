@@ -54,6 +54,7 @@ export const MeResult = z.object({
   user: UserSchema,
   unread: z.number().int().openapi({ description: "Unread messages over all rooms." }),
   presenceVisibility: PresenceVisibility,
+  admin: z.boolean().openapi({ description: "Whether you administer this server." }),
 }).openapi("Me");
 
 /** Body of `PATCH /api/me`. */
@@ -142,7 +143,127 @@ export const MessageSchema = z.object({
   text: z.string(),
   createdAt: z.number().int().openapi({ description: "Milliseconds since the epoch." }),
   clientId: z.string().optional(),
+  editedAt: z.number().int().optional().openapi({ description: "When its author last edited it." }),
+  deleted: z.literal(true).optional().openapi({
+    description: 'A deleted message keeps its seq with no text: show "message deleted".',
+  }),
 }).openapi("Message");
+
+/** A member's role in a room: the owner, moderators, members. */
+export const RoleSchema = z.enum(["owner", "moderator", "member"]).openapi("Role");
+
+/** Path parameters of routes on one message. */
+export const MessageParams = z.object({
+  id: RoomId,
+  seq: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
+    .openapi({ param: { name: "seq", in: "path" } }),
+});
+
+/** Body of `PATCH /api/rooms/:id/messages/:seq`. */
+export const EditBody = z.object({
+  text: z.string().trim().min(1).max(MESSAGE_MAX)
+    .refine((t) => VISIBLE.test(t), { message: "A message needs at least one visible character" }),
+}).openapi("EditMessage");
+
+/** Path parameters of routes on one member of a room. */
+export const MemberParams = z.object({
+  id: RoomId,
+  userId: z.string().regex(/^[\w-]{1,64}$/, { message: "Not a user id" })
+    .openapi({ param: { name: "userId", in: "path" } }),
+});
+
+/** Body of `PUT /api/rooms/:id/members/:userId/role`. */
+export const RoleBody = z.object({ role: RoleSchema }).openapi("SetRole");
+
+/** Body of `POST /api/rooms/:id/bans`. */
+export const BanBody = z.object({
+  username: Username,
+  reason: z.string().trim().max(500).optional(),
+  minutes: z.number().int().min(1).max(525_600).optional()
+    .openapi({ description: "How long; for good without it." }),
+}).openapi("Ban");
+
+/** A ban as moderators see it. */
+export const BanSchema = z.object({
+  user: UserSchema,
+  by: UserSchema,
+  reason: z.string().nullable(),
+  createdAt: z.number().int(),
+  until: z.number().int().nullable().openapi({ description: "null: until lifted." }),
+}).openapi("BanRecord");
+
+/** `{bans}`. */
+export const BanList = z.object({ bans: z.array(BanSchema) }).openapi("BanList");
+
+/** One moderation or administration action on record. */
+export const AuditEntrySchema = z.object({
+  id: z.string(),
+  action: z.enum([
+    "role",
+    "kick",
+    "ban",
+    "unban",
+    "delete_message",
+    "delete_room",
+    "suspend",
+    "unsuspend",
+  ]),
+  actor: UserSchema,
+  target: z.object({ userId: z.string().optional(), username: z.string().optional() })
+    .openapi({ description: "Whom it was done to, or the message's author." }),
+  roomId: z.string().nullable(),
+  seq: z.number().int().optional(),
+  role: RoleSchema.optional(),
+  reason: z.string().nullable(),
+  at: z.number().int(),
+}).openapi("AuditEntry");
+
+/** A page of the audit log, newest first. */
+export const AuditPage = z.object({
+  entries: z.array(AuditEntrySchema),
+  next: z.string().nullable().openapi({ description: "Pass as `before` for the next page." }),
+}).openapi("AuditPage");
+
+/** Query of the audit log routes. */
+export const AuditQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50)
+    .openapi({ param: { name: "limit", in: "query" } }),
+  before: z.string().regex(/^[0-9a-f]{20}$/, { message: "Not an audit cursor" }).optional()
+    .openapi({ param: { name: "before", in: "query" } }),
+});
+
+/** Body of `POST /api/admin/users/:username/suspend`. */
+export const SuspendBody = z.object({ reason: z.string().trim().max(500).optional() })
+  .openapi("Suspend");
+
+/** An account as administrators see it. */
+export const AdminUserSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  createdAt: z.number().int(),
+  status: z.enum(["active", "suspended"]),
+  suspendedReason: z.string().nullable(),
+  rooms: z.number().int(),
+  lastSeen: z.number().int().nullable(),
+}).openapi("AdminUser");
+
+/** A page of accounts. */
+export const AdminUserPage = z.object({
+  users: z.array(AdminUserSchema),
+  next: z.string().nullable().openapi({ description: "Pass as `after` for the next page." }),
+}).openapi("AdminUserPage");
+
+/** Query of `GET /api/admin/users`. */
+export const AdminUsersQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50)
+    .openapi({ param: { name: "limit", in: "query" } }),
+  after: z.string().max(64).optional().openapi({ param: { name: "after", in: "query" } }),
+});
+
+/** Path parameter of the admin routes on one account. */
+export const UsernameParams = z.object({
+  username: Username.openapi({ param: { name: "username", in: "path" } }),
+});
 
 /** A room as one user sees it. */
 export const RoomSchema = z.object({
@@ -190,7 +311,7 @@ export const PublicRoomList = z.object({ rooms: z.array(PublicRoomSchema) })
 export const MemberSchema = z.object({
   id: z.string(),
   username: z.string(),
-  role: z.enum(["owner", "member"]),
+  role: RoleSchema,
   online: z.boolean(),
 }).openapi("Member");
 

@@ -108,6 +108,7 @@ Deno.test("room, member, read and typing events reach the right users", async ()
       action: "joined",
       memberCount: 3,
       ownerId: a.id,
+      role: "member",
     });
     await call(server.url, `/api/rooms/${id}/leave`, { token: c.token, method: "POST" });
     const left = await sa.next("member", (e) => e.user.id === c.id && e.action === "left");

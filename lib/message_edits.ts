@@ -1,0 +1,126 @@
+/**
+ * The life of a message after it is sent: its author edits it; its author,
+ * the room's owner or moderators, or a server administrator delete it. A
+ * deleted message keeps its seq as a tombstone (no text), so seq stays
+ * gapless. Either change reaches every member as one `message_update` event
+ * and never changes unread counts. A deletion by anyone but the author is on
+ * the audit log.
+ *
+ * @module
+ */
+import type { User } from "./accounts.ts";
+import { recordAudit } from "./audit.ts";
+import type { ContentFilter } from "./content_filter.ts";
+import { ApiError, Errors } from "./errors.ts";
+import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
+import { memberKey, messageKey, roomHeadKey } from "./keys.ts";
+import { ROLE_RANK, type StoredMember } from "./members.ts";
+import type { Message, RoomHead } from "./messages.ts";
+
+/**
+ * Edits a message; only its author may, within the rules of a new message.
+ *
+ * @throws {ApiError} `message_not_found`, `not_member`, `forbidden` (not the
+ * author, or the message is deleted), `content_blocked`.
+ */
+export function editMessage(
+  feed: FeedWriter,
+  filter: ContentFilter,
+  author: User,
+  roomId: string,
+  seq: number,
+  text: string,
+): Promise<Message> {
+  filter.check(text);
+  return feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<Message>> => {
+    const { message, head, member } = await readForChange(kv, roomId, seq, author.id);
+    if (!member.value) throw new ApiError(Errors.notMember);
+    if (message.value.author.id !== author.id || message.value.deleted) {
+      throw new ApiError(Errors.forbidden, undefined, {
+        message: "Only its author can edit a message, and not once it is deleted.",
+      });
+    }
+    if (message.value.text === text) return noChange(message.value);
+    const edited: Message = { ...message.value, text, editedAt: now };
+    return updatePlan(roomId, edited, message, head);
+  });
+}
+
+/**
+ * Deletes a message, leaving a tombstone with its seq.
+ *
+ * @param isAdmin the actor is a server administrator.
+ * @throws {ApiError} `message_not_found`, `forbidden`.
+ */
+export function deleteMessage(
+  feed: FeedWriter,
+  actor: User,
+  roomId: string,
+  seq: number,
+  isAdmin: boolean,
+): Promise<void> {
+  return feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<void>> => {
+    const { message, head, member } = await readForChange(kv, roomId, seq, actor.id);
+    const own = message.value.author.id === actor.id && !!member.value;
+    const moderates = (member.value && ROLE_RANK[member.value.role] >= ROLE_RANK.moderator) ||
+      isAdmin;
+    if (!own && !moderates) {
+      throw new ApiError(Errors.forbidden, undefined, {
+        message: "Only its author, the room's moderators or an administrator can delete it.",
+      });
+    }
+    if (message.value.deleted) return noChange(undefined);
+    const { id, author, createdAt } = message.value;
+    const tombstone: Message = { id, roomId, seq, author, text: "", createdAt, deleted: true };
+    const plan = updatePlan(roomId, tombstone, message, head);
+    return {
+      ...plan,
+      apply(op) {
+        plan.apply(op);
+        if (own) return;
+        recordAudit(kv, op, {
+          action: "delete_message",
+          actor,
+          target: { userId: author.id, username: author.username },
+          roomId,
+          seq,
+          reason: null,
+        }, now);
+      },
+      value: undefined,
+    };
+  });
+}
+
+async function readForChange(kv: Deno.Kv, roomId: string, seq: number, userId: string) {
+  const [message, head, member] = await kv.getMany<[Message, RoomHead, StoredMember]>([
+    messageKey(roomId, seq),
+    roomHeadKey(roomId),
+    memberKey(roomId, userId),
+  ]);
+  if (!message.value || !head.value) throw new ApiError(Errors.messageNotFound);
+  return {
+    message: message as Deno.KvEntry<Message>,
+    head: head as Deno.KvEntry<RoomHead>,
+    member,
+  };
+}
+
+/** Writes the message as it now is; the room's last message too, if it is that one. */
+function updatePlan(
+  roomId: string,
+  updated: Message,
+  message: Deno.KvEntry<Message>,
+  head: Deno.KvEntry<RoomHead>,
+): Op<Message> {
+  const isLast = head.value.lastMessage?.seq === updated.seq;
+  return {
+    checks: [message, head],
+    events: [{ type: "message_update", roomId, message: updated }],
+    apply(op) {
+      op.set(messageKey(roomId, updated.seq), updated);
+      if (isLast) op.set(roomHeadKey(roomId), { ...head.value, lastMessage: updated });
+    },
+    value: updated,
+  };
+}
