@@ -316,3 +316,66 @@ Deno.test("sortedRooms() puts the most recent activity first", () => {
   ]);
   assert.deepEqual(sortedRooms(state).map((r) => r.id), ["b", "c", "a"]);
 });
+
+Deno.test("applyEvent() after an edit and a deletion equals a fresh fetch", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    async () => {
+      await call(s.url, `/api/rooms/${s.room}/messages/1`, {
+        token: s.ann.token,
+        method: "PATCH",
+        body: { text: "edited later" },
+      });
+      await post(s.url, s.ann.token, s.room, "soon gone");
+      await call(s.url, `/api/rooms/${s.room}/messages/2`, {
+        token: s.ann.token,
+        method: "DELETE",
+      });
+    },
+    (st) => st.next("message_update", (m) => m.deleted),
+  );
+});
+
+Deno.test("applyEvent() after a role change, a kick and a ban equals a fresh fetch", async () => {
+  await using s = await setup();
+  await call(s.url, `/api/rooms/${s.room}/join`, { token: s.ben.token, method: "POST" });
+  await assertEventsComplete(
+    s.url,
+    s.ann,
+    async () => {
+      await call(s.url, `/api/rooms/${s.room}/members/${s.ann.id}/role`, {
+        token: s.viewer.token,
+        method: "PUT",
+        body: { role: "moderator" },
+      });
+      await call(s.url, `/api/rooms/${s.room}/members/${s.ben.id}`, {
+        token: s.viewer.token,
+        method: "DELETE",
+      });
+    },
+    (st) => st.next("member", (e) => e.action === "removed"),
+  );
+  await call(s.url, `/api/rooms/${s.room}/join`, { token: s.ben.token, method: "POST" });
+  await assertEventsComplete(
+    s.url,
+    s.ben,
+    () =>
+      call(s.url, `/api/rooms/${s.room}/bans`, {
+        token: s.viewer.token,
+        body: { username: s.ben.username, reason: "testing" },
+      }),
+    (st) => st.next("member", (e) => e.action === "banned"),
+  );
+});
+
+Deno.test("applyEvent() after the room is deleted equals a fresh fetch", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.ann,
+    () => call(s.url, `/api/rooms/${s.room}`, { token: s.viewer.token, method: "DELETE" }),
+    (st) => st.next("room_deleted"),
+  );
+});
