@@ -7,7 +7,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { api } from "./client_api.ts";
+import { api, failureText } from "./client_api.ts";
 import { Main } from "./conversation.tsx";
 import { Dialogs } from "./dialogs.tsx";
 import { Sidebar } from "./sidebar.tsx";
@@ -76,7 +76,10 @@ function AuthPage({ mode, next }: { mode: "login" | "register"; next: string }) 
               });
               location.assign(next);
             } catch (err) {
-              error.value = (err as Error).message;
+              error.value = failureText(
+                err,
+                registering ? "new accounts from this address" : "sign-in attempts",
+              );
               busy.value = false;
             }
           }}

@@ -10,7 +10,7 @@ import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { MESSAGE_MAX } from "../shared/limits.ts";
 import { splitLinks } from "./linkify.ts";
 import type { Conversation, Pending } from "./store.ts";
-import type { Message, Room } from "./types.ts";
+import type { Member, Message, Room } from "./types.ts";
 import { Avatar, formatDay, formatTime, Icon, PresenceDot, useStore } from "./ui.tsx";
 
 /** The main column: the open conversation, a problem with it, or home. */
@@ -78,17 +78,35 @@ function Home() {
 function RoomProblemView() {
   const store = useStore();
   const problem = store.problem.value!;
+  const invitation = store.invitations.value.find((i) => i.roomId === problem.roomId);
   const canJoin = problem.code === "not_member";
   const error = useSignal("");
   return (
     <section class="home">
       <div class="home-card">
         <BackButton />
-        <h1>{canJoin ? "You are not in this room yet" : "This conversation is not available"}</h1>
-        <p>{problem.message}</p>
+        <h1>
+          {invitation
+            ? `${invitation.by.username} invited you to ${invitation.roomName}`
+            : canJoin
+            ? "You are not in this room yet"
+            : "This conversation is not available"}
+        </h1>
+        <p>{invitation ? "You join it when you accept." : problem.message}</p>
         {error.value ? <p class="error" role="alert">{error.value}</p> : null}
         <div class="home-actions">
-          {canJoin
+          {invitation
+            ? (
+              <button
+                type="button"
+                class="button primary"
+                onClick={() =>
+                  store.acceptInvitation(problem.roomId).catch((e) => error.value = e.message)}
+              >
+                Accept invitation
+              </button>
+            )
+            : canJoin
             ? (
               <button
                 type="button"
@@ -133,8 +151,9 @@ function ConversationView({ room }: { room: Room }) {
   const store = useStore();
   const conv = store.conversation(room.id);
   const peerOnline = room.peer ? store.online.value[room.peer.id] ?? false : false;
+  const peerBlocked = room.peer ? store.account.isBlocked(room.peer.id) : false;
   const subtitle = room.kind === "direct"
-    ? (peerOnline ? "Online" : "Offline")
+    ? (peerBlocked ? "Blocked" : peerOnline ? "Online" : "Offline")
     : `${room.memberCount} ${room.memberCount === 1 ? "member" : "members"}` +
       (room.private ? " · private" : " · public");
   return (
@@ -161,23 +180,23 @@ function ConversationView({ room }: { room: Room }) {
           >
             <Icon name="people" />
           </button>
-          {room.kind === "group"
-            ? (
-              <button
-                type="button"
-                class="button small"
-                onClick={() => {
-                  if (confirm(`Leave ${room.name}?`)) {
-                    store.leaveRoom(room.id).catch((e) =>
-                      store.notify("error", "Could not leave", [e.message])
-                    );
-                  }
-                }}
-              >
-                Leave
-              </button>
-            )
-            : null}
+          <button
+            type="button"
+            class="button small"
+            aria-label={room.kind === "group" ? "Leave" : "Leave conversation"}
+            onClick={() => {
+              const question = room.kind === "group"
+                ? `Leave ${room.name}?`
+                : `Leave your conversation with ${room.name}? It comes back if they write again.`;
+              if (confirm(question)) {
+                store.leaveRoom(room.id).catch((e) =>
+                  store.notify("error", "Could not leave", [e.message])
+                );
+              }
+            }}
+          >
+            Leave
+          </button>
         </div>
       </header>
       <div class="conv-body">
@@ -443,6 +462,7 @@ function MembersPanel({ room }: { room: Room }) {
   const me = store.me.value!;
   const name = useSignal("");
   const error = useSignal("");
+  const invited = useSignal("");
   const members = store.members.value;
   const isOwner = room.kind === "group" && room.ownerId === me.id;
   return (
@@ -467,7 +487,9 @@ function MembersPanel({ room }: { room: Room }) {
               {m.id === me.id ? <span class="muted you">(you)</span> : null}
             </span>
             {m.role === "owner" ? <span class="tag">owner</span> : null}
+            {store.account.isBlocked(m.id) ? <span class="tag">blocked</span> : null}
             <PresenceDot online={m.id === me.id || m.online} />
+            {m.id === me.id ? null : <MemberMenu member={m} />}
           </li>
         ))}
       </ul>
@@ -480,8 +502,12 @@ function MembersPanel({ room }: { room: Room }) {
               const username = name.value.trim();
               if (!username) return;
               error.value = "";
+              invited.value = "";
               store.invite(room.id, username).then(
-                () => name.value = "",
+                () => {
+                  name.value = "";
+                  invited.value = `Invited ${username}. They join when they accept.`;
+                },
                 (err) => error.value = err.message,
               );
             }}
@@ -491,16 +517,117 @@ function MembersPanel({ room }: { room: Room }) {
               <input
                 id="invite-name"
                 value={name.value}
-                onInput={(e) => name.value = e.currentTarget.value}
+                onInput={(e) => {
+                  name.value = e.currentTarget.value;
+                  error.value = "";
+                }}
                 placeholder="username"
                 autoComplete="off"
               />
               <button type="submit" class="button small">Invite</button>
             </div>
             {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+            <p class="success" role="status">{invited.value}</p>
           </form>
         )
         : null}
     </aside>
+  );
+}
+
+/** A member's menu: message them, block or unblock them. */
+function MemberMenu({ member }: { member: Member }) {
+  const store = useStore();
+  const open = useSignal(false);
+  const wrap = useRef<HTMLSpanElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const blocked = store.account.isBlocked(member.id);
+  const close = (refocus: boolean) => {
+    open.value = false;
+    if (refocus) button.current?.focus();
+  };
+  useEffect(() => {
+    if (!open.value) return;
+    wrap.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+    const outside = (e: Event) => {
+      if (!wrap.current?.contains(e.target as Node)) close(false);
+    };
+    document.addEventListener("mousedown", outside);
+    return () => document.removeEventListener("mousedown", outside);
+  }, [open.value]);
+  const run = (action: () => Promise<unknown>, failed: string) => {
+    close(true);
+    action().catch((e) => store.notify("error", failed, [e.message]));
+  };
+  const onKeyDown = (e: KeyboardEvent) => {
+    const items = [...wrap.current!.querySelectorAll<HTMLElement>("[role=menuitem]")];
+    const at = items.indexOf(document.activeElement as HTMLElement);
+    const move = (to: number) => {
+      e.preventDefault();
+      items[(to + items.length) % items.length]?.focus();
+    };
+    if (e.key === "Escape") {
+      e.preventDefault();
+      close(true);
+    } else if (e.key === "ArrowDown") move(at + 1);
+    else if (e.key === "ArrowUp") move(at - 1);
+    else if (e.key === "Home") move(0);
+    else if (e.key === "End") move(items.length - 1);
+    else if (e.key === "Tab") close(false);
+  };
+  return (
+    <span class="menu-wrap" ref={wrap}>
+      <button
+        type="button"
+        ref={button}
+        class="icon-button small"
+        aria-label={`Actions for ${member.username}`}
+        aria-haspopup="menu"
+        aria-expanded={open.value}
+        onClick={() => open.value ? close(true) : open.value = true}
+      >
+        <Icon name="more" />
+      </button>
+      {open.value
+        ? (
+          <div
+            class="menu"
+            role="menu"
+            aria-label={`Actions for ${member.username}`}
+            onKeyDown={onKeyDown}
+          >
+            <button
+              type="button"
+              role="menuitem"
+              tabIndex={-1}
+              onClick={() =>
+                run(() => store.openDirect(member.username), "Could not open the conversation")}
+            >
+              Message
+            </button>
+            <button
+              type="button"
+              role="menuitem"
+              tabIndex={-1}
+              onClick={() =>
+                run(
+                  async () => {
+                    if (blocked) await store.account.unblock(member);
+                    else await store.account.block(member.username);
+                    store.notify(
+                      "info",
+                      `${blocked ? "Unblocked" : "Blocked"} ${member.username}`,
+                      [],
+                    );
+                  },
+                  blocked ? "Could not unblock" : "Could not block",
+                )}
+            >
+              {blocked ? "Unblock" : "Block"}
+            </button>
+          </div>
+        )
+        : null}
+    </span>
   );
 }

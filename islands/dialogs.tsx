@@ -1,6 +1,6 @@
 /**
  * The dialogs: create a room, browse and join rooms, choose someone to
- * message.
+ * message, and the account (sessions, password, presence, blocks).
  *
  * @module
  */
@@ -8,9 +8,9 @@ import { useSignal } from "@preact/signals";
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { CAPACITY_MAX, ROOM_NAME_MAX } from "../shared/limits.ts";
-import { api } from "./client_api.ts";
-import type { PublicRoom, UserPresence } from "./types.ts";
-import { Avatar, Icon, PresenceDot, useStore } from "./ui.tsx";
+import { api, ApiFailure } from "./client_api.ts";
+import type { PresenceVisibility, PublicRoom, SessionInfo, User, UserPresence } from "./types.ts";
+import { Avatar, deviceName, formatWhen, Icon, PresenceDot, useStore } from "./ui.tsx";
 
 /** Whichever dialog is open. */
 export function Dialogs() {
@@ -18,11 +18,20 @@ export function Dialogs() {
   if (which === "create") return <CreateRoomDialog />;
   if (which === "browse") return <BrowseDialog />;
   if (which === "people") return <PeopleDialog />;
+  if (which === "account" || which === "password") {
+    return <AccountDialog key={which} password={which === "password"} />;
+  }
   return null;
 }
 
-/** A modal: Escape or the backdrop closes it, focus starts inside and returns after. */
-function Modal({ title, children }: { title: string; children: ComponentChildren }) {
+/**
+ * A modal: Escape or the backdrop closes it, focus starts inside and returns
+ * after. Focus goes to `focus` (a selector; `"dialog"` is the dialog itself),
+ * else the first field, else the main action.
+ */
+function Modal(
+  { title, focus, children }: { title: string; focus?: string; children: ComponentChildren },
+) {
   const store = useStore();
   const box = useRef<HTMLDivElement>(null);
   const close = () => store.dialog.value = null;
@@ -30,7 +39,8 @@ function Modal({ title, children }: { title: string; children: ComponentChildren
   useLayoutEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
     // The first field, else the main action: not the close button that comes first in the DOM.
-    const first = ["input", "button.primary", "button"]
+    const first = focus === "dialog" ? box.current : (focus ? [focus] : [])
+      .concat(["input", "button.primary", "button"])
       .map((selector) => box.current?.querySelector<HTMLElement>(selector))
       .find((el) => el);
     first?.focus();
@@ -47,7 +57,14 @@ function Modal({ title, children }: { title: string; children: ComponentChildren
       class="overlay"
       onMouseDown={(e) => e.target === e.currentTarget && close()}
     >
-      <div class="modal" role="dialog" aria-modal="true" aria-labelledby="modal-title" ref={box}>
+      <div
+        class="modal"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="modal-title"
+        tabIndex={-1}
+        ref={box}
+      >
         <header class="modal-head">
           <h2 id="modal-title">{title}</h2>
           <button type="button" class="icon-button small" aria-label="Close" onClick={close}>
@@ -240,6 +257,7 @@ function PeopleDialog() {
                   {store.online.value[u.id] ? "online" : "offline"}
                 </span>
               </span>
+              <BlockButton user={u} onError={(m) => error.value = m} />
               <button
                 type="button"
                 class="button small primary"
@@ -253,5 +271,270 @@ function PeopleDialog() {
         </ul>
       )}
     </Modal>
+  );
+}
+
+/** Block or Unblock, for one user. */
+function BlockButton({ user, onError }: { user: User; onError: (message: string) => void }) {
+  const store = useStore();
+  const blocked = store.account.isBlocked(user.id);
+  const busy = useSignal(false);
+  return (
+    <button
+      type="button"
+      class="button small"
+      aria-label={`${blocked ? "Unblock" : "Block"} ${user.username}`}
+      disabled={busy.value}
+      onClick={async () => {
+        busy.value = true;
+        try {
+          if (blocked) await store.account.unblock(user);
+          else await store.account.block(user.username);
+        } catch (e) {
+          onError((e as Error).message);
+        } finally {
+          busy.value = false;
+        }
+      }}
+    >
+      {blocked ? "Unblock" : "Block"}
+    </button>
+  );
+}
+
+/** The account: sessions, password, who sees your presence, whom you block. */
+function AccountDialog({ password }: { password: boolean }) {
+  return (
+    <Modal title="Your account" focus={password ? "#current-password" : "dialog"}>
+      <SessionsSection />
+      <PasswordSection />
+      <PresenceSection />
+      <BlockedSection />
+    </Modal>
+  );
+}
+
+function SessionsSection() {
+  const store = useStore();
+  const list = useSignal<SessionInfo[] | null>(null);
+  const error = useSignal("");
+  const load = () =>
+    store.account.sessions().then(
+      (s) => list.value = s,
+      (e) => error.value = e.message,
+    );
+  useEffect(() => void load(), []);
+  const end = async (session: SessionInfo) => {
+    error.value = "";
+    try {
+      await store.account.endSession(session);
+      await load();
+    } catch (e) {
+      error.value = (e as Error).message;
+    }
+  };
+  return (
+    <section aria-labelledby="sessions-title">
+      <h3 class="modal-sub" id="sessions-title">Where you are signed in</h3>
+      {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+      {list.value === null ? <p class="muted">Loading…</p> : (
+        <ul class="pick-list session-list">
+          {list.value.map((s) => {
+            const name = deviceName(s.device);
+            return (
+              <li key={s.id} class="pick session" data-session-id={s.id}>
+                <span class="pick-text">
+                  <span class="pick-name" title={s.device}>
+                    {name}
+                    {s.current ? <span class="tag tag-accent">this device</span> : null}
+                  </span>
+                  <span class="muted">
+                    {s.address} · signed in {formatWhen(s.createdAt)} · last used{" "}
+                    {formatWhen(s.lastUsedAt)}
+                  </span>
+                </span>
+                <button
+                  type="button"
+                  class="button small"
+                  aria-label={s.current
+                    ? "Sign out on this device"
+                    : `Sign out ${name} at ${s.address}, last used ${formatWhen(s.lastUsedAt)}`}
+                  onClick={() => end(s)}
+                >
+                  Sign out
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <div class="form-actions">
+        <button
+          type="button"
+          class="button danger"
+          onClick={() => {
+            if (!confirm("Sign out on every device, this one too?")) return;
+            store.account.logoutAll().catch((e) => error.value = e.message);
+          }}
+        >
+          Sign out everywhere
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function PasswordSection() {
+  const store = useStore();
+  const current = useSignal("");
+  const next = useSignal("");
+  const error = useSignal("");
+  const done = useSignal(false);
+  const busy = useSignal(false);
+  const edited = () => {
+    error.value = "";
+    done.value = false;
+  };
+  return (
+    <section aria-labelledby="password-title">
+      <h3 class="modal-sub" id="password-title">Change password</h3>
+      <form
+        class="form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          busy.value = true;
+          edited();
+          try {
+            await store.account.changePassword(current.value, next.value);
+            current.value = "";
+            next.value = "";
+            done.value = true;
+          } catch (err) {
+            error.value = err instanceof ApiFailure && err.code === "bad_credentials"
+              ? "Your current password is not right. Nothing was changed."
+              : (err as Error).message;
+          } finally {
+            busy.value = false;
+          }
+        }}
+      >
+        <label for="current-password">Current password</label>
+        <input
+          id="current-password"
+          type="password"
+          autoComplete="current-password"
+          required
+          maxLength={128}
+          value={current.value}
+          onInput={(e) => {
+            current.value = e.currentTarget.value;
+            edited();
+          }}
+        />
+        <label for="new-password">New password</label>
+        <input
+          id="new-password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          maxLength={128}
+          aria-describedby="new-password-hint"
+          value={next.value}
+          onInput={(e) => {
+            next.value = e.currentTarget.value;
+            edited();
+          }}
+        />
+        <p class="hint" id="new-password-hint">
+          At least 8 characters. Your other devices will be signed out.
+        </p>
+        {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+        <p class="success" role="status">
+          {done.value ? "Password changed. Your other devices were signed out." : ""}
+        </p>
+        <div class="form-actions">
+          <button type="submit" class="button primary" disabled={busy.value}>
+            Change password
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function PresenceSection() {
+  const store = useStore();
+  const value = useSignal<PresenceVisibility | null>(null);
+  const error = useSignal("");
+  const saved = useSignal(false);
+  useEffect(() => {
+    store.account.presence().then((v) => value.value = v, (e) => error.value = e.message);
+  }, []);
+  const choose = async (next: PresenceVisibility) => {
+    const before = value.value;
+    value.value = next;
+    error.value = "";
+    saved.value = false;
+    try {
+      value.value = await store.account.setPresence(next);
+      saved.value = true;
+    } catch (e) {
+      value.value = before;
+      error.value = (e as Error).message;
+    }
+  };
+  const options: [PresenceVisibility, string][] = [
+    ["everyone", "Everyone"],
+    ["contacts", "Only people I share a room or conversation with"],
+  ];
+  return (
+    <section>
+      <fieldset class="choice">
+        <legend class="modal-sub">Who sees when you are online</legend>
+        {options.map(([v, label]) => (
+          <label key={v}>
+            <input
+              type="radio"
+              name="presence"
+              checked={value.value === v}
+              disabled={value.value === null}
+              onChange={() => choose(v)}
+            />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+      {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+      <p class="success" role="status">{saved.value ? "Saved." : ""}</p>
+    </section>
+  );
+}
+
+function BlockedSection() {
+  const store = useStore();
+  const error = useSignal("");
+  const blocked = Object.values(store.blocked.value)
+    .sort((a, b) => a.username.localeCompare(b.username));
+  return (
+    <section aria-labelledby="blocked-title">
+      <h3 class="modal-sub" id="blocked-title">Blocked people</h3>
+      {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+      {blocked.length === 0
+        ? <p class="muted">You block no one. Block someone from their menu or with /block.</p>
+        : (
+          <ul class="pick-list">
+            {blocked.map((u) => (
+              <li key={u.id} class="pick">
+                <Avatar name={u.username} />
+                <span class="pick-text">
+                  <span class="pick-name">{u.username}</span>
+                </span>
+                <BlockButton user={u} onError={(m) => error.value = m} />
+              </li>
+            ))}
+          </ul>
+        )}
+    </section>
   );
 }

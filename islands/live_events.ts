@@ -15,7 +15,17 @@ import type { Message } from "./types.ts";
 
 /** Builds the event handlers on the store's core and navigation. */
 export function createLiveEvents(core: StoreCore, nav: Navigation) {
-  const { me, state, update, currentId, problem, people, conversations, refreshRooms } = core;
+  const {
+    me,
+    state,
+    update,
+    currentId,
+    problem,
+    people,
+    conversations,
+    refreshRooms,
+    refreshAccount,
+  } = core;
   const { openRoom, fillGap, markRead, leaveView } = nav;
 
   /** A message from the stream, or the answer to our own send. */
@@ -83,7 +93,7 @@ export function createLiveEvents(core: StoreCore, nav: Navigation) {
 
   /** After a `reset`, what we hold may be stale: load it all again. */
   async function resync() {
-    await refreshRooms().catch(() => {});
+    await Promise.all([refreshRooms().catch(() => {}), refreshAccount().catch(() => {})]);
     for (const [roomId, conv] of conversations) {
       if (roomId !== currentId.value) {
         conversations.delete(roomId);

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { api } from "./client_api.ts";
-import { message, type Pending, type StoreCore } from "./store_core.ts";
+import { api, failureText } from "./client_api.ts";
+import type { Pending, StoreCore } from "./store_core.ts";
 import type { Message } from "./types.ts";
 
 const TYPING_THROTTLE_MS = 3_000;
@@ -40,7 +40,7 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
       receiveMessage(m);
     } catch (e) {
       conv.pending.value = conv.pending.value.map((x) =>
-        x.clientId === p.clientId ? { ...x, state: "failed", error: message(e) } : x
+        x.clientId === p.clientId ? { ...x, state: "failed", error: failureText(e, "messages") } : x
       );
     }
   }

@@ -1,21 +1,21 @@
 /**
  * What buttons and slash commands do to rooms: join (by id or by name,
  * through the whole public directory), create, leave, open a direct
- * conversation, invite, and sign out.
+ * conversation, invite, answer an invitation, and sign out.
  *
  * @module
  */
 import { resolveRoom } from "../shared/client_actions.ts";
-import { api } from "./client_api.ts";
+import { api, ApiFailure, rateLimitedAs } from "./client_api.ts";
 import type { Navigation } from "./navigation.ts";
 import type { Outbox } from "./outbox.ts";
 import type { StoreCore } from "./store_core.ts";
-import type { Room } from "./types.ts";
+import type { Invitation, Room } from "./types.ts";
 
 /** Builds the room actions. */
 export function createRoomActions(core: StoreCore, nav: Navigation, outbox: Outbox) {
-  const { state, upsertRoom, stream } = core;
-  const { openRoom, loadMembers, leaveView } = nav;
+  const { state, update, invitations, upsertRoom, stream } = core;
+  const { openRoom, leaveView } = nav;
   const { send } = outbox;
 
   async function joinByNameOrId(ref: string, mustBeMine: boolean) {
@@ -40,7 +40,7 @@ export function createRoomActions(core: StoreCore, nav: Navigation, outbox: Outb
       name,
       private: isPrivate,
       ...(capacity ? { capacity } : {}),
-    });
+    }).catch(rateLimitedAs("new rooms"));
     upsertRoom(room);
     await openRoom(room.id);
   }
@@ -54,28 +54,89 @@ export function createRoomActions(core: StoreCore, nav: Navigation, outbox: Outb
     const { room } = await api<{ room: Room }>(
       "POST",
       `/api/direct/${encodeURIComponent(username)}`,
-    );
+    ).catch(rateLimitedAs("new conversations"));
     upsertRoom(room);
     await openRoom(room.id);
     if (text) send(room.id, text);
   }
 
-  async function invite(roomId: string, username: string) {
-    const { room } = await api<{ room: Room }>("POST", `/api/rooms/${roomId}/members`, {
-      username,
+  /** Invites someone: they join when they accept. */
+  async function invite(roomId: string, username: string): Promise<Invitation> {
+    const { invitation } = await api<{ invitation: Invitation }>(
+      "POST",
+      `/api/rooms/${roomId}/members`,
+      { username },
+    ).catch(rateLimitedAs("invitations"));
+    return invitation;
+  }
+
+  function dropInvitation(roomId: string) {
+    update((s) => {
+      const { [roomId]: _, ...rest } = s.invitations;
+      return { ...s, invitations: rest };
     });
+  }
+
+  /** Accepts the invitation into a room and opens it. */
+  async function acceptInvitation(roomId: string) {
+    let room: Room;
+    try {
+      room = (await api<{ room: Room }>("POST", `/api/invites/${roomId}/accept`)).room;
+    } catch (e) {
+      // Taken back, or the room is gone: nothing to answer any more.
+      if (e instanceof ApiFailure && e.status === 404) dropInvitation(roomId);
+      throw e;
+    }
+    dropInvitation(roomId);
     upsertRoom(room);
-    await loadMembers(roomId);
+    await openRoom(room.id);
+  }
+
+  async function declineInvitation(roomId: string) {
+    try {
+      await api("POST", `/api/invites/${roomId}/decline`);
+    } catch (e) {
+      if (!(e instanceof ApiFailure && e.status === 404)) throw e;
+    }
+    dropInvitation(roomId);
+  }
+
+  /** The invitation `ref` names (a room's name or id), or the newest one without `ref`. */
+  function findInvitation(ref?: string): Invitation {
+    const list = invitations.value;
+    const lower = ref?.toLowerCase();
+    const found = lower === undefined
+      ? list[0]
+      : list.find((i) => i.roomId === ref || i.roomName.toLowerCase() === lower);
+    if (found) return found;
+    throw new Error(ref ? `You have no invitation to ${ref}.` : "You have no invitations.");
   }
 
   async function logout() {
     await api("POST", "/api/auth/logout").catch(() => {});
+    signedOut();
+  }
+
+  /** This session is over: every tab goes to the sign-in page. */
+  function signedOut() {
     stream.current?.announceLogout();
     stream.current?.close();
     location.assign("/login");
   }
 
-  return { joinByNameOrId, joinRoom, createRoom, leaveRoom, openDirect, invite, logout };
+  return {
+    joinByNameOrId,
+    joinRoom,
+    createRoom,
+    leaveRoom,
+    openDirect,
+    invite,
+    acceptInvitation,
+    declineInvitation,
+    findInvitation,
+    logout,
+    signedOut,
+  };
 }
 
 /** The room actions. */

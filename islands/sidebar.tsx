@@ -1,10 +1,12 @@
 /**
- * The sidebar: the user's conversations with unread badges and presence,
- * who is online, and the ways to start something new.
+ * The sidebar: invitations waiting for an answer, the user's conversations
+ * with unread badges and presence, who is online, the ways to start
+ * something new, and the account menu.
  *
  * @module
  */
-import type { Room } from "./types.ts";
+import { useSignal } from "@preact/signals";
+import type { Invitation, Room } from "./types.ts";
 import { Avatar, Icon, useStore } from "./ui.tsx";
 
 /** The left column. */
@@ -36,17 +38,98 @@ export function Sidebar() {
         </button>
       </div>
       <nav class="side-scroll" aria-label="Your rooms">
+        <Invitations />
         <h2 class="side-title">Conversations</h2>
         <RoomList />
         <h2 class="side-title">Online now</h2>
         <OnlineList />
       </nav>
       <footer class="side-me">
-        <Avatar name={me.username} online />
-        <span class="side-me-name">{me.username}</span>
+        <button
+          type="button"
+          class="me-button"
+          aria-haspopup="dialog"
+          onClick={() => store.dialog.value = "account"}
+        >
+          <Avatar name={me.username} online />
+          <span class="side-me-text">
+            <span class="side-me-name">{me.username}</span>
+            <span class="side-me-hint">Account settings</span>
+          </span>
+        </button>
         <button type="button" class="link-button" onClick={() => store.logout()}>Log out</button>
       </footer>
     </aside>
+  );
+}
+
+/** Invitations waiting for an answer; the list is live, so a new one is announced. */
+function Invitations() {
+  const list = useStore().invitations.value;
+  return (
+    <div aria-live="polite">
+      {list.length
+        ? (
+          <>
+            <h2 class="side-title">Invitations</h2>
+            <ul class="invite-list">
+              {list.map((i) => <InvitationItem key={i.roomId} invitation={i} />)}
+            </ul>
+          </>
+        )
+        : null}
+    </div>
+  );
+}
+
+function InvitationItem({ invitation: i }: { invitation: Invitation }) {
+  const store = useStore();
+  const busy = useSignal(false);
+  const answer = async (accept: boolean) => {
+    busy.value = true;
+    try {
+      await (accept ? store.acceptInvitation(i.roomId) : store.declineInvitation(i.roomId));
+    } catch (e) {
+      store.notify(
+        "error",
+        accept ? `Could not join ${i.roomName}` : "Could not decline the invitation",
+        [(e as Error).message],
+      );
+    } finally {
+      busy.value = false;
+    }
+  };
+  return (
+    <li class="invite-item" data-invite-room={i.roomId}>
+      <Avatar name={i.roomName} group />
+      <span class="room-text">
+        <span class="room-name">
+          {i.roomName}
+          {i.private ? <span class="tag" title="Private room">private</span> : null}
+        </span>
+        <span class="room-preview">{i.by.username} invited you</span>
+      </span>
+      <span class="invite-actions">
+        <button
+          type="button"
+          class="button small primary"
+          aria-label={`Accept the invitation to ${i.roomName}`}
+          disabled={busy.value}
+          onClick={() => answer(true)}
+        >
+          Accept
+        </button>
+        <button
+          type="button"
+          class="button small"
+          aria-label={`Decline the invitation to ${i.roomName}`}
+          disabled={busy.value}
+          onClick={() => answer(false)}
+        >
+          Decline
+        </button>
+      </span>
+    </li>
   );
 }
 

@@ -6,7 +6,8 @@
  */
 import { fetchHistory } from "../shared/client_actions.ts";
 import { withHistory } from "../shared/client_state.ts";
-import { commandHelp, parseCommand } from "../shared/commands.ts";
+import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
+import type { Account } from "./account.ts";
 import { api } from "./client_api.ts";
 import { HISTORY_PAGE } from "./navigation.ts";
 import type { Outbox } from "./outbox.ts";
@@ -14,20 +15,36 @@ import type { RoomActions } from "./room_actions.ts";
 import { message, type StoreCore } from "./store_core.ts";
 
 /** Builds `submit`, which handles one line of the composer. */
-export function createSlashCommands(core: StoreCore, actions: RoomActions, outbox: Outbox) {
+export function createSlashCommands(
+  core: StoreCore,
+  actions: RoomActions,
+  account: Account,
+  outbox: Outbox,
+) {
   const {
     update,
     rooms,
     currentId,
     members,
     people,
+    invitations,
     dialog,
     showMembers,
     conversation,
     refreshPeople,
     notify,
   } = core;
-  const { joinByNameOrId, createRoom, leaveRoom, openDirect, invite, logout } = actions;
+  const {
+    joinByNameOrId,
+    createRoom,
+    leaveRoom,
+    openDirect,
+    invite,
+    acceptInvitation,
+    declineInvitation,
+    findInvitation,
+    logout,
+  } = actions;
   const { send } = outbox;
 
   /** Handles one line of the composer: a message or a slash command. */
@@ -44,7 +61,7 @@ export function createSlashCommands(core: StoreCore, actions: RoomActions, outbo
     }
   }
 
-  async function runCommand(command: ReturnType<typeof parseCommand>) {
+  async function runCommand(command: Command) {
     const roomId = currentId.value;
     switch (command.kind) {
       case "join":
@@ -60,7 +77,48 @@ export function createSlashCommands(core: StoreCore, actions: RoomActions, outbo
       case "invite":
         if (!roomId) throw new Error("Open a room to invite someone to it.");
         await invite(roomId, command.user);
-        return notify("info", `Added ${command.user}`, []);
+        return notify("info", `Invited ${command.user}`, ["They join when they accept."]);
+      case "invites": {
+        const list = invitations.value;
+        return notify(
+          "info",
+          list.length ? "Invitations" : "No invitations",
+          list.map((i) => `${i.roomName}, from ${i.by.username}: /accept ${i.roomName}`),
+        );
+      }
+      case "accept":
+        return await acceptInvitation(findInvitation(command.room).roomId);
+      case "decline": {
+        const invitation = findInvitation(command.room);
+        await declineInvitation(invitation.roomId);
+        return notify("info", `Declined the invitation to ${invitation.roomName}`, []);
+      }
+      case "block": {
+        const user = await account.block(command.user);
+        return notify("info", `Blocked ${user.username}`, [
+          "No more direct messages, invitations, typing or presence from them.",
+        ]);
+      }
+      case "unblock": {
+        const user = await account.unblock(command.user);
+        return notify("info", `Unblocked ${user.username}`, []);
+      }
+      case "sessions":
+        dialog.value = "account";
+        return;
+      case "password":
+        dialog.value = "password";
+        return;
+      case "presence": {
+        const visibility = await account.setPresence(command.visibility);
+        return notify(
+          "info",
+          visibility === "everyone"
+            ? "Everyone can see when you are online"
+            : "Only people you share a conversation with can see when you are online",
+          [],
+        );
+      }
       case "users": {
         await refreshPeople();
         const names = people.value.filter((u) => u.online).map((u) => u.username);

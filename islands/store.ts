@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createAccount } from "./account.ts";
 import { createLiveEvents } from "./live_events.ts";
 import { createNavigation } from "./navigation.ts";
 import { createOutbox } from "./outbox.ts";
@@ -25,8 +26,9 @@ export function createStore(boot: Boot) {
   const live = createLiveEvents(core, nav);
   const outbox = createOutbox(core, live.receiveMessage);
   const actions = createRoomActions(core, nav, outbox);
-  const { submit } = createSlashCommands(core, actions, outbox);
-  const { me, status, currentId, stream, refreshRooms, refreshPeople } = core;
+  const account = createAccount(core, actions);
+  const { submit } = createSlashCommands(core, actions, account, outbox);
+  const { me, status, currentId, stream, refreshRooms, refreshAccount, refreshPeople } = core;
   const { openRoom, goHome, markRead } = nav;
   const { onEvent } = live;
 
@@ -49,6 +51,7 @@ export function createStore(boot: Boot) {
     });
     // The page was rendered a moment ago; catch up on what changed since.
     refreshRooms().catch(() => {});
+    refreshAccount().catch(() => {});
     refreshPeople().catch(() => {});
     // Presence events cover people who share a room with us; the rest, now and then.
     setInterval(() => refreshPeople().catch(() => {}), PEOPLE_REFRESH_MS);
@@ -58,6 +61,8 @@ export function createStore(boot: Boot) {
   return {
     me: core.me,
     rooms: core.rooms,
+    invitations: core.invitations,
+    blocked: core.blocked,
     currentId: core.currentId,
     current: core.current,
     problem: core.problem,
@@ -83,7 +88,10 @@ export function createStore(boot: Boot) {
     leaveRoom: actions.leaveRoom,
     openDirect: actions.openDirect,
     invite: actions.invite,
+    acceptInvitation: actions.acceptInvitation,
+    declineInvitation: actions.declineInvitation,
     logout: actions.logout,
+    account,
     refreshPeople,
     notify: core.notify,
     dismiss: core.dismiss,

@@ -16,9 +16,18 @@ import {
   withRoom,
   withRooms,
 } from "../shared/client_state.ts";
-import { api } from "./client_api.ts";
+import { api, failureText } from "./client_api.ts";
 import type { SharedStream } from "./stream.ts";
-import type { Boot, Member, Message, Room, User, UserPresence } from "./types.ts";
+import type {
+  Block,
+  Boot,
+  Invitation,
+  Member,
+  Message,
+  Room,
+  User,
+  UserPresence,
+} from "./types.ts";
 
 /** A message shown before the server has taken it. */
 export interface Pending {
@@ -51,8 +60,8 @@ export interface Notice {
   lines: string[];
 }
 
-/** Which dialog is open. */
-export type Dialog = null | "create" | "browse" | "people";
+/** Which dialog is open; `password` is the account dialog with the password form focused. */
+export type Dialog = null | "create" | "browse" | "people" | "account" | "password";
 
 /** Why the open conversation cannot be shown. */
 export interface RoomProblem {
@@ -64,10 +73,18 @@ export interface RoomProblem {
 /** Builds the core from what the server rendered into the page. */
 export function createCore(boot: Boot) {
   const me = signal<User | null>(boot.user);
-  const state = signal<ClientState>(
-    withRooms(emptyState(boot.user ?? { id: "", username: "" }), boot.rooms),
-  );
+  const state = signal<ClientState>({
+    ...withRooms(emptyState(boot.user ?? { id: "", username: "" }), boot.rooms),
+    invitations: Object.fromEntries((boot.invitations ?? []).map((i) => [i.roomId, i])),
+    blocked: Object.fromEntries((boot.blocked ?? []).map((u) => [u.id, u])),
+  });
   const rooms = computed(() => sortedRooms(state.value));
+  /** Invitations waiting for an answer, newest first. */
+  const invitations = computed(() =>
+    Object.values(state.value.invitations).sort((a, b) => b.createdAt - a.createdAt)
+  );
+  /** The users this user blocks, by id. */
+  const blocked = computed(() => state.value.blocked);
   const currentId = signal<string | null>(boot.roomId);
   const problem = signal<RoomProblem | null>(null);
   const members = computed(() =>
@@ -125,6 +142,19 @@ export function createCore(boot: Boot) {
     update((s) => withRooms(s, list));
   }
 
+  /** Loads the invitations and blocks, which events then keep current. */
+  async function refreshAccount() {
+    const [{ invitations: list }, { blocks }] = await Promise.all([
+      api<{ invitations: Invitation[] }>("GET", "/api/invites"),
+      api<{ blocks: Block[] }>("GET", "/api/me/blocks"),
+    ]);
+    update((s) => ({
+      ...s,
+      invitations: Object.fromEntries(list.map((i) => [i.roomId, i])),
+      blocked: Object.fromEntries(blocks.map((b) => [b.user.id, b.user])),
+    }));
+  }
+
   async function refreshPeople() {
     const { users } = await api<{ users: UserPresence[] }>("GET", "/api/users?limit=200");
     batch(() => {
@@ -146,6 +176,8 @@ export function createCore(boot: Boot) {
     state,
     update,
     rooms,
+    invitations,
+    blocked,
     currentId,
     current,
     problem,
@@ -164,6 +196,7 @@ export function createCore(boot: Boot) {
     upsertRoom,
     patchRoom,
     refreshRooms,
+    refreshAccount,
     refreshPeople,
     notify,
     dismiss,
@@ -173,9 +206,9 @@ export function createCore(boot: Boot) {
 /** The store's core: its signals and the helpers every part uses. */
 export type StoreCore = ReturnType<typeof createCore>;
 
-/** The text of an error, for a notice. */
+/** The text of an error, for a notice (a 429 says when to try again). */
 export function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return failureText(e);
 }
 
 function sortMembers(list: Member[]): Member[] {

@@ -5,9 +5,22 @@
  *
  * @module
  */
-import type { Room, User } from "../shared/api_types.ts";
+import type { Invitation, Room, User } from "../shared/api_types.ts";
 
-export type { Member, Message, PublicRoom, Room, User, UserPresence } from "../shared/api_types.ts";
+export type {
+  Block,
+  Invitation,
+  Member,
+  Message,
+  PublicRoom,
+  Room,
+  SessionInfo,
+  User,
+  UserPresence,
+} from "../shared/api_types.ts";
+
+/** Who sees the user's presence. */
+export type PresenceVisibility = "everyone" | "contacts";
 
 /** What the server renders into the page for the islands to start from. */
 export interface Boot {
@@ -15,6 +28,10 @@ export interface Boot {
   user: User | null;
   /** The user's rooms, most recent first. */
   rooms: Room[];
+  /** The invitations waiting for the user's answer (signed in only). */
+  invitations?: Invitation[];
+  /** The users the user blocks (signed in only). */
+  blocked?: User[];
   /** The conversation named by the URL, if any. */
   roomId: string | null;
   /** Which sign-in form to show when signed out. */

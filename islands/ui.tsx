@@ -58,7 +58,9 @@ export function PresenceDot({ online }: { online: boolean }) {
 
 /** Icons drawn inline, so nothing is fetched and the policy stays strict. */
 export function Icon(
-  { name }: { name: "plus" | "back" | "people" | "send" | "search" | "close" | "compass" | "chat" },
+  { name }: {
+    name: "plus" | "back" | "people" | "send" | "search" | "close" | "compass" | "chat" | "more";
+  },
 ) {
   const paths: Record<string, string> = {
     plus: "M12 5v14M5 12h14",
@@ -70,6 +72,7 @@ export function Icon(
     close: "M6 6l12 12M18 6L6 18",
     compass: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM15.5 8.5l-2 5-5 2 2-5 5-2z",
     chat: "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z",
+    more: "M5 12h.01M12 12h.01M19 12h.01",
   };
   return (
     <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
@@ -88,6 +91,44 @@ const dayFormat = new Intl.DateTimeFormat(undefined, {
 /** "14:05", in the reader's time zone. */
 export function formatTime(ms: number): string {
   return timeFormat.format(ms);
+}
+
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "numeric",
+  minute: "2-digit",
+});
+
+/** "today 14:05", or a date and time further back. */
+export function formatWhen(ms: number, now = Date.now()): string {
+  return new Date(ms).toDateString() === new Date(now).toDateString()
+    ? `today ${formatTime(ms)}`
+    : dateTimeFormat.format(ms);
+}
+
+/** "Chrome on Linux" from a User-Agent, or the start of it when it is not a browser's. */
+export function deviceName(userAgent: string): string {
+  const cli = userAgent.match(/^parley-cli \(.*; (\w+)\)/);
+  if (cli) return `Terminal client on ${cli[1]}`;
+  const browser = [
+    ["Edg/", "Edge"],
+    ["OPR/", "Opera"],
+    ["Firefox/", "Firefox"],
+    ["Chrome/", "Chrome"],
+    ["Safari/", "Safari"],
+  ].find(([token]) => userAgent.includes(token))?.[1];
+  const system = [
+    ["Android", "Android"],
+    ["iPhone", "iPhone"],
+    ["iPad", "iPad"],
+    ["Windows", "Windows"],
+    ["Mac OS X", "macOS"],
+    ["CrOS", "ChromeOS"],
+    ["Linux", "Linux"],
+  ].find(([token]) => userAgent.includes(token))?.[1];
+  if (browser && system) return `${browser} on ${system}`;
+  return browser ?? (userAgent.slice(0, 40) || "Unknown device");
 }
 
 /** "Today", "Yesterday" or a date. */

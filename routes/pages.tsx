@@ -40,8 +40,13 @@ async function appPage(c: Context<AppEnv>, s: Services, roomId: string | null) {
     const next = roomId ? `?next=${encodeURIComponent(`/rooms/${roomId}`)}` : "";
     return c.redirect(`/login${next}`, 302);
   }
-  const rooms = await s.rooms.mine(user.id);
-  const boot: Boot = { user, rooms, roomId, auth: "login", next: "/" };
+  const [rooms, invitations, blocks] = await Promise.all([
+    s.rooms.mine(user.id),
+    s.invitations.list(user.id),
+    s.blocks.list(user.id),
+  ]);
+  const blocked = blocks.map((b) => b.user);
+  const boot: Boot = { user, rooms, invitations, blocked, roomId, auth: "login", next: "/" };
   const unread = rooms.reduce((n, r) => n + r.unread, 0);
   const title = titleFor(unread, rooms.find((r) => r.id === roomId)?.name);
   return c.html(renderPage(title, boot), 200, { "cache-control": "no-store" });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { call } from "../helpers.ts";
+import { parseLimit } from "../../lib/rate_limits.ts";
 import { skipBrowser, startUi, type UiHarness } from "./browser.ts";
 
 const T = { timeout: 10_000 };
@@ -105,7 +106,7 @@ Deno.test({
     });
 
     await t.step(
-      "a private room: create, invite, it appears live, join by id refused, leave",
+      "a private room: create, invite, accept or decline live, join by id refused, leave",
       async () => {
         const olga = await h.user("olga");
         const pete = await h.user("pete");
@@ -128,14 +129,41 @@ Deno.test({
         await q.getByLabel("Room id").fill(roomId);
         await q.getByRole("button", { name: "Join by id" }).click();
         await q.getByRole("alert").filter({ hasText: "private" }).waitFor(T);
+        await q.keyboard.press("Escape");
 
-        // Olga invites Pete; the room shows up in Pete's sidebar without a reload.
+        // Olga invites Pete; the invitation shows up in Pete's sidebar without a reload.
         await o.getByLabel("Invite someone").fill("pete");
         await o.getByRole("button", { name: "Invite", exact: true }).click();
-        await o.locator(".members-panel").getByText("pete").waitFor(T);
-        await o.getByText("2 members · private").waitFor(T);
-        await p.locator(`[data-room-id="${roomId}"]`).click();
+        await o.locator(".members-panel").getByRole("status").filter({ hasText: "Invited pete" })
+          .waitFor(T);
+        const accept = p.getByRole("button", { name: "Accept the invitation to secret-plans" });
+        await accept.waitFor(T);
+        // Until he accepts he is not a member.
+        await o.getByText("1 member · private").waitFor(T);
+        assert.equal(await p.locator(`[data-room-id="${roomId}"]`).count(), 0);
+        await accept.click();
         await p.getByRole("heading", { name: "secret-plans" }).waitFor(T);
+        await p.locator(`[data-room-id="${roomId}"]`).waitFor(T);
+        assert.equal(await p.locator(`[data-invite-room="${roomId}"]`).count(), 0);
+        await o.locator(".member-list").getByText("pete").waitFor(T);
+        await o.getByText("2 members · private").waitFor(T);
+        await send(o, "welcome aboard, pete");
+        await messageList(p).getByText("welcome aboard, pete").waitFor(T);
+
+        // Quin is invited with the API and declines: he stays out.
+        const invited = await call(h.url, `/api/rooms/${roomId}/members`, {
+          token: olga.token,
+          body: { username: "quin" },
+        });
+        assert.equal(invited.status, 201);
+        await q.getByRole("button", { name: "Decline the invitation to secret-plans" }).click();
+        await q.locator(`[data-invite-room="${roomId}"]`).waitFor({ state: "detached", ...T });
+        assert.deepEqual((await call(h.url, "/api/invites", { token: quin.token })).body, {
+          invitations: [],
+        });
+        assert.equal(await q.locator(`[data-room-id="${roomId}"]`).count(), 0);
+        await o.getByText("2 members · private").waitFor(T);
+
         p.on("dialog", (d) => d.accept());
         await p.getByRole("button", { name: "Leave" }).click();
         await p.getByRole("heading", { name: "Welcome, pete" }).waitFor(T);
@@ -144,6 +172,160 @@ Deno.test({
         for (const u of [olga, pete, quin]) await u.context.close();
       },
     );
+
+    await t.step(
+      "blocking from the member menu stops direct messages and typing; unblock; leave a DM",
+      async () => {
+        const vic = await h.user("vic");
+        const wes = await h.user("wes");
+        const xan = await h.user("xan");
+        const roomId = await createRoomViaApi(h, vic.token, "town-square");
+        for (const u of [wes, xan]) {
+          const joined = await call(h.url, `/api/rooms/${roomId}/join`, {
+            token: u.token,
+            method: "POST",
+          });
+          assert.equal(joined.status, 200);
+        }
+        const typing = async (token: string) => {
+          const res = await call(h.url, `/api/rooms/${roomId}/typing`, { token, method: "POST" });
+          assert.ok(res.status < 300, `typing answered ${res.status}`);
+        };
+        const v = await h.open(vic.context, `/rooms/${roomId}`);
+        await v.locator(".member-list").getByText("wes").waitFor(T);
+        await v.getByRole("button", { name: "Actions for wes" }).click();
+        await v.getByRole("menuitem", { name: "Block" }).click();
+        await v.getByRole("status").filter({ hasText: "Blocked wes" }).waitFor(T);
+        await v.locator(".member", { hasText: "wes" }).locator(".tag", { hasText: "blocked" })
+          .waitFor(T);
+
+        // Wes cannot open a direct conversation with Vic, and his typing does not show.
+        const refused = await call(h.url, "/api/direct/vic", { token: wes.token, method: "POST" });
+        assert.equal(refused.status, 403);
+        assert.equal(refused.body.error.code, "blocked");
+        await typing(wes.token);
+        await typing(xan.token);
+        await v.locator(".typing", { hasText: "xan is typing…" }).waitFor(T);
+        assert.equal(await v.locator(".typing").textContent(), "xan is typing…");
+
+        // Unblocked from the people dialog, he can write to her again.
+        await v.getByRole("button", { name: "New message" }).click();
+        await v.getByRole("button", { name: "Unblock wes" }).click();
+        await v.getByRole("button", { name: "Block wes" }).waitFor(T);
+        await v.keyboard.press("Escape");
+        assert.deepEqual((await call(h.url, "/api/me/blocks", { token: vic.token })).body, {
+          blocks: [],
+        });
+        await typing(wes.token);
+        await v.locator(".typing", { hasText: "wes" }).waitFor(T);
+        const opened = await call(h.url, "/api/direct/vic", { token: wes.token, method: "POST" });
+        assert.ok(opened.status < 300, `direct answered ${opened.status}`);
+        const dmId = opened.body.room.id as string;
+        await say(h, wes.token, dmId, "are we good?");
+
+        // /block and /unblock in the composer.
+        await send(v, "/block xan");
+        await v.getByRole("status").filter({ hasText: "Blocked xan" }).waitFor(T);
+        await v.getByRole("button", { name: "Actions for xan" }).click();
+        await v.getByRole("menuitem", { name: "Unblock" }).waitFor(T);
+        await v.keyboard.press("Escape");
+        await send(v, "/unblock xan");
+        await v.getByRole("status").filter({ hasText: "Unblocked xan" }).waitFor(T);
+        assert.deepEqual((await call(h.url, "/api/me/blocks", { token: vic.token })).body, {
+          blocks: [],
+        });
+
+        // A direct conversation is left from its header.
+        await v.locator(`[data-room-id="${dmId}"]`).click();
+        await messageList(v).getByText("are we good?").waitFor(T);
+        v.on("dialog", (d) => d.accept());
+        await v.getByRole("button", { name: "Leave conversation" }).click();
+        await v.getByRole("heading", { name: "Welcome, vic" }).waitFor(T);
+        assert.equal(await v.locator(`[data-room-id="${dmId}"]`).count(), 0);
+        for (const u of [vic, wes, xan]) await u.context.close();
+      },
+    );
+
+    await t.step(
+      "the account menu: sessions, signing one out, password, presence",
+      async () => {
+        const yul = await h.user("yul");
+        const login = await call(h.url, "/api/auth/login", {
+          body: { username: "yul", password: "password-123" },
+        });
+        assert.equal(login.status, 200);
+        const elsewhere = await h.browser.newContext();
+        await elsewhere.addCookies([{
+          name: "parley_session",
+          value: login.body.token,
+          url: h.url,
+        }]);
+        const mine = await h.open(yul.context);
+        const theirs = await h.open(elsewhere);
+
+        await mine.getByRole("button", { name: "Account settings" }).click();
+        const dialog = mine.getByRole("dialog", { name: "Your account" });
+        const sessions = dialog.locator(".session");
+        await sessions.nth(1).waitFor(T);
+        assert.equal(await sessions.count(), 2);
+        assert.equal(await sessions.filter({ hasText: "this device" }).count(), 1);
+        await sessions.filter({ hasNotText: "this device" }).getByRole("button", {
+          name: /^Sign out/,
+        }).click();
+        await theirs.waitForURL(/\/login$/, T);
+        await sessions.nth(1).waitFor({ state: "detached", ...T });
+        assert.equal(await sessions.count(), 1);
+        assert.equal((await call(h.url, "/api/me", { token: login.body.token })).status, 401);
+
+        // A wrong current password is refused with a clear message; the right one works.
+        await dialog.getByLabel("Current password").fill("not-my-password");
+        await dialog.getByLabel("New password").fill("password-456");
+        await dialog.getByRole("button", { name: "Change password" }).click();
+        await dialog.getByRole("alert").filter({ hasText: "current password is not right" })
+          .waitFor(T);
+        await dialog.getByLabel("Current password").fill("password-123");
+        assert.equal(await dialog.getByRole("alert").count(), 0, "editing clears the error");
+        await dialog.getByRole("button", { name: "Change password" }).click();
+        await dialog.getByRole("status").filter({ hasText: "Password changed" }).waitFor(T);
+        const relogin = await call(h.url, "/api/auth/login", {
+          body: { username: "yul", password: "password-456" },
+        });
+        assert.equal(relogin.status, 200);
+
+        // Presence: contacts only.
+        await dialog.getByLabel("Only people I share a room or conversation with").check();
+        await dialog.getByRole("status").filter({ hasText: "Saved" }).waitFor(T);
+        const me = await call(h.url, "/api/me", { token: yul.token });
+        assert.equal(me.body.presenceVisibility, "contacts");
+        await yul.context.close();
+        await elsewhere.close();
+      },
+    );
+
+    await t.step("a rate-limited send says when to try again, and a retry then works", async () => {
+      await using limited = await startUi({
+        browser: h.browser,
+        rateLimits: { messages: parseLimit("1/s:3") },
+      });
+      const zed = await limited.user("zed");
+      const roomId = await createRoomViaApi(limited, zed.token, "busy");
+      const page = await limited.open(zed.context, `/rooms/${roomId}`);
+      for (const text of ["one", "two", "three", "four"]) await send(page, text);
+      const failed = page.locator(".msg-failed");
+      await failed.getByRole("alert").filter({
+        hasText: /^Too many messages — try again in \d+ s\./,
+      }).waitFor(T);
+      assert.equal(await failed.count(), 1);
+      await page.waitForTimeout(1_100);
+      await failed.getByRole("button", { name: "Retry" }).click();
+      await page.locator(`li.msg[data-seq="4"]`).waitFor(T);
+      assert.equal(await page.locator(".msg-pending").count(), 0);
+      assert.deepEqual(
+        (await page.locator("li.msg[data-seq] .msg-text").allTextContents()).sort(),
+        ["four", "one", "three", "two"],
+      );
+      h.errors.push(...limited.errors);
+    });
 
     await t.step("member events update the room without fetching it", async () => {
       const rita = await h.user("rita");

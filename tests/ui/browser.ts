@@ -7,6 +7,7 @@
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { createApp, type ParleyApp } from "../../http/app.ts";
 import { defaultConfig } from "../../lib/config.ts";
+import { defaultLimits, type Limits } from "../../lib/rate_limits.ts";
 import { build } from "../../scripts/build.ts";
 import { registerUser } from "../helpers.ts";
 import { type CuttableProxy, cuttableProxy } from "./cuttable_proxy.ts";
@@ -47,20 +48,37 @@ export interface UiHarness extends AsyncDisposable {
   open(context: BrowserContext, path?: string): Promise<Page>;
 }
 
+/** Options of {@linkcode startUi}. */
+export interface UiOptions {
+  /**
+   * Turns the rate limits on, these in place of the defaults (`{}`: the
+   * defaults). Without it, no limit applies.
+   */
+  rateLimits?: Partial<Limits>;
+  /** A browser to use (and leave open) instead of launching one. */
+  browser?: Browser;
+}
+
 /** Builds the bundle if stale, serves Parley on 127.0.0.1 and launches Chromium. */
-export async function startUi(): Promise<UiHarness> {
+export async function startUi(options: UiOptions = {}): Promise<UiHarness> {
   await build(true);
   const kv = await Deno.openKv(":memory:");
   const parley = createApp({
     kv,
     clock: Date.now,
-    config: { ...defaultConfig, hostname: "127.0.0.1", presenceGraceMs: 500, rateLimitsOn: false },
+    config: {
+      ...defaultConfig,
+      hostname: "127.0.0.1",
+      presenceGraceMs: 500,
+      rateLimitsOn: options.rateLimits !== undefined,
+      limits: { ...defaultLimits, ...options.rateLimits },
+    },
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, parley.fetch);
   const direct = `http://127.0.0.1:${server.addr.port}`;
   const proxy = cuttableProxy(server.addr.port);
   const url = `http://127.0.0.1:${proxy.port}`;
-  const browser = await chromium.launch({
+  const browser = options.browser ?? await chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
       "--headless",
@@ -101,7 +119,7 @@ export async function startUi(): Promise<UiHarness> {
     },
     async [Symbol.asyncDispose]() {
       for (const c of contexts) await c.close().catch(() => {});
-      await browser.close();
+      if (!options.browser) await browser.close();
       await proxy[Symbol.asyncDispose]();
       await server.shutdown();
       await parley.close();
