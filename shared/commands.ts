@@ -23,6 +23,12 @@ export type Command =
   | { kind: "sessions" }
   | { kind: "password" }
   | { kind: "presence"; visibility: "everyone" | "contacts" }
+  | { kind: "edit"; text: string }
+  | { kind: "kick"; user: string }
+  | { kind: "ban"; user: string; minutes?: number; reason?: string }
+  | { kind: "unban"; user: string }
+  | { kind: "mod"; user: string }
+  | { kind: "unmod"; user: string }
   | { kind: "users" }
   | { kind: "rooms" }
   | { kind: "switch"; room: string }
@@ -49,6 +55,12 @@ export const commandHelp: readonly [string, string][] = [
   ["/sessions", "your signed-in sessions"],
   ["/password", "change your password (signs out your other sessions)"],
   ["/presence everyone|contacts", "who sees when you are online"],
+  ["/edit <text>", "replace the text of your last message"],
+  ["/kick <user>", "remove someone from the room (owner and moderators)"],
+  ["/ban <user> [minutes] [reason]", "remove and keep out, for a while or for good"],
+  ["/unban <user>", "lift a ban"],
+  ["/mod <user>", "make someone a moderator (owner)"],
+  ["/unmod <user>", "make a moderator a member again (owner)"],
   ["/users", "who is online"],
   ["/rooms", "your rooms with unread counts"],
   ["/switch <room>", "change the current conversation"],
@@ -116,6 +128,15 @@ export function parseCommand(line: string): Command {
       return { kind: "sessions" };
     case "password":
       return { kind: "password" };
+    case "edit":
+      return rest ? { kind: "edit", text: rest } : needs("text");
+    case "kick":
+    case "unban":
+    case "mod":
+    case "unmod":
+      return words[0] ? { kind: name, user: words[0] } : needs("user");
+    case "ban":
+      return parseBan(words, needs);
     case "presence":
       return words[0] === "everyone" || words[0] === "contacts"
         ? { kind: "presence", visibility: words[0] }
@@ -148,6 +169,18 @@ export function parseCommand(line: string): Command {
     default:
       return { kind: "error", message: `Unknown command /${head}. Try /help.` };
   }
+}
+
+function parseBan(words: string[], needs: (what: string) => Command): Command {
+  const [user, maybeMinutes, ...more] = words;
+  if (!user) return needs("user");
+  const minutes = Number(maybeMinutes);
+  if (maybeMinutes && /^\d+$/.test(maybeMinutes) && minutes > 0) {
+    const reason = more.join(" ");
+    return { kind: "ban", user, minutes, ...(reason ? { reason } : {}) };
+  }
+  const reason = [maybeMinutes, ...more].filter(Boolean).join(" ");
+  return reason ? { kind: "ban", user, reason } : { kind: "ban", user };
 }
 
 function parseCreate(words: string[]): Command {

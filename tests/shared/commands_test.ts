@@ -69,3 +69,25 @@ Deno.test("parseCommand() parses invitations, blocks, sessions, password and pre
   });
   assert.equal(parseCommand("/presence nobody").kind, "error");
 });
+
+Deno.test("parseCommand() parses /edit and the moderation commands", () => {
+  assert.deepEqual(parseCommand("/edit fixed the typo"), { kind: "edit", text: "fixed the typo" });
+  assert.deepEqual(parseCommand("/kick troll"), { kind: "kick", user: "troll" });
+  assert.deepEqual(parseCommand("/ban troll"), { kind: "ban", user: "troll" });
+  assert.deepEqual(parseCommand("/ban troll 30"), { kind: "ban", user: "troll", minutes: 30 });
+  assert.deepEqual(parseCommand("/ban troll 30 spamming links"), {
+    kind: "ban",
+    user: "troll",
+    minutes: 30,
+    reason: "spamming links",
+  });
+  assert.deepEqual(parseCommand("/ban troll for spam"), {
+    kind: "ban",
+    user: "troll",
+    reason: "for spam",
+  });
+  assert.deepEqual(parseCommand("/unban troll"), { kind: "unban", user: "troll" });
+  assert.deepEqual(parseCommand("/mod ann"), { kind: "mod", user: "ann" });
+  assert.deepEqual(parseCommand("/unmod ann"), { kind: "unmod", user: "ann" });
+  assert.equal(parseCommand("/kick").kind, "error");
+});
