@@ -4,7 +4,15 @@
  *
  * @module
  */
-import type { Message, Room, User, UserPresence } from "../shared/api_types.ts";
+import type {
+  Block,
+  Invitation,
+  Message,
+  Room,
+  SessionInfo,
+  User,
+  UserPresence,
+} from "../shared/api_types.ts";
 import type { ApiCall } from "../shared/client_actions.ts";
 
 /** The server answered with an error (`{"error": {code, message}}`). */
@@ -13,12 +21,20 @@ export class ApiFailure extends Error {
   readonly status: number;
   /** The server's stable error code, e.g. `room_full`. */
   readonly code: string;
+  /** On a 429: how many seconds to wait before trying again (`Retry-After`), else `null`. */
+  readonly retryAfter: number | null;
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, retryAfter: number | null = null) {
     super(message);
     this.name = "ApiFailure";
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
+  }
+
+  /** Whether the server refused because of a rate limit (429). */
+  get rateLimited(): boolean {
+    return this.status === 429;
   }
 }
 
@@ -42,6 +58,12 @@ export interface SignedIn {
   user: User;
   token: string;
 }
+
+/** Who sees the user's presence: everyone, or only people who share a room with them. */
+export type PresenceVisibility = "everyone" | "contacts";
+
+/** How this client names itself, so the user's list of sessions says which one it is. */
+const USER_AGENT = `parley-cli (Deno ${Deno.version.deno}; ${Deno.build.os})`;
 
 /**
  * A client for one server, signed in once `token` is set.
@@ -74,7 +96,10 @@ export class Api {
    * @throws {Unreachable} when it does not answer.
    */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "user-agent": USER_AGENT,
+    };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
@@ -94,7 +119,7 @@ export class Api {
     } catch (cause) {
       throw new Unreachable(this.server, cause);
     }
-    if (!res.ok) throw failureOf(res.status, text);
+    if (!res.ok) throw failureOf(res.status, text, res.headers.get("retry-after"));
     return (text ? JSON.parse(text) : null) as T;
   }
 
@@ -151,10 +176,68 @@ export class Api {
     await this.request("POST", `/api/rooms/${enc(id)}/leave`);
   }
 
-  /** Adds a user to a room (its owner only). */
-  async invite(id: string, username: string): Promise<Room> {
+  /** Invites a user into a room (its owner only); they join once they accept. */
+  async invite(id: string, username: string): Promise<Invitation> {
     const path = `/api/rooms/${enc(id)}/members`;
-    return (await this.request<{ room: Room }>("POST", path, { body: { username } })).room;
+    const body = { username };
+    return (await this.request<{ invitation: Invitation }>("POST", path, { body })).invitation;
+  }
+
+  /** The user's pending invitations, newest first. */
+  async invitations(): Promise<Invitation[]> {
+    return (await this.request<{ invitations: Invitation[] }>("GET", "/api/invites")).invitations;
+  }
+
+  /** Accepts the invitation into a room: the user joins it. */
+  async acceptInvitation(roomId: string): Promise<Room> {
+    const path = `/api/invites/${enc(roomId)}/accept`;
+    return (await this.request<{ room: Room }>("POST", path)).room;
+  }
+
+  /** Declines the invitation into a room. */
+  async declineInvitation(roomId: string): Promise<void> {
+    await this.request("POST", `/api/invites/${enc(roomId)}/decline`);
+  }
+
+  /** Blocks a user. */
+  async block(username: string): Promise<Block> {
+    const body = { username };
+    return (await this.request<{ block: Block }>("POST", "/api/me/blocks", { body })).block;
+  }
+
+  /** The users the user blocks. */
+  async blocks(): Promise<Block[]> {
+    return (await this.request<{ blocks: Block[] }>("GET", "/api/me/blocks")).blocks;
+  }
+
+  /** Lifts a block. */
+  async unblock(userId: string): Promise<void> {
+    await this.request("DELETE", `/api/me/blocks/${enc(userId)}`);
+  }
+
+  /** The user's sessions, this one marked `current`. */
+  async sessions(): Promise<SessionInfo[]> {
+    return (await this.request<{ sessions: SessionInfo[] }>("GET", "/api/me/sessions")).sessions;
+  }
+
+  /** Ends one of the user's sessions. */
+  async endSession(id: string): Promise<void> {
+    await this.request("DELETE", `/api/me/sessions/${enc(id)}`);
+  }
+
+  /** Ends every session of the user, this one too. */
+  async logoutAll(): Promise<void> {
+    await this.request("POST", "/api/me/logout-all");
+  }
+
+  /** Changes the password; the server ends every other session. */
+  async changePassword(current: string, next: string): Promise<void> {
+    await this.request("POST", "/api/me/password", { body: { current, new: next } });
+  }
+
+  /** Chooses who sees the user's presence. */
+  async setPresenceVisibility(presenceVisibility: PresenceVisibility): Promise<void> {
+    await this.request("PATCH", "/api/me", { body: { presenceVisibility } });
   }
 
   /** Opens (or finds) the direct conversation with `username`. */
@@ -188,12 +271,23 @@ export class Api {
   }
 }
 
+/** Told before each retry of a send: why, and how long until it. */
+export interface RetryNotice {
+  /** What the failed attempt threw. */
+  error: unknown;
+  /** How long until the next attempt. */
+  waitMs: number;
+}
+
 /**
  * Posts a message, retrying with the same `clientId` after a timeout, a
- * network failure or a 5xx answer, so a retry never duplicates it.
+ * network failure or a 5xx answer, so a retry never duplicates it. A 429 is
+ * retried only after the server's `Retry-After`, and only when that is at
+ * most `options.rateLimitWaitMaxMs` away; otherwise it is thrown at once.
  *
  * @param options.deadlineMs give up after this long in all.
  * @param options.attemptTimeoutMs how long one attempt may take (default 8 s).
+ * @param options.rateLimitWaitMaxMs the longest `Retry-After` waited out (default 10 s).
  * @param options.onRetry told before each retry, e.g. to say "retrying".
  */
 export async function sendWithRetry(
@@ -204,35 +298,75 @@ export async function sendWithRetry(
     clientId?: string;
     deadlineMs?: number;
     attemptTimeoutMs?: number;
-    onRetry?: (attempt: number) => void;
+    rateLimitWaitMaxMs?: number;
+    onRetry?: (attempt: number, notice: RetryNotice) => void;
   } = {},
 ): Promise<Message> {
   const clientId = options.clientId ?? crypto.randomUUID();
   const deadline = Date.now() + (options.deadlineMs ?? 60_000);
+  let backoffs = 0;
   for (let attempt = 1;; attempt++) {
     try {
       return await api.send(roomId, text, clientId, options.attemptTimeoutMs ?? 8_000);
     } catch (error) {
-      const retryable = error instanceof Unreachable ||
-        (error instanceof ApiFailure && (error.status >= 500 || error.status === 429));
-      const wait = Math.min(250 * 2 ** (attempt - 1), 4_000);
-      if (!retryable || Date.now() + wait > deadline) throw error;
-      options.onRetry?.(attempt);
+      let wait: number;
+      if (error instanceof ApiFailure && error.rateLimited) {
+        // The server says when; sooner would only be refused again.
+        wait = retryAfterMs(error);
+        if (wait > (options.rateLimitWaitMaxMs ?? 10_000)) throw error;
+      } else if (
+        error instanceof Unreachable || (error instanceof ApiFailure && error.status >= 500)
+      ) {
+        wait = Math.min(250 * 2 ** backoffs++, 4_000);
+      } else throw error;
+      if (Date.now() + wait > deadline) throw error;
+      options.onRetry?.(attempt, { error, waitMs: wait });
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }
 
-function failureOf(status: number, text: string): ApiFailure {
+/** How long a 429 asks to wait, in milliseconds: its `Retry-After`, at least a second. */
+export function retryAfterMs(error: ApiFailure): number {
+  return Math.max(1, error.retryAfter ?? 1) * 1_000;
+}
+
+function failureOf(status: number, text: string, retryAfterHeader: string | null): ApiFailure {
+  let details: unknown;
   try {
     const { error } = JSON.parse(text);
+    details = error?.details;
     if (error?.code && error?.message) {
-      return new ApiFailure(status, String(error.code), String(error.message));
+      const retryAfter = status === 429 ? parseRetryAfter(retryAfterHeader, details) : null;
+      return new ApiFailure(status, String(error.code), String(error.message), retryAfter);
     }
   } catch {
     // not the server's error shape: a proxy's page, say
   }
+  if (status === 429) {
+    const retryAfter = parseRetryAfter(retryAfterHeader, details);
+    return new ApiFailure(429, "rate_limited", "Too many requests.", retryAfter);
+  }
   return new ApiFailure(status, "http_" + status, `The server answered ${status}`);
+}
+
+/**
+ * Seconds to wait, from a `Retry-After` header (seconds or an HTTP date) or
+ * else the error's `details.retryAfter`; `null` when neither says.
+ *
+ * @example
+ * ```ts
+ * parseRetryAfter("3", undefined); // 3
+ * ```
+ */
+export function parseRetryAfter(header: string | null, details?: unknown): number | null {
+  if (header && /^\s*\d+\s*$/.test(header)) return Number(header);
+  if (header) {
+    const at = Date.parse(header);
+    if (!Number.isNaN(at)) return Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  }
+  const fromDetails = (details as { retryAfter?: unknown } | undefined)?.retryAfter;
+  return typeof fromDetails === "number" && fromDetails >= 0 ? Math.ceil(fromDetails) : null;
 }
 
 /**

@@ -10,12 +10,11 @@
 import type { User, UserPresence } from "../shared/api_types.ts";
 import { fetchState } from "../shared/client_actions.ts";
 import { sortedRooms, withOnline } from "../shared/client_state.ts";
-import { parseCommand } from "../shared/commands.ts";
 import type { Api } from "./api.ts";
 import { ChatView } from "./chat_view.ts";
-import { type CommandEnd, runCommand } from "./command_runner.ts";
-import { printEvent } from "./event_printer.ts";
-import { clean, formatRoomLine } from "./format.ts";
+import { type CommandEnd, parseLine, runCommand } from "./command_runner.ts";
+import { printEvent, sayInvitation } from "./event_printer.ts";
+import { clean, formatRoomLine, waitText } from "./format.ts";
 import { Outbox } from "./outbox.ts";
 import type { Screen } from "./screen.ts";
 import { EventStream, type StreamState, toParleyEvent } from "./stream.ts";
@@ -121,8 +120,9 @@ export class Chat {
         const line = await this.#o.screen.readLine();
         if (line === null) return this.#end("eof");
         if (!line.trim()) continue;
-        const cmd = parseCommand(line);
-        const joins = cmd.kind === "join" || cmd.kind === "create" || cmd.kind === "dm";
+        const cmd = parseLine(line);
+        const joins = cmd.kind === "join" || cmd.kind === "create" || cmd.kind === "dm" ||
+          cmd.kind === "accept";
         if (joins) view.joining++;
         const end = await runCommand(cmd, context).catch((e) => {
           view.error(e);
@@ -156,6 +156,9 @@ export class Chat {
       for (const room of rooms) view.say(formatRoomLine(room, false));
     } else view.say("You are in no rooms yet: /join <room>, /create <name> or /dm <user>.");
     view.say(`Online (${online.length}): ${online.map((u) => clean(u.username)).join(", ")}`);
+    const invitations = Object.values(view.state.invitations)
+      .sort((a, b) => b.createdAt - a.createdAt);
+    for (const invitation of invitations) sayInvitation(view, invitation);
     view.say("Type /help for commands.");
   }
 
@@ -173,7 +176,9 @@ export class Chat {
       view.say("* Reconnected.");
     } else if (state.state === "down" && !this.#down) {
       this.#down = true;
-      view.say(`* Connection lost (${state.reason}); reconnecting…`);
+      // A wait the server asked for (a rate limit) is worth saying; a short backoff is not.
+      const when = state.retryInMs >= 2_000 ? ` in ${waitText(state.retryInMs / 1000)}` : "";
+      view.say(`* Connection lost (${state.reason}); reconnecting${when}…`);
     } else if (state.state === "unauthorized") {
       view.say("! The server ended this session; sign in again.");
       this.#o.forgetSession().finally(() => this.#end("unauthorized"));

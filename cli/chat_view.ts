@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Message, Room, User } from "../shared/api_types.ts";
+import type { Message, Room, SessionInfo, User } from "../shared/api_types.ts";
 import type { ApiCall } from "../shared/client_actions.ts";
 import { fetchHistory } from "../shared/client_actions.ts";
 import { applyEvent, type ClientState, emptyState, withRoom } from "../shared/client_state.ts";
@@ -45,6 +45,8 @@ export class ChatView {
   state: ClientState;
   /** While the user's own /join, /create or /dm runs, its `room` event is no news. */
   joining = 0;
+  /** The sessions as `/sessions` last numbered them, for `/sessions end <n>`. */
+  listedSessions: SessionInfo[] | null = null;
   #current: string | null = null;
   #events: Promise<void> = Promise.resolve();
   #reads: ReadMarkers;

@@ -2,11 +2,12 @@
  * What each slash command does in the terminal. Parsing is shared with the
  * web app (`shared/commands.ts`), and so are the actions behind `/join`,
  * `/history` and `/who` (`shared/client_actions.ts`); this module runs them
- * and prints the outcome.
+ * and prints the outcome. A few commands only the terminal has
+ * (`/sessions end <n>`, `/logout-all`) are parsed here.
  *
  * @module
  */
-import type { Room } from "../shared/api_types.ts";
+import type { Invitation, Room, SessionInfo, User } from "../shared/api_types.ts";
 import { fetchMembers, resolveRoom } from "../shared/client_actions.ts";
 import {
   type ClientState,
@@ -16,17 +17,78 @@ import {
   withOnline,
   withRoom,
 } from "../shared/client_state.ts";
-import { type Command, commandHelp } from "../shared/commands.ts";
+import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 import type { ChatView } from "./chat_view.ts";
-import { clean, formatRoomLine, roomLabel } from "./format.ts";
+import {
+  clean,
+  formatInvitation,
+  formatRoomLine,
+  formatSession,
+  rateLimitText,
+  roomLabel,
+  sessionLabel,
+  when,
+} from "./format.ts";
+import { invitationRef, sayAnswered, sayBlock } from "./event_printer.ts";
 import type { Outbox } from "./outbox.ts";
+import { ask } from "./sign_in.ts";
 
 /** How many messages `/history` shows when not told. */
 const HISTORY_DEFAULT = 20;
 
 /** A command that ends the session: `/quit`, or `/logout` once the session is gone. */
 export type CommandEnd = "quit" | "logout";
+
+/** A line as the terminal runs it: a shared command, or one only the terminal has. */
+export type TerminalCommand =
+  | Command
+  | { kind: "end-session"; n: number }
+  | { kind: "logout-all" };
+
+/** Help for the terminal's own commands, each shown after the shared command it goes with. */
+const terminalHelp: Record<string, [string, string]> = {
+  "/sessions": ["/sessions end <n>", "end session n of that list"],
+  "/logout": ["/logout-all", "sign out every session of yours, this one too"],
+};
+
+/**
+ * Parses one line: the terminal's own commands here, the rest as the web
+ * app does (`shared/commands.ts`).
+ *
+ * @example
+ * ```ts
+ * parseLine("/sessions end 2"); // { kind: "end-session", n: 2 }
+ * parseLine("/join lobby");     // { kind: "join", room: "lobby" }
+ * ```
+ */
+export function parseLine(line: string): TerminalCommand {
+  const words = line.trim().split(/\s+/);
+  const head = words[0].toLowerCase();
+  if (head === "/sessions" && words.length > 1) {
+    const n = Number(words[2]);
+    const valid = words.length === 3 && words[1].toLowerCase() === "end" &&
+      Number.isInteger(n) && n > 0;
+    return valid ? { kind: "end-session", n } : {
+      kind: "error",
+      message: "Usage: /sessions, or /sessions end <n> to end session n of its list",
+    };
+  }
+  if (head === "/logout-all") {
+    return words.length === 1
+      ? { kind: "logout-all" }
+      : { kind: "error", message: "Usage: /logout-all" };
+  }
+  return parseCommand(line);
+}
+
+/** What a 429 of each command was too many of, as "Too many …" says it. */
+const limitedThings: Partial<Record<TerminalCommand["kind"], string>> = {
+  create: "rooms created",
+  dm: "direct conversations opened",
+  invite: "invitations",
+  password: "attempts",
+};
 
 /** What the commands act on. */
 export interface CommandContext {
@@ -42,7 +104,22 @@ export interface CommandContext {
  * @returns how the session ends, or `null` to read the next line.
  * @throws {Error} with a one-line message the caller prints, e.g. "No such room: x".
  */
-export async function runCommand(cmd: Command, ctx: CommandContext): Promise<CommandEnd | null> {
+export async function runCommand(
+  cmd: TerminalCommand,
+  ctx: CommandContext,
+): Promise<CommandEnd | null> {
+  try {
+    return await run(cmd, ctx);
+  } catch (error) {
+    // A rate limit says what there were too many of, and when to try again.
+    if (error instanceof ApiFailure && error.rateLimited) {
+      throw new Error(rateLimitText(error, limitedThings[cmd.kind]));
+    }
+    throw error;
+  }
+}
+
+async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEnd | null> {
   const { view } = ctx;
   const { api } = view;
   switch (cmd.kind) {
@@ -53,7 +130,11 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<Com
       view.say(`! ${cmd.message}`);
       return null;
     case "help":
-      for (const [usage, what] of commandHelp) view.say(`  ${usage.padEnd(44)}${what}`);
+      for (const [usage, what] of commandHelp) {
+        view.say(`  ${usage.padEnd(44)}${what}`);
+        const extra = terminalHelp[usage];
+        if (extra) view.say(`  ${extra[0].padEnd(44)}${extra[1]}`);
+      }
       view.say("  Anything else is sent to the current conversation.");
       return null;
     case "rooms": {
@@ -113,10 +194,80 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<Com
     }
     case "invite": {
       const room = need(view);
-      await api.invite(room.id, cmd.user).catch(naming("user", cmd.user));
-      view.say(`* Added ${clean(cmd.user)} to ${roomLabel(room)}`);
+      const user = cmd.user.replace(/^@/, "");
+      await api.invite(room.id, user).catch(naming("user", user));
+      view.say(`* Invited ${clean(user)} to ${roomLabel(room)}; they join once they accept.`);
       return null;
     }
+    case "invites": {
+      const invitations = newestFirst(view);
+      if (!invitations.length) view.say("No invitations are waiting for you.");
+      else view.say(`Invitations (${invitations.length}):`);
+      for (const i of invitations) {
+        view.say(`  ${when(i.createdAt)}  ${formatInvitation(i, invitationRef(view, i))}`);
+      }
+      return null;
+    }
+    case "accept":
+      await accept(view, cmd.room);
+      return null;
+    case "decline": {
+      const invitation = pickInvitation(view, cmd.room);
+      await view.api.declineInvitation(invitation.roomId).catch(gone(view, invitation));
+      sayAnswered(view, invitation, "declined");
+      return null;
+    }
+    case "block": {
+      const name = cmd.user.replace(/^@/, "");
+      const { user } = await api.block(name).catch(naming("user", name));
+      sayBlock(view, user, true);
+      return null;
+    }
+    case "unblock": {
+      const name = cmd.user.replace(/^@/, "");
+      const user = await blockedUser(view, name);
+      await api.unblock(user.id);
+      sayBlock(view, user, false);
+      return null;
+    }
+    case "sessions": {
+      const sessions = view.listedSessions = ordered(await api.sessions());
+      view.say(`Your sessions (${sessions.length}):`);
+      const now = Date.now();
+      sessions.forEach((s, i) => view.say(formatSession(s, i + 1, now)));
+      if (sessions.length > 1) view.say("End one with /sessions end <n>.");
+      return null;
+    }
+    case "end-session": {
+      const sessions = view.listedSessions ??= ordered(await api.sessions());
+      const session = sessions[cmd.n - 1];
+      if (!session) {
+        throw new Error(`There is no session ${cmd.n}: /sessions lists them.`);
+      }
+      if (session.current) throw new Error(`Session ${cmd.n} is this one: /logout ends it.`);
+      try {
+        await api.endSession(session.id);
+      } catch (error) {
+        if (!(error instanceof ApiFailure && error.status === 404)) throw error;
+      } finally {
+        view.listedSessions = null; // the numbers change
+      }
+      view.say(`* Ended session ${cmd.n}: ${sessionLabel(session)}`);
+      return null;
+    }
+    case "logout-all":
+      return await logout(ctx, true);
+    case "password":
+      await changePassword(view);
+      return null;
+    case "presence":
+      await api.setPresenceVisibility(cmd.visibility);
+      view.say(
+        cmd.visibility === "everyone"
+          ? "* Everyone can now see when you are online."
+          : "* Only people who share a room or a conversation with you can now see when you are online.",
+      );
+      return null;
     case "switch": {
       const room = findOwn(view.state, cmd.room);
       if (!room) {
@@ -134,6 +285,10 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<Com
       return await logout(ctx);
     case "quit":
       return "quit";
+    default:
+      // Commands the shared parser knows and this client does not run yet (moderation).
+      view.say(`! /${cmd.kind} is not available in the terminal client yet.`);
+      return null;
   }
 }
 
@@ -151,6 +306,8 @@ function send(ctx: CommandContext, text: string): void {
 async function join(view: ChatView, ref: string): Promise<void> {
   const own = findOwn(view.state, ref);
   if (own) return await view.enter(own);
+  // A room the user is invited to is joined by accepting (a private one cannot be otherwise).
+  if (findInvitation(view, ref)) return await accept(view, ref);
   const noSuchRoom = () => new Error(`No such room: ${ref}`);
   let target: { id: string; mine: boolean };
   try {
@@ -175,12 +332,13 @@ async function join(view: ChatView, ref: string): Promise<void> {
   await view.enter(room);
 }
 
-async function logout(ctx: CommandContext): Promise<CommandEnd> {
+async function logout(ctx: CommandContext, everywhere = false): Promise<CommandEnd> {
   const { view } = ctx;
   await ctx.outbox.drained();
   try {
-    await view.api.logout();
-    view.say("* Signed out.");
+    if (everywhere) await view.api.logoutAll();
+    else await view.api.logout();
+    view.say(everywhere ? "* Signed out everywhere." : "* Signed out.");
   } catch (error) {
     // A 401 means the session had ended already: signed out all the same.
     if (!(error instanceof ApiFailure && error.status === 401)) {
@@ -224,4 +382,99 @@ function naming(what: string, name: string) {
     }
     throw error;
   };
+}
+
+/** `/accept`: the invitation goes, the room is joined and entered. */
+async function accept(view: ChatView, ref: string | undefined): Promise<void> {
+  const invitation = pickInvitation(view, ref);
+  const room = await view.api.acceptInvitation(invitation.roomId)
+    .catch(gone(view, invitation));
+  sayAnswered(view, invitation, "accepted");
+  know(view, room);
+  view.say(`* Joined ${roomLabel(room)}`);
+  await view.enter(view.state.rooms[room.id] ?? room);
+}
+
+/** Pending invitations, newest first. */
+function newestFirst(view: ChatView): Invitation[] {
+  return Object.values(view.state.invitations).sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/**
+ * The invitation `ref` names: its room's id or name (with or without `#`);
+ * without `ref`, the newest.
+ *
+ * @throws {Error} when there is none.
+ */
+function pickInvitation(view: ChatView, ref: string | undefined): Invitation {
+  const pending = newestFirst(view);
+  if (!pending.length) throw new Error("No invitations are waiting for you.");
+  if (!ref) return pending[0];
+  const found = findInvitation(view, ref);
+  if (!found) throw new Error(`No invitation to ${ref}: /invites lists them.`);
+  return found;
+}
+
+/** The pending invitation to the room `ref` names by id or name (with or without `#`). */
+function findInvitation(view: ChatView, ref: string): Invitation | undefined {
+  const pending = newestFirst(view);
+  const name = ref.replace(/^#/, "").toLowerCase();
+  return pending.find((i) => i.roomId === ref) ??
+    pending.find((i) => i.roomName.toLowerCase() === name);
+}
+
+/** An invitation the server no longer has (answered elsewhere, or the room is gone): forget it. */
+function gone(view: ChatView, invitation: Invitation) {
+  return (error: unknown): never => {
+    if (error instanceof ApiFailure && error.status === 404) {
+      view.apply({ type: "invite", id: null, data: { invitation, status: "declined" } });
+      const room = roomLabel({ kind: "group", name: invitation.roomName });
+      throw new Error(`The invitation to ${room} is no longer there.`);
+    }
+    throw error;
+  };
+}
+
+/** A user the user blocks, by name; asks the server when the state does not know. */
+async function blockedUser(view: ChatView, name: string): Promise<User> {
+  const lower = name.toLowerCase();
+  const find = () =>
+    Object.values(view.state.blocked).find((u) => u.username.toLowerCase() === lower);
+  let user = find();
+  if (!user) {
+    for (const b of await view.api.blocks()) {
+      view.apply({ type: "block", id: null, data: { user: b.user, blocked: true } });
+    }
+    user = find();
+  }
+  if (!user) throw new Error(`You do not block ${name}.`);
+  return user;
+}
+
+/** Sessions as `/sessions` numbers them: this one first, then by when last used. */
+function ordered(sessions: SessionInfo[]): SessionInfo[] {
+  return [...sessions].sort((a, b) =>
+    Number(b.current) - Number(a.current) || b.lastUsedAt - a.lastUsedAt
+  );
+}
+
+/** `/password`: asks for the current and the new password, unseen, and changes it. */
+async function changePassword(view: ChatView): Promise<void> {
+  const ended = "Input ended; the password was not changed.";
+  const current = await ask(view.screen, "Current password: ", true, ended);
+  const next = await ask(view.screen, "New password: ", true, ended);
+  if (
+    view.screen.interactive && await ask(view.screen, "Repeat new password: ", true, ended) !== next
+  ) {
+    throw new Error("The new passwords differ; the password was not changed.");
+  }
+  try {
+    await view.api.changePassword(current, next);
+  } catch (error) {
+    if (error instanceof ApiFailure && error.code === "bad_credentials") {
+      throw new Error("The current password is wrong; the password was not changed.");
+    }
+    throw error;
+  }
+  view.say("* Password changed; your other sessions were signed out.");
 }

@@ -7,12 +7,12 @@
  *
  * @module
  */
-import type { Room } from "../shared/api_types.ts";
+import type { Invitation, Room, User } from "../shared/api_types.ts";
 import { fetchAfter } from "../shared/client_actions.ts";
 import { withRoom, withRooms } from "../shared/client_state.ts";
 import type { ParleyEvent } from "../shared/events.ts";
 import type { ChatView } from "./chat_view.ts";
-import { clean, roomLabel } from "./format.ts";
+import { clean, formatInvitation, roomLabel } from "./format.ts";
 
 /** Applies one event and prints what it means to the user, if anything. */
 export async function printEvent(view: ChatView, event: ParleyEvent): Promise<void> {
@@ -27,14 +27,27 @@ export async function printEvent(view: ChatView, event: ParleyEvent): Promise<vo
       return;
     }
     case "member": {
-      const { roomId, user, action } = event.data;
+      const { roomId, user, action, ownerId } = event.data;
       const room = view.apply(event).rooms[roomId];
       // Your own joins and leaves are told by the command that made them.
       if (user.id !== view.me.id && room?.kind === "group") {
         view.say(`* ${clean(user.username)} ${action} ${roomLabel(room)}`);
+        // An owner who leaves hands the room to the longest-standing member.
+        if (ownerId === view.me.id && room.ownerId !== view.me.id) {
+          view.say(`* You now own ${roomLabel(room)}`);
+        }
       }
       return;
     }
+    case "invite": {
+      const { invitation, status } = event.data;
+      if (status !== "pending") return sayAnswered(view, invitation, status);
+      const before = view.apply(event);
+      if (!before.invitations[invitation.roomId]) sayInvitation(view, invitation);
+      return;
+    }
+    case "block":
+      return sayBlock(view, event.data.user, event.data.blocked);
     case "presence": {
       const { userId, username, online } = event.data;
       // Only a change is news; someone never seen online may still go offline.
@@ -76,6 +89,52 @@ async function printMessage(
   view.show(m);
 }
 
+/** Tells of an invitation waiting for the user's answer. */
+export function sayInvitation(view: ChatView, invitation: Invitation): void {
+  view.say(`* ${formatInvitation(invitation, invitationRef(view, invitation))}`);
+}
+
+/** What names an invitation's room in `/accept`: its name, or its id when another has the name. */
+export function invitationRef(view: ChatView, invitation: Invitation): string {
+  const name = clean(invitation.roomName, { oneLine: true });
+  const clash = Object.values(view.state.invitations).some((i) =>
+    i.roomId !== invitation.roomId && i.roomName.toLowerCase() === invitation.roomName.toLowerCase()
+  );
+  return clash || name !== invitation.roomName ? invitation.roomId : name;
+}
+
+/**
+ * Tells the state an invitation was answered, and says so once: whichever of
+ * this command and its `invite` event gets there first.
+ */
+export function sayAnswered(
+  view: ChatView,
+  invitation: Invitation,
+  status: "accepted" | "declined",
+): void {
+  const before = view.apply({ type: "invite", id: null, data: { invitation, status } });
+  if (status === "declined" && before.invitations[invitation.roomId]) {
+    view.say(
+      `* Declined the invitation to ${roomLabel({ kind: "group", name: invitation.roomName })}`,
+    );
+  }
+}
+
+/**
+ * Tells the state of a block or its end, and says so once: whichever of
+ * this command and its `block` event gets there first.
+ */
+export function sayBlock(view: ChatView, user: User, blocked: boolean): void {
+  const before = view.apply({ type: "block", id: null, data: { user, blocked } });
+  if (Boolean(before.blocked[user.id]) === blocked) return;
+  const name = clean(user.username, { oneLine: true });
+  view.say(
+    blocked
+      ? `* Blocked ${name}: no direct messages or invitations from them, and no typing or presence.`
+      : `* Unblocked ${name}`,
+  );
+}
+
 /** Tells of a room the user is now in, unless their own command put them there. */
 function announceRoom(view: ChatView, room: Room): void {
   if (view.joining) return;
@@ -85,13 +144,25 @@ function announceRoom(view: ChatView, room: Room): void {
 }
 
 /**
- * After a `reset` (the stream could not resume): reload the rooms, print
- * what the current conversation missed, and count what the others did.
+ * After a `reset` (the stream could not resume): reload the rooms, the
+ * invitations and the blocks, print what the current conversation missed,
+ * and count what the others did.
  */
 async function catchUp(view: ChatView): Promise<void> {
-  const rooms = await view.api.rooms();
+  const [rooms, invitations, blocks] = await Promise.all([
+    view.api.rooms(),
+    view.api.invitations(),
+    view.api.blocks(),
+  ]);
   const before = view.state;
-  view.update(withRooms(before, rooms));
+  view.update({
+    ...withRooms(before, rooms),
+    invitations: Object.fromEntries(invitations.map((i) => [i.roomId, i])),
+    blocked: Object.fromEntries(blocks.map((b) => [b.user.id, b.user])),
+  });
+  for (const invitation of invitations) {
+    if (!before.invitations[invitation.roomId]) sayInvitation(view, invitation);
+  }
   for (const room of rooms) {
     const known = before.rooms[room.id];
     if (!known) {

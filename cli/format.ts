@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Message, Room } from "../shared/api_types.ts";
+import type { Invitation, Message, Room, SessionInfo } from "../shared/api_types.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 
 /**
@@ -72,11 +72,112 @@ export function formatRoomLine(room: Room, current: boolean): string {
   return `${current ? ">" : " "} ${roomLabel(room)}${unread}${extra}`;
 }
 
-/** A one-line description of an error, never a stack trace. */
+/**
+ * `HH:MM` today, `YYYY-MM-DD HH:MM` on another day, in local time.
+ *
+ * @param now what "today" is measured from.
+ */
+export function when(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  const today = new Date(now);
+  const sameDay = d.getFullYear() === today.getFullYear() && d.getMonth() === today.getMonth() &&
+    d.getDate() === today.getDate();
+  if (sameDay) return clock(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms)}`;
+}
+
+/**
+ * An invitation, and how to answer it; `ref` is what names its room in
+ * `/accept` (the room's name, or its id when the name is ambiguous).
+ *
+ * @example
+ * ```ts
+ * formatInvitation(invitation, "team");
+ * // "alice invites you to #team — /accept team or /decline team"
+ * ```
+ */
+export function formatInvitation(invitation: Invitation, ref: string): string {
+  const room = roomLabel({ kind: "group", name: invitation.roomName });
+  const by = clean(invitation.by.username, { oneLine: true });
+  const how = `/accept ${ref} or /decline ${ref}`;
+  return `${by} invites you to ${room}${invitation.private ? " (private)" : ""} — ${how}`;
+}
+
+/**
+ * One line of `/sessions`: its number, device, address, when last used, and
+ * whether it is this one.
+ *
+ * @example
+ * ```ts
+ * formatSession(session, 1);
+ * // "  1. parley-cli (Deno 2.5.0; linux) · 127.0.0.1 · last used 14:02 · this one"
+ * ```
+ */
+export function formatSession(session: SessionInfo, n: number, now = Date.now()): string {
+  const mark = session.current ? " · this one" : "";
+  return `  ${n}. ${sessionLabel(session)} · last used ${when(session.lastUsedAt, now)}${mark}`;
+}
+
+/** A session's device and address: `parley-cli (Deno 2.5.0; linux) · 127.0.0.1`. */
+export function sessionLabel(session: SessionInfo): string {
+  const device = cut(clean(session.device, { oneLine: true }) || "unknown device", 60);
+  const address = clean(session.address, { oneLine: true }) || "unknown address";
+  return `${device} · ${address}`;
+}
+
+/**
+ * A one-line description of an error, never a stack trace. A rate limit
+ * (429) always says when to try again.
+ */
 export function describe(error: unknown): string {
+  if (error instanceof ApiFailure && error.rateLimited) return rateLimitText(error);
   if (error instanceof ApiFailure || error instanceof Unreachable) return error.message;
   if (error instanceof Error) return error.message.split("\n")[0];
   return String(error);
+}
+
+/**
+ * What a 429 means, with when to try again: `what` names what there were
+ * too many of; without it, the server's own words are kept.
+ *
+ * @example
+ * ```ts
+ * rateLimitText(failure, "messages"); // "Too many messages; try again in 3 s."
+ * ```
+ */
+export function rateLimitText(error: ApiFailure, what?: string): string {
+  // The server's message may say when already ("…; try again in 3 s."): the header is what counts.
+  const lead = what ? `Too many ${what}` : withoutWhen(error.message);
+  return `${lead || "Too many requests"}; try again in ${waitText(error.retryAfter ?? 1)}.`;
+}
+
+/**
+ * A server's refusal without its own "try again in …" and final stop, so
+ * the client can say when from the `Retry-After` it got.
+ *
+ * @example
+ * ```ts
+ * withoutWhen("Too many requests; try again in 3 s."); // "Too many requests"
+ * ```
+ */
+export function withoutWhen(message: string): string {
+  return message.replace(/[;.,]?\s*(wait and )?try again.*$/is, "").replace(/[.\s]+$/, "");
+}
+
+/**
+ * A wait in words: seconds up to a minute and a half, then minutes, then hours.
+ *
+ * @example
+ * ```ts
+ * waitText(3);   // "3 s"
+ * waitText(900); // "15 min"
+ * ```
+ */
+export function waitText(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 90) return `${s} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
 }
 
 /** Cuts `text` to `width` characters, marking the cut. */

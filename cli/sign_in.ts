@@ -6,6 +6,7 @@
  */
 import { type Api, ApiFailure, type SignedIn } from "./api.ts";
 import type { SessionStore } from "./config_file.ts";
+import { describe } from "./format.ts";
 import type { Screen } from "./screen.ts";
 import type { User } from "../shared/api_types.ts";
 
@@ -59,8 +60,10 @@ export async function signIn(o: SignInOptions): Promise<User> {
     try {
       return await authenticate(o, username, password);
     } catch (error) {
-      if (!(error instanceof ApiFailure) || error.status >= 500 || attempt >= attempts) throw error;
-      screen.print(`! ${error.message}`);
+      // A rate limit is not a typo: asking again would only be refused again.
+      const final = !(error instanceof ApiFailure) || error.status >= 500 || error.rateLimited;
+      if (final || attempt >= attempts) throw error;
+      screen.print(`! ${describe(error)}`);
     }
   }
 }
@@ -83,9 +86,21 @@ async function authenticate(o: SignInOptions, username: string, password: string
   return done.user;
 }
 
-async function ask(screen: Screen, prompt: string, secret = false): Promise<string> {
+/**
+ * Asks one question and returns the answer; with `secret` it is not shown on
+ * a terminal, nor kept in the line history. Signing in and `/password` ask
+ * through it.
+ *
+ * @throws {Error} when input ends first, or the answer is empty.
+ */
+export async function ask(
+  screen: Screen,
+  prompt: string,
+  secret = false,
+  ended = "Input ended before signing in.",
+): Promise<string> {
   const answer = await screen.question(prompt, { secret });
-  if (answer === null) throw new Error("Input ended before signing in.");
+  if (answer === null) throw new Error(ended);
   if (!answer.trim()) throw new Error(`${prompt.replace(/:\s*$/, "")} cannot be empty.`);
   return secret ? answer : answer.trim();
 }

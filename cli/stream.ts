@@ -8,7 +8,8 @@
 import { EVENT_NAMES } from "../shared/event_names.ts";
 import type { ParleyEvent } from "../shared/events.ts";
 import { SseParser } from "../shared/sse_reader.ts";
-import { networkReason } from "./api.ts";
+import { networkReason, parseRetryAfter } from "./api.ts";
+import { withoutWhen } from "./format.ts";
 
 /** One event from the stream, its data parsed from JSON but not yet typed. */
 export interface StreamEvent {
@@ -72,6 +73,8 @@ export class EventStream {
   #abort: AbortController | null = null;
   #sleep: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
   #loop: Promise<void> | null = null;
+  /** The least wait before the next attempt, when the server said (a 429's `Retry-After`). */
+  #retryAfterMs = 0;
 
   constructor(options: EventStreamOptions) {
     this.#options = options;
@@ -112,7 +115,9 @@ export class EventStream {
       }
       if (this.#closed) return;
       // Jitter keeps many clients from hammering a server that just came back, all at once.
-      const wait = Math.round(Math.min(max, min * 2 ** failures) * (0.8 + Math.random() * 0.4));
+      const backoff = Math.round(Math.min(max, min * 2 ** failures) * (0.8 + Math.random() * 0.4));
+      const wait = Math.max(backoff, this.#retryAfterMs);
+      this.#retryAfterMs = 0;
       failures++;
       this.#options.onState?.({ state: "down", reason, retryInMs: wait });
       await new Promise<void>((resolve) => {
@@ -143,6 +148,22 @@ export class EventStream {
     if (res.status === 401) {
       await res.body?.cancel();
       throw new Unauthorized();
+    }
+    if (res.status === 429) {
+      // Too many streams open for this account: the server says when to try again.
+      const text = await res.text().catch(() => "");
+      let details: unknown;
+      let message = "too many open streams";
+      try {
+        const { error } = JSON.parse(text);
+        details = error?.details;
+        if (typeof error?.message === "string") message = withoutWhen(error.message);
+      } catch {
+        // not the server's error shape
+      }
+      const seconds = parseRetryAfter(res.headers.get("retry-after"), details) ?? 1;
+      this.#retryAfterMs = Math.max(1, seconds) * 1_000;
+      return lowerFirst(message);
     }
     if (res.status !== 200 || !res.body) {
       await res.body?.cancel();
@@ -190,3 +211,7 @@ export class EventStream {
 }
 
 class Unauthorized extends Error {}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}

@@ -310,8 +310,16 @@ Deno.test("[cli] room commands: create, invite, history, who, users, ping, rooms
   };
   await run("/create team chat --private --capacity 5", /Created #team chat \(private\), id \S+/);
   const teamId = /Created #team chat \(private\), id (\S+)/.exec(alice.stdout)![1];
-  await run("/invite bob", "* Added bob to #team chat");
+  await run("/invite bob", "* Invited bob to #team chat");
   await run("/invite nobody", "! No such user: nobody");
+  // An invitation, not a membership: bob is in once he accepts.
+  const accepted = await api(server.url, `/api/invites/${teamId}/accept`, {
+    token: bobToken,
+    body: {},
+  });
+  assert.equal(accepted.status, 200);
+  await alice.waitFor("* bob joined #team chat");
+  await run("/invite bob", "! bob is a member already.");
   const post = (text: string) =>
     api(server.url, `/api/rooms/${teamId}/messages`, { token: bobToken, body: { text } });
   for (const text of ["one", "two", "three"]) await post(text);
@@ -328,7 +336,10 @@ Deno.test("[cli] room commands: create, invite, history, who, users, ping, rooms
   await run("/leave", "* Left #team chat");
   await run("hello?", "! No conversation yet");
   await run("/switch #second", "* Now in #second");
-  await run("/help", /\/invite <user> +add someone/);
+  await run(
+    "/help",
+    /\/invite <user> +invite someone.*\n(.*\n)* {2}\/sessions end <n> +end session n/,
+  );
   await alice.line("/quit");
   assert.equal(await alice.finish(), 0);
   assert.equal(alice.stderr, "");

@@ -88,3 +88,49 @@ Deno.test("printEvent() keeps a known room where its messages reached, and tells
   assert.equal(view.state.rooms["r-den"].name, "lair");
   assert.equal(view.state.rooms["r-den"].unread, 1);
 });
+
+Deno.test("printEvent() tells of invitations and blocks once, replays and echoes aside", async () => {
+  const { view, printed } = testView();
+  const invitation = { roomId: "r-team", roomName: "team", private: false, by: bob, createdAt: 5 };
+  const invite = (status: "pending" | "accepted" | "declined"): ParleyEvent => ({
+    type: "invite",
+    id: null,
+    data: { invitation, status },
+  });
+  const block = (blocked: boolean): ParleyEvent => ({
+    type: "block",
+    id: null,
+    data: { user: bob, blocked },
+  });
+  for (
+    const event of [invite("pending"), invite("pending"), invite("declined"), invite("declined")]
+  ) {
+    await printEvent(view, event);
+  }
+  await printEvent(view, invite("pending"));
+  await printEvent(view, invite("accepted"));
+  for (const event of [block(true), block(true), block(false), block(false)]) {
+    await printEvent(view, event);
+  }
+  assert.deepEqual(printed, [
+    "* bob invites you to #team — /accept team or /decline team",
+    "* Declined the invitation to #team",
+    "* bob invites you to #team — /accept team or /decline team",
+    "* Blocked bob: no direct messages or invitations from them, and no typing or presence.",
+    "* Unblocked bob",
+  ]);
+  assert.deepEqual(view.state.invitations, {});
+  assert.deepEqual(view.state.blocked, {});
+});
+
+Deno.test("printEvent() tells the user they own a room its owner left", async () => {
+  const { view, printed } = testView();
+  view.update(withRooms(view.state, [room()]));
+  await printEvent(view, {
+    type: "member",
+    id: "e1",
+    data: { roomId: "r-den", user: bob, action: "left", memberCount: 1, ownerId: me.id },
+  });
+  assert.deepEqual(printed, ["* bob left #den", "* You now own #den"]);
+  assert.equal(view.state.rooms["r-den"].ownerId, me.id);
+});

@@ -126,6 +126,33 @@ Deno.test({
       "bob: second \x1b[2Jinterruption",
       "alice: half typed and finished",
     ]);
+
+    // /password asks as signing in does: nothing of what is typed shows.
+    for (
+      const [line, next] of [
+        ["/password", /Current password: ?$/],
+        ["password-123", /New password: ?$/],
+        ["better-password-456", /Repeat new password: ?$/],
+        [
+          "better-password-456",
+          /\* Password changed; your other sessions were signed out\.\n#den> ?$/,
+        ],
+      ] as const
+    ) {
+      await tty.keys(line);
+      await tty.keys("Enter", false);
+      await tty.waitFor(next);
+    }
+    assert.doesNotMatch(await tty.screen(), /password-123|better-password-456/);
+    const login = await api(server.url, "/api/auth/login", {
+      body: { username: "alice", password: "better-password-456" },
+    });
+    assert.equal(login.status, 200);
+    // Up-arrow recalls what was typed as lines, never an answer to a secret question.
+    await tty.keys("Up", false);
+    await tty.waitFor(/#den> \/password$/);
+    await tty.keys("C-u", false);
+
     await tty.keys("/quit");
     await tty.keys("Enter", false);
     assert.ok(await tty.ended(), "the client exits on /quit");
