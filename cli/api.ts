@@ -5,9 +5,12 @@
  * @module
  */
 import type {
+  AuditEntry,
+  Ban,
   Block,
   Invitation,
   Message,
+  Role,
   Room,
   SessionInfo,
   User,
@@ -252,6 +255,50 @@ export class Api {
       body: { text, clientId },
       timeoutMs,
     })).message;
+  }
+
+  /** Replaces the text of one of the user's messages; returns it as it now is. */
+  async editMessage(id: string, seq: number, text: string): Promise<Message> {
+    const path = `/api/rooms/${enc(id)}/messages/${seq}`;
+    return (await this.request<{ message: Message }>("PATCH", path, { body: { text } })).message;
+  }
+
+  /** Deletes a message (its author, the room's moderators): it stays as a tombstone. */
+  async deleteMessage(id: string, seq: number): Promise<void> {
+    await this.request("DELETE", `/api/rooms/${enc(id)}/messages/${seq}`);
+  }
+
+  /** Gives a member a role (the owner only); `owner` hands the room over. */
+  async setRole(id: string, userId: string, role: Role): Promise<void> {
+    const path = `/api/rooms/${enc(id)}/members/${enc(userId)}/role`;
+    await this.request("PUT", path, { body: { role } });
+  }
+
+  /** Removes a member from a room (the owner and moderators); they may rejoin a public one. */
+  async kick(id: string, userId: string): Promise<void> {
+    await this.request("DELETE", `/api/rooms/${enc(id)}/members/${enc(userId)}`);
+  }
+
+  /** Bans a user from a room, for `minutes` or for good. */
+  async ban(id: string, username: string, options: { minutes?: number; reason?: string }) {
+    const body = { username, minutes: options.minutes, reason: options.reason };
+    await this.request("POST", `/api/rooms/${enc(id)}/bans`, { body });
+  }
+
+  /** Lifts a ban. */
+  async unban(id: string, userId: string): Promise<void> {
+    await this.request("DELETE", `/api/rooms/${enc(id)}/bans/${enc(userId)}`);
+  }
+
+  /** A room's bans in force, newest first (the owner and moderators). */
+  async bans(id: string): Promise<Ban[]> {
+    return (await this.request<{ bans: Ban[] }>("GET", `/api/rooms/${enc(id)}/bans`)).bans;
+  }
+
+  /** The newest `limit` entries of a room's audit log, newest first (the owner and moderators). */
+  async audit(id: string, limit: number): Promise<AuditEntry[]> {
+    const path = `/api/rooms/${enc(id)}/audit?limit=${limit}`;
+    return (await this.request<{ entries: AuditEntry[] }>("GET", path)).entries;
   }
 
   /** Moves the user's read marker in a room forward. */

@@ -47,7 +47,14 @@ export class ChatView {
   joining = 0;
   /** The sessions as `/sessions` last numbered them, for `/sessions end <n>`. */
   listedSessions: SessionInfo[] | null = null;
+  /**
+   * Changes to messages told already (`roomId/seq/editedAt` or
+   * `roomId/seq/deleted`): a command's answer and its event say one once.
+   */
+  readonly toldUpdates = new Set<string>();
   #current: string | null = null;
+  /** The messages printed in this session, as `roomId/seq`. */
+  #shown = new Set<string>();
   #events: Promise<void> = Promise.resolve();
   #reads: ReadMarkers;
 
@@ -106,10 +113,16 @@ export class ChatView {
     const room = this.state.rooms[m.roomId];
     if (!room || m.seq <= room.lastSeq) return;
     this.apply({ type: "message", id: null, data: m });
+    this.#shown.add(`${m.roomId}/${m.seq}`);
     if (m.roomId === this.#current) {
       this.say(formatMessage(m));
       this.#reads.mark(m.roomId);
     } else this.say(formatNotice(this.state.rooms[m.roomId] ?? room, m, width()));
+  }
+
+  /** Whether the message `seq` of a room was printed in this session, in full or as a notice. */
+  wasShown(roomId: string, seq: number): boolean {
+    return this.#shown.has(`${roomId}/${seq}`);
   }
 
   /**
@@ -120,7 +133,10 @@ export class ChatView {
   async showHistory(room: Room, count: number, title: string): Promise<void> {
     const { messages } = await fetchHistory(this.call, room.id, count);
     if (messages.length) this.say(`-- ${title} messages in ${roomLabel(room)} --`);
-    for (const m of messages) this.say(formatMessage(m));
+    for (const m of messages) {
+      this.say(formatMessage(m));
+      this.#shown.add(`${m.roomId}/${m.seq}`);
+    }
     // What was printed is shown: its events, if still on the way, must not print it again.
     for (const m of messages) {
       const known = this.state.rooms[m.roomId];

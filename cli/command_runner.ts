@@ -3,12 +3,13 @@
  * web app (`shared/commands.ts`), and so are the actions behind `/join`,
  * `/history` and `/who` (`shared/client_actions.ts`); this module runs them
  * and prints the outcome. A few commands only the terminal has
- * (`/sessions end <n>`, `/logout-all`) are parsed here.
+ * (`/sessions end <n>`, `/logout-all`, `/delete`, `/bans`, `/audit`) are
+ * parsed here.
  *
  * @module
  */
-import type { Invitation, Room, SessionInfo, User } from "../shared/api_types.ts";
-import { fetchMembers, resolveRoom } from "../shared/client_actions.ts";
+import type { Invitation, Member, Message, Room, SessionInfo, User } from "../shared/api_types.ts";
+import { fetchHistory, fetchMembers, resolveRoom } from "../shared/client_actions.ts";
 import {
   type ClientState,
   forgetRoom,
@@ -18,24 +19,41 @@ import {
   withRoom,
 } from "../shared/client_state.ts";
 import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
+import { HISTORY_PAGE_MAX, MESSAGE_MAX } from "../shared/limits.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 import type { ChatView } from "./chat_view.ts";
 import {
   clean,
+  cut,
+  formatAuditEntry,
+  formatBan,
   formatInvitation,
   formatRoomLine,
   formatSession,
+  messageText,
   rateLimitText,
   roomLabel,
   sessionLabel,
   when,
 } from "./format.ts";
-import { invitationRef, sayAnswered, sayBlock } from "./event_printer.ts";
+import {
+  invitationRef,
+  type MemberChange,
+  sayAnswered,
+  sayBlock,
+  sayMember,
+  sayUpdate,
+} from "./event_printer.ts";
 import type { Outbox } from "./outbox.ts";
 import { ask } from "./sign_in.ts";
 
 /** How many messages `/history` shows when not told. */
 const HISTORY_DEFAULT = 20;
+/** How many entries `/audit` shows when not told, and at most (one page of the log). */
+const AUDIT_DEFAULT = 20;
+const AUDIT_MAX = 100;
+/** How far back `/edit` and `/delete` look for the user's last message. */
+const OWN_MESSAGE_LOOKBACK = 500;
 
 /** A command that ends the session: `/quit`, or `/logout` once the session is gone. */
 export type CommandEnd = "quit" | "logout";
@@ -44,11 +62,17 @@ export type CommandEnd = "quit" | "logout";
 export type TerminalCommand =
   | Command
   | { kind: "end-session"; n: number }
-  | { kind: "logout-all" };
+  | { kind: "logout-all" }
+  | { kind: "delete"; seq?: number }
+  | { kind: "bans" }
+  | { kind: "audit"; count?: number };
 
 /** Help for the terminal's own commands, each shown after the shared command it goes with. */
 const terminalHelp: Record<string, [string, string]> = {
   "/sessions": ["/sessions end <n>", "end session n of that list"],
+  "/edit <text>": ["/delete [seq]", "delete your last message, or message seq (moderators)"],
+  "/unban <user>": ["/bans", "who is banned from the room (owner and moderators)"],
+  "/unmod <user>": ["/audit [n]", "the room's last n moderation actions (owner and moderators)"],
   "/logout": ["/logout-all", "sign out every session of yours, this one too"],
 };
 
@@ -79,6 +103,23 @@ export function parseLine(line: string): TerminalCommand {
       ? { kind: "logout-all" }
       : { kind: "error", message: "Usage: /logout-all" };
   }
+  if (head === "/delete") {
+    if (words.length === 1) return { kind: "delete" };
+    const seq = Number(words[1]);
+    return words.length === 2 && Number.isSafeInteger(seq) && seq > 0
+      ? { kind: "delete", seq }
+      : { kind: "error", message: "Usage: /delete, or /delete <seq> to delete message seq" };
+  }
+  if (head === "/bans") {
+    return words.length === 1 ? { kind: "bans" } : { kind: "error", message: "Usage: /bans" };
+  }
+  if (head === "/audit") {
+    if (words.length === 1) return { kind: "audit" };
+    const count = Number(words[1]);
+    return words.length === 2 && Number.isInteger(count) && count > 0 && count <= AUDIT_MAX
+      ? { kind: "audit", count }
+      : { kind: "error", message: `Usage: /audit [n], n from 1 to ${AUDIT_MAX}` };
+  }
   return parseCommand(line);
 }
 
@@ -88,6 +129,8 @@ const limitedThings: Partial<Record<TerminalCommand["kind"], string>> = {
   dm: "direct conversations opened",
   invite: "invitations",
   password: "attempts",
+  edit: "edits",
+  delete: "deletions",
 };
 
 /** What the commands act on. */
@@ -152,13 +195,13 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
     case "who": {
       const room = need(view);
       view.update(withMembers(view.state, room.id, await fetchMembers(view.call, room.id)));
+      const rank = { owner: 2, moderator: 1, member: 0 };
+      const badge = { owner: " (owner)", moderator: " (mod)", member: "" };
       const members = [...view.state.members[room.id]].sort((a, b) =>
-        Number(b.role === "owner") - Number(a.role === "owner") ||
-        Number(b.online) - Number(a.online) || a.username.localeCompare(b.username)
+        rank[b.role] - rank[a.role] || Number(b.online) - Number(a.online) ||
+        a.username.localeCompare(b.username)
       );
-      const list = members.map((m) =>
-        clean(m.username) + (m.role === "owner" ? " (owner)" : "") + (m.online ? " *" : "")
-      );
+      const list = members.map((m) => clean(m.username) + badge[m.role] + (m.online ? " *" : ""));
       view.say(`Members of ${roomLabel(room)} (* online): ${list.join(", ")}`);
       return null;
     }
@@ -281,15 +324,214 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
       await view.exclusive(() => view.showHistory(room, count, "Last"));
       return null;
     }
+    case "edit":
+      await edit(ctx, cmd.text);
+      return null;
+    case "delete":
+      await remove(ctx, cmd.seq);
+      return null;
+    case "kick": {
+      const room = group(view);
+      const member = await memberNamed(view, room, cmd.user);
+      await api.kick(room.id, member.id);
+      sayMember(view, change(view, room, member, "removed"));
+      return null;
+    }
+    case "ban": {
+      const room = group(view);
+      const name = cmd.user.replace(/^@/, "");
+      const member = await memberNamed(view, room, name).catch(() => null);
+      const { minutes, reason } = cmd;
+      await api.ban(room.id, name, { minutes, reason }).catch(naming("user", name));
+      const until = minutes ? ` until ${when(Date.now() + minutes * 60_000)}` : "";
+      if (member) sayMember(view, change(view, room, member, "banned", reason), until);
+      else {
+        // Not a member, so no event: kept out all the same.
+        const why = reason ? `: ${clean(reason, { oneLine: true })}` : "";
+        view.say(`* ${clean(name)} is banned from ${roomLabel(room)}${until}${why}`);
+      }
+      return null;
+    }
+    case "unban": {
+      const room = group(view);
+      const name = cmd.user.replace(/^@/, "").toLowerCase();
+      const ban = (await api.bans(room.id)).find((b) => b.user.username.toLowerCase() === name);
+      if (!ban) throw new Error(`${cmd.user} is not banned from ${roomLabel(room)}.`);
+      await api.unban(room.id, ban.user.id);
+      view.say(`* Lifted the ban on ${clean(ban.user.username)} in ${roomLabel(room)}`);
+      return null;
+    }
+    case "mod":
+    case "unmod": {
+      const room = group(view);
+      const member = await memberNamed(view, room, cmd.user);
+      const role = cmd.kind === "mod" ? "moderator" : "member";
+      if (member.role === "owner") {
+        throw new Error(`${clean(member.username)} owns ${roomLabel(room)}.`);
+      }
+      await api.setRole(room.id, member.id, role);
+      if (member.role === role) {
+        const what = role === "moderator" ? "a moderator" : "not a moderator";
+        view.say(`* ${clean(member.username)} is ${what} already.`);
+      } else sayMember(view, { ...change(view, room, member, "role"), role });
+      return null;
+    }
+    case "bans": {
+      const room = group(view);
+      const bans = await api.bans(room.id);
+      if (!bans.length) view.say(`Nobody is banned from ${roomLabel(room)}.`);
+      else view.say(`Banned from ${roomLabel(room)} (${bans.length}):`);
+      const now = Date.now();
+      for (const ban of bans) view.say(formatBan(ban, now));
+      return null;
+    }
+    case "audit": {
+      const room = group(view);
+      const entries = await api.audit(room.id, cmd.count ?? AUDIT_DEFAULT);
+      if (!entries.length) view.say(`Nothing in the audit log of ${roomLabel(room)} yet.`);
+      else view.say(`-- Audit log of ${roomLabel(room)}, oldest first --`);
+      const now = Date.now();
+      for (const entry of entries.toReversed()) view.say(formatAuditEntry(entry, now));
+      return null;
+    }
     case "logout":
       return await logout(ctx);
     case "quit":
       return "quit";
     default:
-      // Commands the shared parser knows and this client does not run yet (moderation).
-      view.say(`! /${cmd.kind} is not available in the terminal client yet.`);
-      return null;
+      return unknown(cmd);
   }
+}
+
+/** Makes the switch above exhaustive: a command kind added and not run here fails the check. */
+function unknown(cmd: never): never {
+  throw new Error(`Unknown command ${(cmd as { kind: string }).kind}`);
+}
+
+/** `/edit`: the user's last message in the current conversation gets `text`. */
+async function edit(ctx: CommandContext, text: string): Promise<void> {
+  const { view } = ctx;
+  const room = need(view);
+  if (text.length > MESSAGE_MAX) {
+    throw new Error(
+      `Not edited: ${text.length} characters; a message holds at most ${MESSAGE_MAX}.`,
+    );
+  }
+  // A message typed just before is the last one once it is stored.
+  await ctx.outbox.drained();
+  const last = await lastOwnMessage(view, room);
+  if (!last) throw new Error(`You have no message in ${roomLabel(room)} to edit.`);
+  if (last.text === text) {
+    view.say("* Your last message says that already.");
+    return;
+  }
+  const edited = await view.api.editMessage(room.id, last.seq, text).catch(missing(room));
+  sayUpdate(view, edited);
+}
+
+/**
+ * `/delete`: the user's last message in the current conversation, or the
+ * message `seq` (moderators may delete anyone's), once the user confirms.
+ */
+async function remove(ctx: CommandContext, seq: number | undefined): Promise<void> {
+  const { view } = ctx;
+  const room = need(view);
+  await ctx.outbox.drained();
+  const target = seq ? await messageAt(view, room, seq) : await lastOwnMessage(view, room);
+  if (!target) {
+    throw new Error(
+      seq
+        ? `There is no message ${seq} in ${roomLabel(room)}.`
+        : `You have no message in ${roomLabel(room)} to delete.`,
+    );
+  }
+  if (target.deleted) throw new Error(`Message ${seq} is deleted already.`);
+  const whose = target.author.id === view.me.id
+    ? "your message"
+    : `the message by ${clean(target.author.username, { oneLine: true })}`;
+  const quoted = cut(messageText(target).replace(/\n+/g, " ⏎ "), 60);
+  const answer = await view.screen.question(`Delete ${whose} "${quoted}"? (y/N) `);
+  if (!/^\s*y(es)?\s*$/i.test(answer ?? "")) {
+    view.say("* Not deleted.");
+    return;
+  }
+  await view.api.deleteMessage(room.id, target.seq).catch(missing(room));
+  const { id, roomId, author, createdAt } = target;
+  sayUpdate(view, { id, roomId, seq: target.seq, author, text: "", createdAt, deleted: true });
+}
+
+/** The user's last message in a room that is not deleted, looking back a few pages. */
+async function lastOwnMessage(view: ChatView, room: Room): Promise<Message | undefined> {
+  let before: number | undefined;
+  for (let looked = 0; looked < OWN_MESSAGE_LOOKBACK; looked += HISTORY_PAGE_MAX) {
+    const { messages, hasMore } = await fetchHistory(view.call, room.id, HISTORY_PAGE_MAX, before);
+    const mine = messages.findLast((m) => m.author.id === view.me.id && !m.deleted);
+    if (mine || !hasMore || !messages.length) return mine;
+    before = messages[0].seq;
+  }
+}
+
+/** The message `seq` of a room, if there is one. */
+async function messageAt(view: ChatView, room: Room, seq: number): Promise<Message | undefined> {
+  const { messages } = await view.call<{ messages: Message[] }>(
+    "GET",
+    `/api/rooms/${encodeURIComponent(room.id)}/messages?after=${seq - 1}&limit=1`,
+  );
+  return messages.find((m) => m.seq === seq);
+}
+
+/** Turns a 404 on a message (deleted meanwhile, or the room gone) into one line. */
+function missing(room: Room) {
+  return (error: unknown): never => {
+    if (error instanceof ApiFailure && error.status === 404) {
+      throw new Error(`That message is no longer in ${roomLabel(room)}.`);
+    }
+    throw error;
+  };
+}
+
+/** The current conversation, when it is a room: direct conversations have no moderation. */
+function group(view: ChatView): Room {
+  const room = need(view);
+  if (room.kind !== "group") {
+    throw new Error("A direct conversation has no moderators: /block someone instead.");
+  }
+  return room;
+}
+
+/**
+ * The member of a room called `name`, from its member list as it is now
+ * (the state keeps it, so the command's event is said once).
+ *
+ * @throws {Error} when nobody by that name is in the room.
+ */
+async function memberNamed(view: ChatView, room: Room, name: string): Promise<Member> {
+  view.update(withMembers(view.state, room.id, await fetchMembers(view.call, room.id)));
+  const lower = name.replace(/^@/, "").toLowerCase();
+  const member = view.state.members[room.id]?.find((m) => m.username.toLowerCase() === lower);
+  if (!member) throw new Error(`${name.replace(/^@/, "")} is not in ${roomLabel(room)}.`);
+  return member;
+}
+
+/** The `member` event a moderation command will cause, as the state stands now. */
+function change(
+  view: ChatView,
+  room: Room,
+  member: Member,
+  action: MemberChange["action"],
+  reason?: string,
+): MemberChange {
+  const known = view.state.rooms[room.id] ?? room;
+  const listed = view.state.members[room.id]?.some((m) => m.id === member.id) ?? false;
+  const leaves = action === "removed" || action === "banned";
+  return {
+    roomId: room.id,
+    user: { id: member.id, username: member.username },
+    action,
+    reason: reason ?? null,
+    memberCount: known.memberCount - (leaves && listed ? 1 : 0),
+    ownerId: known.ownerId,
+  };
 }
 
 function send(ctx: CommandContext, text: string): void {

@@ -7,12 +7,12 @@
  *
  * @module
  */
-import type { Invitation, Room, User } from "../shared/api_types.ts";
+import type { Invitation, Message, Role, Room, User } from "../shared/api_types.ts";
 import { fetchAfter } from "../shared/client_actions.ts";
-import { withRoom, withRooms } from "../shared/client_state.ts";
-import type { ParleyEvent } from "../shared/events.ts";
+import { type ClientState, withRoom, withRooms } from "../shared/client_state.ts";
+import type { EventData, ParleyEvent } from "../shared/events.ts";
 import type { ChatView } from "./chat_view.ts";
-import { clean, formatInvitation, roomLabel } from "./format.ts";
+import { clean, formatInvitation, indented, roomLabel } from "./format.ts";
 
 /** Applies one event and prints what it means to the user, if anything. */
 export async function printEvent(view: ChatView, event: ParleyEvent): Promise<void> {
@@ -26,17 +26,18 @@ export async function printEvent(view: ChatView, event: ParleyEvent): Promise<vo
       if (!before.rooms[event.data.room.id]) announceRoom(view, event.data.room);
       return;
     }
-    case "member": {
-      const { roomId, user, action, ownerId } = event.data;
-      const room = view.apply(event).rooms[roomId];
-      // Your own joins and leaves are told by the command that made them.
-      if (user.id !== view.me.id && room?.kind === "group") {
-        view.say(`* ${clean(user.username)} ${action} ${roomLabel(room)}`);
-        // An owner who leaves hands the room to the longest-standing member.
-        if (ownerId === view.me.id && room.ownerId !== view.me.id) {
-          view.say(`* You now own ${roomLabel(room)}`);
-        }
-      }
+    case "member":
+      return sayMember(view, event.data);
+    case "message_update": {
+      // The terminal cannot rewrite its scrollback: a change to a message on screen gets a line.
+      const m = event.data;
+      if (view.wasShown(m.roomId, m.seq)) return sayUpdate(view, m);
+      view.apply(event);
+      return;
+    }
+    case "room_deleted": {
+      const room = view.apply(event).rooms[event.data.roomId];
+      if (room) view.say(`! ${roomLabel(room)} was deleted`);
       return;
     }
     case "invite": {
@@ -58,7 +59,7 @@ export async function printEvent(view: ChatView, event: ParleyEvent): Promise<vo
       return;
     }
     default:
-      // ready, read, typing, and what later issues add: the state moves, the screen stays.
+      // ready, read, typing: the state moves, the screen stays.
       view.apply(event);
   }
 }
@@ -133,6 +134,91 @@ export function sayBlock(view: ChatView, user: User, blocked: boolean): void {
       ? `* Blocked ${name}: no direct messages or invitations from them, and no typing or presence.`
       : `* Unblocked ${name}`,
   );
+}
+
+/** What a `member` event carries. */
+export type MemberChange = EventData<"member">;
+
+/**
+ * Tells the state of a change to a room's members, and says what it means
+ * once: whichever of a command (`/kick`, `/ban`, `/mod`) and its event gets
+ * there first. When the room's member list is loaded, only a change to it is
+ * news; the user's own joins and leaves are told by the command that made
+ * them; a user removed or banned learns why, and the room leaves their list.
+ *
+ * @param detail added after the room on a ban (how long), when the command says it.
+ */
+export function sayMember(view: ChatView, change: MemberChange, detail = ""): void {
+  const { roomId, user, action, role, reason, ownerId } = change;
+  const before = view.apply({ type: "member", id: null, data: change });
+  const room = before.rooms[roomId];
+  if (!room) return; // not the user's, or gone already (a replay)
+  const label = roomLabel(room);
+  const why = reason ? `: ${clean(reason, { oneLine: true })}` : "";
+  const mine = user.id === view.me.id;
+  if (mine && (action === "removed" || action === "banned")) {
+    view.say(`! You were ${action} from ${label}${why}`);
+  } else if (room.kind === "group" && (!mine || action === "role") && isNews(before, change)) {
+    const who = mine ? "You" : clean(user.username, { oneLine: true });
+    const line = {
+      joined: `${who} joined ${label}`,
+      left: `${who} left ${label}`,
+      removed: `${who} was removed from ${label}${why}`,
+      banned: `${who} was banned from ${label}${detail}${why}`,
+      role: roleLine(who, mine, role, label),
+    }[action];
+    if (line) view.say(`* ${line}`);
+  }
+  // An owner who leaves hands the room to the longest-standing member; an owner may hand it on.
+  if (ownerId === view.me.id && room.ownerId !== view.me.id) view.say(`* You now own ${label}`);
+}
+
+/** Whether a member event changes what the user knows of the room's members. */
+function isNews(before: ClientState, { roomId, user, action, role }: MemberChange): boolean {
+  const list = before.members[roomId];
+  if (!list) return true;
+  const was = list.find((m) => m.id === user.id);
+  if (action === "joined") return !was;
+  if (action === "role") return was?.role !== role;
+  return !!was;
+}
+
+/** "bob is now a moderator of #team"; `null` for the user's own ownership (said apart). */
+function roleLine(who: string, mine: boolean, role: Role | undefined, label: string) {
+  if (role === "owner") return mine ? null : `${who} now owns ${label}`;
+  if (role === "moderator") return `${who} ${mine ? "are" : "is"} now a moderator of ${label}`;
+  return `${who} ${mine ? "are" : "is"} no longer a moderator of ${label}`;
+}
+
+/**
+ * Tells the state a message was edited or deleted, and says so in one line
+ * once: whichever of the user's own `/edit` or `/delete` and its
+ * `message_update` event gets there first.
+ *
+ * @example
+ * ```ts
+ * sayUpdate(view, edited); // "~ bob edited: the new text"
+ * ```
+ */
+export function sayUpdate(view: ChatView, m: Message): void {
+  const before = view.apply({ type: "message_update", id: null, data: m });
+  const room = before.rooms[m.roomId];
+  if (!room) return;
+  const key = `${m.roomId}/${m.seq}/${m.deleted ? "deleted" : m.editedAt ?? ""}`;
+  if (view.toldUpdates.delete(key)) return; // the other of the two said it
+  view.toldUpdates.add(key);
+  const mine = m.author.id === view.me.id;
+  const author = clean(m.author.username, { oneLine: true });
+  const where = m.roomId === view.current ? "" : ` in ${roomLabel(room)}`;
+  if (m.deleted) {
+    view.say(
+      mine ? `~ Your message was deleted${where}` : `~ a message by ${author} was deleted${where}`,
+    );
+    return;
+  }
+  const head = `~ ${mine ? "You" : author} edited${where}: `;
+  const text = where ? clean(m.text, { oneLine: true }) : indented(clean(m.text), head.length);
+  view.say(head + text);
 }
 
 /** Tells of a room the user is now in, unless their own command put them there. */

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import type { Invitation, Message, Room, SessionInfo } from "../shared/api_types.ts";
+import type {
+  AuditEntry,
+  Ban,
+  Invitation,
+  Message,
+  Room,
+  SessionInfo,
+} from "../shared/api_types.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 
 /**
@@ -45,8 +52,29 @@ export function clock(ms: number): string {
  */
 export function formatMessage(m: Message): string {
   const head = `[${clock(m.createdAt)}] ${clean(m.author.username, { oneLine: true })}: `;
-  const indent = " ".repeat(head.length);
-  return head + clean(m.text).split("\n").join("\n" + indent);
+  return head + indented(messageText(m), head.length);
+}
+
+/**
+ * What a message says as the terminal shows it: "(message deleted)" for a
+ * tombstone, and "(edited)" after edited text.
+ *
+ * @example
+ * ```ts
+ * messageText({ ...message, text: "hi", editedAt: 5 }); // "hi (edited)"
+ * ```
+ */
+export function messageText(m: Pick<Message, "text" | "editedAt" | "deleted">): string {
+  if (m.deleted) return DELETED;
+  return clean(m.text) + (m.editedAt ? " (edited)" : "");
+}
+
+/** What a deleted message shows in its place. */
+const DELETED = "(message deleted)";
+
+/** Lines after the first of `text` indented by `width` spaces, under the first line's text. */
+export function indented(text: string, width: number): string {
+  return text.split("\n").join("\n" + " ".repeat(width));
 }
 
 /**
@@ -59,7 +87,7 @@ export function formatMessage(m: Message): string {
  */
 export function formatNotice(room: Room, m: Message, width = 100): string {
   const line = `» ${roomLabel(room)} · ${clean(m.author.username, { oneLine: true })}: ` +
-    clean(m.text, { oneLine: true });
+    messageText(m).replace(/\n+/g, " ⏎ ");
   return cut(line, width);
 }
 
@@ -70,6 +98,48 @@ export function formatRoomLine(room: Room, current: boolean): string {
     ? `  (${room.memberCount}/${room.capacity}${room.private ? ", private" : ""})`
     : "";
   return `${current ? ">" : " "} ${roomLabel(room)}${unread}${extra}`;
+}
+
+/**
+ * One line of `/bans`: who, by whom, until when, why.
+ *
+ * @example
+ * ```ts
+ * formatBan(ban); // "  bob · by alice · until 14:32 · spamming"
+ * ```
+ */
+export function formatBan(ban: Ban, now = Date.now()): string {
+  const until = ban.until === null ? "for good" : `until ${when(ban.until, now)}`;
+  const why = ban.reason ? ` · ${clean(ban.reason, { oneLine: true })}` : "";
+  return `  ${name(ban.user.username)} · by ${name(ban.by.username)} · ${until}${why}`;
+}
+
+/**
+ * One line of `/audit`: when, who did what to whom, and why.
+ *
+ * @example
+ * ```ts
+ * formatAuditEntry(entry); // "  14:02  alice banned bob: spamming"
+ * ```
+ */
+export function formatAuditEntry(entry: AuditEntry, now = Date.now()): string {
+  const actor = name(entry.actor.username);
+  const target = name(entry.target.username ?? entry.target.userId ?? "someone");
+  const roles = { owner: "the owner", moderator: "a moderator", member: "a member" };
+  const what: Record<AuditEntry["action"], string> = {
+    role: entry.role === "owner"
+      ? `handed the room to ${target}`
+      : `made ${target} ${roles[entry.role ?? "member"]}`,
+    kick: `removed ${target}`,
+    ban: `banned ${target}`,
+    unban: `lifted the ban on ${target}`,
+    delete_message: `deleted message ${entry.seq ?? "?"} by ${target}`,
+    delete_room: "deleted the room",
+    suspend: `suspended ${target}`,
+    unsuspend: `lifted the suspension of ${target}`,
+  };
+  const why = entry.reason ? `: ${clean(entry.reason, { oneLine: true })}` : "";
+  return `  ${when(entry.at, now)}  ${actor} ${what[entry.action]}${why}`;
 }
 
 /**
@@ -184,6 +254,11 @@ export function waitText(seconds: number): string {
 export function cut(text: string, width: number): string {
   const chars = Array.from(text);
   return chars.length <= width ? text : chars.slice(0, Math.max(1, width - 1)).join("") + "…";
+}
+
+/** A username on one line, cleaned. */
+function name(username: string): string {
+  return clean(username, { oneLine: true });
 }
 
 function pad(n: number): string {

@@ -134,3 +134,79 @@ Deno.test("printEvent() tells the user they own a room its owner left", async ()
   assert.deepEqual(printed, ["* bob left #den", "* You now own #den"]);
   assert.equal(view.state.rooms["r-den"].ownerId, me.id);
 });
+
+Deno.test("printEvent() tells of edits and deletions of messages on screen, once each", async () => {
+  const { view, printed } = testView();
+  view.update(withRooms(view.state, [room()]));
+  for (const seq of [1, 2]) await printEvent(view, message(seq));
+  const update = (seq: number, over: Partial<Message>): ParleyEvent => ({
+    type: "message_update",
+    id: `u${seq}`,
+    data: { ...(message(seq).data as Message), ...over },
+  });
+  await printEvent(view, update(1, { text: "den one, fixed", editedAt: 5 }));
+  await printEvent(view, update(2, { text: "", deleted: true }));
+  // Not on screen (before this session): the state moves, nothing is printed.
+  await printEvent(view, update(7, { text: "old, fixed", editedAt: 6 }));
+  // Shown as notices, outside the current conversation: the lines name the room.
+  assert.deepEqual(printed, [
+    "» #den · bob: den 1",
+    "» #den · bob: den 2",
+    "~ bob edited in #den: den one, fixed",
+    "~ a message by bob was deleted in #den",
+  ]);
+  assert.equal(view.state.rooms["r-den"].lastMessage?.deleted, true);
+});
+
+Deno.test("printEvent() tells a removed or banned user why, and forgets the room", async () => {
+  const { view, printed } = testView();
+  view.update(withRooms(view.state, [room(), room({ id: "r-lab", name: "lab" })]));
+  const member = (action: "removed" | "banned", roomId: string, reason: string | null) => ({
+    type: "member" as const,
+    id: `e-${roomId}`,
+    data: { roomId, user: me, action, reason, memberCount: 1, ownerId: bob.id },
+  });
+  await printEvent(view, member("banned", "r-den", "spamming"));
+  await printEvent(view, member("banned", "r-den", "spamming")); // a replay
+  await printEvent(view, member("removed", "r-lab", null));
+  assert.deepEqual(printed, [
+    "! You were banned from #den: spamming",
+    "! You were removed from #lab",
+  ]);
+  assert.deepEqual(view.state.rooms, {});
+});
+
+Deno.test("printEvent() tells of roles and removals of others, and of a deleted room", async () => {
+  const { view, printed } = testView();
+  view.update(withRooms(view.state, [room()]));
+  const carol: User = { id: "u-carol", username: "carol" };
+  const event = (
+    user: User,
+    action: "joined" | "removed" | "banned" | "role",
+    extra: { role?: "owner" | "moderator" | "member"; reason?: string | null; ownerId?: string },
+  ): ParleyEvent => ({
+    type: "member",
+    id: null,
+    data: { roomId: "r-den", user, action, memberCount: 2, ownerId: bob.id, ...extra },
+  });
+  await printEvent(view, event(carol, "role", { role: "moderator" }));
+  await printEvent(view, event(me, "role", { role: "moderator" }));
+  await printEvent(view, event(carol, "role", { role: "member" }));
+  await printEvent(view, event(carol, "removed", { reason: null }));
+  await printEvent(view, event(carol, "joined", { role: "member" }));
+  await printEvent(view, event(carol, "banned", { reason: "spam" }));
+  await printEvent(view, event(me, "role", { role: "owner", ownerId: me.id }));
+  await printEvent(view, { type: "room_deleted", id: "e9", data: { roomId: "r-den" } });
+  await printEvent(view, { type: "room_deleted", id: "e9", data: { roomId: "r-den" } });
+  assert.deepEqual(printed, [
+    "* carol is now a moderator of #den",
+    "* You are now a moderator of #den",
+    "* carol is no longer a moderator of #den",
+    "* carol was removed from #den",
+    "* carol joined #den",
+    "* carol was banned from #den: spam",
+    "* You now own #den",
+    "! #den was deleted",
+  ]);
+  assert.deepEqual(view.state.rooms, {});
+});

@@ -51,3 +51,13 @@ Deno.test("parseArgs() reads every flag, both spellings, and refuses the rest", 
     assert.match(usage, new RegExp(flag));
   }
 });
+
+Deno.test("formatMessage() marks edited messages and shows tombstones", () => {
+  assert.match(
+    formatMessage({ ...message, text: "fixed", editedAt: 5 }),
+    /\] bob: fixed \(edited\)$/,
+  );
+  const tombstone = { ...message, text: "", deleted: true as const };
+  assert.match(formatMessage(tombstone), /\] bob: \(message deleted\)$/);
+  assert.equal(formatNotice(room, tombstone, 200), "» #random]0;pwned · bob: (message deleted)");
+});
