@@ -15,6 +15,7 @@ import { directRoutes } from "../routes/direct.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { adminRoutes } from "../routes/admin.ts";
+import { attachmentRoutes } from "../routes/attachments.ts";
 import { inviteRoutes } from "../routes/invites.ts";
 import { moderationRoutes } from "../routes/moderation.ts";
 import { meRoutes } from "../routes/me.ts";
@@ -65,7 +66,12 @@ export function createApp(deps: Deps): ParleyApp {
     countResponse(c.res.status);
   });
   app.use(securityHeaders());
-  app.use("/api/*", limitBody(), requireJsonBody());
+  // Uploads stream their own bodies, with their own limits; everything else is small JSON.
+  const [sizeCap, jsonOnly] = [limitBody(), requireJsonBody()];
+  const isUpload = (c: Context) =>
+    c.req.method === "POST" && /^\/api\/rooms\/[^/]+\/attachments$/.test(c.req.path);
+  app.use("/api/*", (c, next) => isUpload(c) ? next() : sizeCap(c, next));
+  app.use("/api/*", (c, next) => isUpload(c) ? next() : jsonOnly(c, next));
 
   app.route("/api", healthRoutes(services));
   app.route("/api", authRoutes(services));
@@ -76,6 +82,7 @@ export function createApp(deps: Deps): ParleyApp {
   app.route("/api", inviteRoutes(services));
   app.route("/api", moderationRoutes(services));
   app.route("/api", adminRoutes(services));
+  app.route("/api", attachmentRoutes(services));
   app.route("/api", userRoutes(services));
   app.route("/api", eventRoutes(services));
   app.route("/", metricsRoutes(services));

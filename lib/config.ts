@@ -48,6 +48,10 @@ export interface Config {
    * (`TRUSTED_PROXIES`: addresses or CIDR ranges, comma-separated).
    */
   trustedProxies: string[];
+  /** The largest file one upload may be, in bytes (`MAX_UPLOAD_MB`, default 25). */
+  maxUploadBytes: number;
+  /** What one user's files may take in all, in bytes (`UPLOAD_QUOTA_MB`, default 500). */
+  uploadQuotaBytes: number;
   /** The usernames of the server's administrators (`PARLEY_ADMINS`, comma-separated). */
   admins: string[];
   /** The file of terms the content filter refuses (`CONTENT_FILTER_FILE`), one per line. */
@@ -78,6 +82,8 @@ export const defaultConfig: Config = {
   hashConcurrency: 2,
   trustedProxies: [],
   admins: [],
+  maxUploadBytes: 25 * 1024 * 1024,
+  uploadQuotaBytes: 500 * 1024 * 1024,
   contentFilterTerms: [],
 };
 
@@ -130,6 +136,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if (env.TRUSTED_PROXIES) {
     config.trustedProxies = env.TRUSTED_PROXIES.split(",").map((s) => s.trim()).filter(Boolean);
+  }
+  if (env.MAX_UPLOAD_MB) {
+    config.maxUploadBytes = integer("MAX_UPLOAD_MB", env.MAX_UPLOAD_MB, 1, 1024) * 1024 * 1024;
+  }
+  if (env.UPLOAD_QUOTA_MB) {
+    config.uploadQuotaBytes = integer("UPLOAD_QUOTA_MB", env.UPLOAD_QUOTA_MB, 1, 1024 * 1024) *
+      1024 * 1024;
   }
   if (env.PARLEY_ADMINS) {
     config.admins = env.PARLEY_ADMINS.split(",").map((s) => s.trim().toLowerCase())

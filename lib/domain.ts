@@ -14,6 +14,7 @@ import {
   updateSettings,
 } from "./accounts.ts";
 import { deleteRoom, listAccounts, setSuspension, suspensionOf } from "./admin.ts";
+import { openAttachment, storeUpload, sweepAttachments } from "./attachments.ts";
 import { listAudit } from "./audit.ts";
 import { blockUser, listBlocks, unblockUser } from "./blocks.ts";
 import { ContentFilter } from "./content_filter.ts";
@@ -116,6 +117,11 @@ export function createDomain(deps: Deps) {
   const heartbeatMs = defaultPresenceOptions.leaseMs / 3;
   const jobs = new Jobs(kv, clock, instanceId, [
     { name: "presence_sweep", everyMs: heartbeatMs, run: () => presence.sweep() },
+    {
+      name: "attachment_sweep",
+      everyMs: 10 * 60_000,
+      run: async () => void await sweepAttachments(kv, clock()),
+    },
     {
       name: "log_trim",
       everyMs: 60_000,
@@ -260,10 +266,14 @@ export function createDomain(deps: Deps) {
     },
     messages: {
       /** Sends; a user's messages count against a bucket on this instance (the hot path). */
-      send(roomId: string, author: User, text: string, clientId?: string) {
-        filter.check(text);
+      send(
+        roomId: string,
+        author: User,
+        body: { text: string; clientId?: string; attachments?: string[] },
+      ) {
+        filter.check(body.text);
         limiter.takeHere("messages", author.id);
-        return sender.send(roomId, author, text, clientId);
+        return sender.send(roomId, author, body.text, body.clientId, body.attachments);
       },
       edit: (author: User, roomId: string, seq: number, text: string) =>
         editMessage(feed, filter, author, roomId, seq, text),
@@ -281,6 +291,33 @@ export function createDomain(deps: Deps) {
       },
     },
     users: bind(kv, { withPresence: listUsersWithPresence }),
+    attachments: {
+      /** Stores an upload to a room of the user's, counting against their uploads. */
+      async upload(
+        user: User,
+        roomId: string,
+        file: { name: string; contentType: string; body: AsyncIterable<Uint8Array> },
+      ) {
+        await assertMember(kv, roomId, user.id);
+        await limiter.take("uploads", user.id);
+        const limits = { maxBytes: config.maxUploadBytes, quotaBytes: config.uploadQuotaBytes };
+        return await storeUpload(kv, user, roomId, file, limits, clock());
+      },
+      /** An attachment's bytes, for members of its room. */
+      async open(user: User, id: string) {
+        const opened = await openAttachment(kv, id);
+        try {
+          await assertMember(kv, opened.attachment.roomId, user.id);
+        } catch (error) {
+          await opened.body.cancel();
+          throw error instanceof ApiError && error.kind === Errors.notMember
+            ? new ApiError(Errors.attachmentNotFound)
+            : error;
+        }
+        return opened;
+      },
+      limits: { maxBytes: config.maxUploadBytes, quotaBytes: config.uploadQuotaBytes },
+    },
     admin: {
       isAdmin,
       /** Suspends an account: its sessions and streams end, its logins are refused. */

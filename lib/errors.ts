@@ -56,6 +56,13 @@ export const Errors = {
   roomFull: { status: 409, code: "room_full", message: "The room is full." },
   conflict: { status: 409, code: "conflict", message: "That conflicts with the current state." },
   tooLarge: { status: 413, code: "body_too_large", message: "The body is too large." },
+  fileTooLarge: { status: 413, code: "file_too_large", message: "The file is too large." },
+  quotaExceeded: {
+    status: 413,
+    code: "quota_exceeded",
+    message: "Your uploads have used up your storage quota.",
+  },
+  attachmentNotFound: { status: 404, code: "attachment_not_found", message: "No such file." },
   unsupportedMediaType: {
     status: 415,
     code: "unsupported_media_type",

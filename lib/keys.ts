@@ -139,6 +139,37 @@ export const presenceLeaseKey = (userId: string, instanceId: string) =>
 /** Prefix of one user's presence leases. */
 export const presenceLeasesPrefix = (userId: string) => ["presence_leases", userId] as const;
 
+/** `["attachments", id]` → an attachment's manifest: written last, once every chunk is stored. */
+export const attachmentKey = (id: string) => ["attachments", id] as const;
+
+/** `["attachment_chunks", id, index]` → up to 60 KiB of the file's bytes. */
+export const attachmentChunkKey = (id: string, index: number) =>
+  ["attachment_chunks", id, index] as const;
+
+/** Prefix of one attachment's chunks. */
+export const attachmentChunksPrefix = (id: string) => ["attachment_chunks", id] as const;
+
+/** `["attachment_uploads", id]` → an upload in progress (swept if it never finishes). */
+export const uploadKey = (id: string) => ["attachment_uploads", id] as const;
+
+/** Prefix of the uploads in progress. */
+export const uploadsPrefix = () => ["attachment_uploads"] as const;
+
+/** `["unattached", id]` → when an attachment was stored; gone once a message uses it. */
+export const unattachedKey = (id: string) => ["unattached", id] as const;
+
+/** Prefix of the attachments no message uses yet. */
+export const unattachedPrefix = () => ["unattached"] as const;
+
+/** `["attachment_garbage", id]` → an attachment whose chunks are to be deleted. */
+export const garbageKey = (id: string) => ["attachment_garbage", id] as const;
+
+/** Prefix of the attachments waiting to be deleted. */
+export const garbagePrefix = () => ["attachment_garbage"] as const;
+
+/** `["upload_usage", userId]` → `Deno.KvU64`, the bytes a user's attachments take. */
+export const uploadUsageKey = (userId: string) => ["upload_usage", userId] as const;
+
 /** `["bans", roomId, userId]` → the ban (by whom, why, until when). */
 export const banKey = (roomId: string, userId: string) => ["bans", roomId, userId] as const;
 

@@ -9,6 +9,7 @@
  * @module
  */
 import type { User } from "./accounts.ts";
+import { discardWrites, getAttachments } from "./attachments.ts";
 import { recordAudit } from "./audit.ts";
 import type { ContentFilter } from "./content_filter.ts";
 import { ApiError, Errors } from "./errors.ts";
@@ -70,13 +71,16 @@ export function deleteMessage(
       });
     }
     if (message.value.deleted) return noChange(undefined);
-    const { id, author, createdAt } = message.value;
+    const { id, author, createdAt, attachments = [] } = message.value;
     const tombstone: Message = { id, roomId, seq, author, text: "", createdAt, deleted: true };
     const plan = updatePlan(roomId, tombstone, message, head);
+    // A deleted message's files go with it.
+    const files = await getAttachments(kv, attachments.map((a) => a.id));
     return {
       ...plan,
       apply(op) {
         plan.apply(op);
+        discardWrites(op, attachments, files);
         if (own) return;
         recordAudit(kv, op, {
           action: "delete_message",

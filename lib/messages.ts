@@ -9,6 +9,12 @@ import type { Message } from "../shared/api_types.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
 import { domainOf, keySize, planLimits } from "./feed.ts";
+import {
+  attachWrites,
+  getAttachments,
+  publicAttachment,
+  type StoredAttachment,
+} from "./attachments.ts";
 import { rejoinPlan } from "./members.ts";
 import { bannedAmong } from "./moderation.ts";
 import type { StoredRoom } from "./rooms.ts";
@@ -45,6 +51,8 @@ interface SendItem {
   author: User;
   text: string;
   clientId?: string;
+  /** Ids of attachments the author uploaded to this room. */
+  attachmentIds: string[];
   resolve(result: SendResult): void;
   reject(error: unknown): void;
 }
@@ -80,11 +88,17 @@ export class MessageSender {
    * A `clientId` already used by the same author in the same room returns the
    * original message with `duplicate: true` and stores nothing.
    */
-  send(roomId: string, author: User, text: string, clientId?: string): Promise<SendResult> {
+  send(
+    roomId: string,
+    author: User,
+    text: string,
+    clientId?: string,
+    attachmentIds: string[] = [],
+  ): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       let queue = this.#queues.get(roomId);
       if (!queue) this.#queues.set(roomId, queue = { items: [], busy: false });
-      queue.items.push({ author, text, clientId, resolve, reject });
+      queue.items.push({ author, text, clientId, attachmentIds, resolve, reject });
       if (!queue.busy) this.#submit(roomId);
     });
   }
@@ -183,6 +197,12 @@ async function planSends(
   const banned = outsiders.length ? await bannedAmong(kv, roomId, outsiders, now) : new Set();
   const known = await existingByClientId(kv, roomId, items);
   const direct = room.kind === "direct" ? await directState(kv, room, authors) : null;
+  const wanted = items.flatMap((i) => i.attachmentIds);
+  const files = new Map(
+    (await getAttachments(kv, wanted)).flatMap((a) => a ? [[a.id, a] as const] : []),
+  );
+  const attachedNow = new Map<number, StoredAttachment[]>();
+  const takenInBatch = new Set<string>();
 
   const results: (SendResult | ApiError)[] = [];
   const fresh: Message[] = [];
@@ -203,6 +223,22 @@ async function planSends(
       results.push({ message: earlier, duplicate: true });
       continue;
     }
+    const attached = item.attachmentIds.map((id) => files.get(id));
+    const unusable = item.attachmentIds.find((id, i) => {
+      const a = attached[i];
+      return !a || a.roomId !== roomId || a.uploaderId !== item.author.id ||
+        a.messageSeq !== null || takenInBatch.has(id);
+    });
+    if (unusable) {
+      results.push(
+        new ApiError(Errors.invalidInput, { attachment: unusable }, {
+          message: `Attachment ${unusable} is not one you uploaded to this room and have not ` +
+            "sent yet.",
+        }),
+      );
+      continue;
+    }
+    for (const id of item.attachmentIds) takenInBatch.add(id);
     const message: Message = {
       id: newId(),
       roomId,
@@ -211,7 +247,9 @@ async function planSends(
       text: item.text,
       createdAt: now,
       ...(item.clientId ? { clientId: item.clientId } : {}),
+      ...(attached.length ? { attachments: attached.map((a) => publicAttachment(a!)) } : {}),
     };
+    if (attached.length) attachedNow.set(message.seq, attached as StoredAttachment[]);
     if (tag) inBatch.set(tag, message);
     fresh.push(message);
     results.push({ message, duplicate: false });
@@ -230,6 +268,7 @@ async function planSends(
     ],
     apply(op) {
       back?.apply(op);
+      for (const [s, list] of attachedNow) attachWrites(op, list, s);
       for (const m of fresh) {
         op.set(messageKey(roomId, m.seq), m);
         if (m.clientId) op.set(clientIdKey(roomId, m.author.id, m.clientId), m.seq);

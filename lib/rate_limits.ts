@@ -31,6 +31,8 @@ export interface Limits {
   typing: Limit;
   /** Registrations per client address (KV). */
   registrations: Limit;
+  /** File uploads per user (KV). */
+  uploads: Limit;
 }
 
 const UNITS: Record<string, number> = { s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -63,6 +65,7 @@ export const defaultLimits: Limits = {
   invites: parseLimit("60/h:20"),
   typing: parseLimit("30/min:1"),
   registrations: parseLimit("5/h"),
+  uploads: parseLimit("60/h:20"),
 };
 
 /**

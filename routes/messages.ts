@@ -71,8 +71,7 @@ export function messageRoutes(s: Services) {
 
   app.openapi(send, async (c) => {
     const { id } = c.req.valid("param");
-    const { text, clientId } = c.req.valid("json");
-    const { message, duplicate } = await s.messages.send(id, c.var.user, text, clientId);
+    const { message, duplicate } = await s.messages.send(id, c.var.user, c.req.valid("json"));
     return c.json({ message }, duplicate ? 200 : 201);
   });
 

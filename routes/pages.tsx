@@ -46,7 +46,16 @@ async function appPage(c: Context<AppEnv>, s: Services, roomId: string | null) {
     s.blocks.list(user.id),
   ]);
   const blocked = blocks.map((b) => b.user);
-  const boot: Boot = { user, rooms, invitations, blocked, roomId, auth: "login", next: "/" };
+  const boot: Boot = {
+    user,
+    rooms,
+    invitations,
+    blocked,
+    admin: s.admin.isAdmin(user),
+    roomId,
+    auth: "login",
+    next: "/",
+  };
   const unread = rooms.reduce((n, r) => n + r.unread, 0);
   const title = titleFor(unread, rooms.find((r) => r.id === roomId)?.name);
   return c.html(renderPage(title, boot), 200, { "cache-control": "no-store" });

@@ -9,6 +9,7 @@
 import type { z } from "@hono/zod-openapi";
 import type {
   AdminUserSchema,
+  AttachmentSchema,
   AuditEntrySchema,
   BanSchema,
   BlockSchema,
@@ -49,3 +50,5 @@ export type Ban = z.infer<typeof BanSchema>;
 export type AdminUser = z.infer<typeof AdminUserSchema>;
 /** A member's role in a room. */
 export type Role = z.infer<typeof RoleSchema>;
+/** A file attached to a message. */
+export type Attachment = z.infer<typeof AttachmentSchema>;

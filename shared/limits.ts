@@ -6,6 +6,8 @@
  * @module
  */
 
+/** The most files one message carries. */
+export const ATTACHMENTS_MAX = 10;
 /** The most characters in a message. */
 export const MESSAGE_MAX = 4000;
 /** The most characters in a room's name. */

@@ -8,6 +8,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import {
+  ATTACHMENTS_MAX,
   CAPACITY_MAX,
   CAPACITY_MIN,
   CLIENT_ID_PATTERN,
@@ -134,6 +135,29 @@ export const CreateRoomBody = z.object({
   private: z.boolean().optional().openapi({ description: "Only invited users may join." }),
 }).openapi("CreateRoom");
 
+/** A file attached to a message, as messages, history and events carry it. */
+export const AttachmentSchema = z.object({
+  id: z.string(),
+  roomId: z.string(),
+  name: z.string(),
+  size: z.number().int(),
+  contentType: z.string(),
+  sha256: z.string().openapi({ description: "Hex SHA-256 of the bytes." }),
+  createdAt: z.number().int(),
+  width: z.number().int().optional().openapi({ description: "Images: pixels." }),
+  height: z.number().int().optional(),
+}).openapi("Attachment");
+
+/** `{attachment}`. */
+export const AttachmentResult = z.object({ attachment: AttachmentSchema })
+  .openapi("AttachmentResult");
+
+/** Path parameter of `GET /api/attachments/:id`. */
+export const AttachmentParams = z.object({
+  id: z.string().regex(/^[\w-]{1,64}$/, { message: "Not an attachment id" })
+    .openapi({ param: { name: "id", in: "path" } }),
+});
+
 /** A message, as sending returns it and the `message` event carries it. */
 export const MessageSchema = z.object({
   id: z.string(),
@@ -144,6 +168,7 @@ export const MessageSchema = z.object({
   createdAt: z.number().int().openapi({ description: "Milliseconds since the epoch." }),
   clientId: z.string().optional(),
   editedAt: z.number().int().optional().openapi({ description: "When its author last edited it." }),
+  attachments: z.array(AttachmentSchema).optional(),
   deleted: z.literal(true).optional().openapi({
     description: 'A deleted message keeps its seq with no text: show "message deleted".',
   }),
@@ -340,14 +365,20 @@ export const InvitationList = z.object({ invitations: z.array(InvitationSchema) 
 
 /** Body of `POST /api/rooms/:id/messages`. */
 export const SendBody = z.object({
-  text: z.string().trim().min(1).max(MESSAGE_MAX)
-    .refine((t) => VISIBLE.test(t), { message: "A message needs at least one visible character" }),
+  text: z.string().trim().max(MESSAGE_MAX).default("").openapi({
+    description: "May be empty when there are attachments.",
+  }),
+  attachments: z.array(z.string().regex(/^[\w-]{1,64}$/)).max(ATTACHMENTS_MAX).optional()
+    .openapi({ description: "Ids of files you uploaded to this room, at most 10." }),
   clientId: z.string().regex(CLIENT_ID_PATTERN, {
     message: "clientId is 1–64 letters, digits, _ . : or -",
   }).optional()
     .openapi({
       description: "Chosen by the client (a UUID, say); sending it again returns the original.",
     }),
+}).refine((b) => VISIBLE.test(b.text) || (b.attachments?.length ?? 0) > 0, {
+  message: "A message needs at least one visible character, or an attachment",
+  path: ["text"],
 }).openapi("SendMessage");
 
 /** `{message}`. */

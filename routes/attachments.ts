@@ -1,0 +1,124 @@
+/**
+ * Attachments: `POST /api/rooms/:id/attachments` streams a file in
+ * (`multipart/form-data`, field `file`), `GET /api/attachments/:id` streams
+ * it out, to members of its room only.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { boundaryOf, MultipartError, readFilePart } from "../http/multipart.ts";
+import { requireUser } from "../http/middleware/auth.ts";
+import { errors, json, signedIn } from "../http/openapi.ts";
+import { newRouter, type Services } from "../http/router.ts";
+import { ApiError, Errors } from "../lib/errors.ts";
+import { AttachmentParams, AttachmentResult, RoomParams } from "../shared/schemas.ts";
+
+/** Types a browser may show in the page; everything else is downloaded, never rendered. */
+const INLINE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+// Documented here, served by a plain handler: a validated body would be read whole.
+const upload = createRoute({
+  method: "post",
+  path: "/rooms/{id}/attachments",
+  tags: ["Attachments"],
+  security: signedIn,
+  summary: "Upload a file to a room (members only); attach it with the next message",
+  description:
+    "`multipart/form-data` with the file in field `file`, as `curl -F file=@photo.jpg` " +
+    "sends it. The file is streamed into KV and visible only once stored whole. At most " +
+    "`MAX_UPLOAD_MB` per file and `UPLOAD_QUOTA_MB` per user (413 `file_too_large`, " +
+    "`quota_exceeded`). Images report width and height. A file no message uses within 24 h " +
+    "is deleted.",
+  request: {
+    params: RoomParams,
+    body: {
+      content: {
+        "multipart/form-data": {
+          schema: z.object({ file: z.string().openapi({ type: "string", format: "binary" }) }),
+        },
+      },
+      required: true,
+    },
+  },
+  responses: {
+    201: json(AttachmentResult, "Stored"),
+    ...errors(400, 401, 403, 404, 413, 415, 429),
+  },
+});
+
+const download = createRoute({
+  method: "get",
+  path: "/attachments/{id}",
+  tags: ["Attachments"],
+  security: signedIn,
+  summary: "Download a file (members of its room only)",
+  request: { params: AttachmentParams },
+  responses: {
+    200: {
+      description: "The file's bytes",
+      content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+    },
+    ...errors(400, 401, 404),
+  },
+});
+
+/** The attachment routes. */
+export function attachmentRoutes(s: Services) {
+  const app = newRouter();
+  app.use("/rooms/:id/attachments", requireUser(s));
+  app.use("/attachments/*", requireUser(s));
+
+  app.openAPIRegistry.registerPath(upload);
+  app.post("/rooms/:id/attachments", async (c) => {
+    const params = RoomParams.safeParse(c.req.param());
+    if (!params.success) {
+      throw new ApiError(Errors.invalidInput, undefined, { message: "Not a room id" });
+    }
+    const { id } = params.data;
+    const boundary = boundaryOf(c.req.header("content-type") ?? null);
+    if (!boundary) {
+      throw new ApiError(Errors.unsupportedMediaType, undefined, {
+        message: 'Send the file as multipart/form-data, in field "file".',
+      });
+    }
+    const length = Number(c.req.header("content-length") ?? 0);
+    if (length > s.attachments.limits.maxBytes + 64 * 1024) {
+      throw new ApiError(Errors.fileTooLarge, { maxBytes: s.attachments.limits.maxBytes });
+    }
+    if (!c.req.raw.body) {
+      throw new ApiError(Errors.invalidInput, undefined, { message: "No file." });
+    }
+    try {
+      const part = await readFilePart(c.req.raw.body, boundary, "file");
+      const attachment = await s.attachments.upload(c.var.user, id, {
+        name: part.filename,
+        contentType: part.contentType,
+        body: part.body,
+      });
+      return c.json({ attachment }, 201);
+    } catch (error) {
+      if (error instanceof MultipartError) {
+        throw new ApiError(Errors.invalidInput, undefined, { message: error.message });
+      }
+      throw error;
+    }
+  });
+
+  app.openapi(download, async (c) => {
+    const { attachment, body } = await s.attachments.open(c.var.user, c.req.valid("param").id);
+    const inline = INLINE_TYPES.has(attachment.contentType);
+    const name = encodeURIComponent(attachment.name);
+    return new Response(body, {
+      headers: {
+        "content-type": inline ? attachment.contentType : "application/octet-stream",
+        "content-length": String(attachment.size),
+        "content-disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${name}`,
+        "x-content-type-options": "nosniff",
+        "cache-control": "private, max-age=31536000, immutable",
+        etag: `"${attachment.sha256}"`,
+      },
+    }) as never;
+  });
+
+  return app;
+}
