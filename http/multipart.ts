@@ -82,7 +82,9 @@ function param(value: string, name: string): string | null {
       return null;
     }
   }
-  return m[2] !== undefined ? m[2].replace(/\\(.)/g, "$1") : m[1].trim();
+  const raw = m[2] !== undefined ? m[2].replace(/\\(.)/g, "$1") : m[1].trim();
+  // Browsers percent-encode these three in form-data names (the HTML standard).
+  return raw.replace(/%22/g, '"').replace(/%0D/gi, "\r").replace(/%0A/gi, "\n");
 }
 
 /** A reader with a buffer: skip to a marker, read headers, stream up to a marker. */

@@ -7,6 +7,7 @@
  * @module
  */
 import type { PresenceVisibility, StoredUser, User } from "./accounts.ts";
+import { discardRoomFiles } from "./attachments.ts";
 import { recordAudit } from "./audit.ts";
 import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
@@ -130,6 +131,7 @@ export async function deleteRoom(feed: FeedWriter, actor: Actor, roomId: string)
       };
     },
   );
+  await discardRoomFiles(feed.kv, roomId);
   // The room already answers as gone; its memberships go in commits of a few hundred.
   for (let i = 0; i < memberIds.length; i += 400) {
     const batch = memberIds.slice(i, i + 400);

@@ -23,6 +23,8 @@ import {
   attachmentKey,
   garbageKey,
   garbagePrefix,
+  roomAttachmentKey,
+  roomAttachmentsPrefix,
   unattachedKey,
   unattachedPrefix,
   uploadKey,
@@ -169,6 +171,7 @@ async function commitManifest(
         .set(uploadUsageKey(attachment.uploaderId), new Deno.KvU64(BigInt(used + attachment.size)))
         .set(attachmentKey(attachment.id), attachment)
         .set(unattachedKey(attachment.id), attachment.createdAt)
+        .set(roomAttachmentKey(attachment.roomId, attachment.id), true)
         .delete(uploadKey(attachment.id))
         .commit()
     );
@@ -176,28 +179,60 @@ async function commitManifest(
   }
 }
 
-/**
- * An attachment's manifest and its bytes as a stream read chunk by chunk;
- * for members of its room only (the caller checks).
- *
- * @throws {ApiError} `attachment_not_found`.
- */
-export async function openAttachment(
-  kv: Deno.Kv,
-  id: string,
-): Promise<{ attachment: StoredAttachment; body: ReadableStream<Uint8Array> }> {
+/** An attachment's manifest, for members of its room only (the caller checks). */
+export async function findAttachment(kv: Deno.Kv, id: string): Promise<StoredAttachment> {
   const attachment = (await kv.get<StoredAttachment>(attachmentKey(id))).value;
   if (!attachment) throw new ApiError(Errors.attachmentNotFound);
-  let index = 0;
-  const body = new ReadableStream<Uint8Array>({
+  return attachment;
+}
+
+/**
+ * The bytes `start`..`end` (inclusive) of an attachment, read one chunk at a
+ * time as the client takes them: one KV read per 60 KiB.
+ */
+export function readBytes(
+  kv: Deno.Kv,
+  attachment: StoredAttachment,
+  start = 0,
+  end = attachment.size - 1,
+): ReadableStream<Uint8Array> {
+  let index = Math.floor(start / CHUNK_BYTES);
+  let skip = start - index * CHUNK_BYTES;
+  let left = end - start + 1;
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (index >= attachment.chunks) return controller.close();
-      const chunk = (await kv.get<Uint8Array>(attachmentChunkKey(id, index++))).value;
-      if (!chunk) return controller.error(new Error(`chunk ${index - 1} of ${id} is missing`));
-      controller.enqueue(chunk);
+      if (left <= 0 || index >= attachment.chunks) return controller.close();
+      const chunk = (await kv.get<Uint8Array>(attachmentChunkKey(attachment.id, index++))).value;
+      if (!chunk) {
+        return controller.error(new Error(`a chunk of ${attachment.id} is missing`));
+      }
+      const piece = chunk.subarray(skip, Math.min(chunk.length, skip + left));
+      skip = 0;
+      left -= piece.length;
+      controller.enqueue(piece);
     },
   });
-  return { attachment, body };
+}
+
+/** Adds to a commit the writes that delete a room's files (their chunks go with the sweeper). */
+export async function discardRoomFiles(kv: Deno.Kv, roomId: string): Promise<void> {
+  let ids: string[] = [];
+  const drop = async () => {
+    const stored = await getAttachments(kv, ids);
+    const batch = ids;
+    ids = [];
+    await retryLocked(() => {
+      const op = kv.atomic();
+      discardWrites(op, batch.map((id) => ({ id })), stored);
+      for (const id of batch) op.delete(roomAttachmentKey(roomId, id));
+      return op.commit();
+    });
+  };
+  for await (const e of kv.list({ prefix: roomAttachmentsPrefix(roomId) })) {
+    ids.push(e.key[2] as string);
+    if (ids.length === 100) await drop();
+  }
+  if (ids.length) await drop();
 }
 
 /** The manifests of `ids`, in order; `null` where one does not exist. */
@@ -236,7 +271,9 @@ export function discardWrites(
     const s = stored[i];
     op.delete(attachmentKey(a.id));
     op.delete(unattachedKey(a.id));
-    if (s) op.set(garbageKey(a.id), { uploaderId: s.uploaderId, size: s.size });
+    if (!s) return;
+    op.delete(roomAttachmentKey(s.roomId, a.id));
+    op.set(garbageKey(a.id), { uploaderId: s.uploaderId, size: s.size });
   });
 }
 

@@ -14,7 +14,14 @@ import {
   updateSettings,
 } from "./accounts.ts";
 import { deleteRoom, listAccounts, setSuspension, suspensionOf } from "./admin.ts";
-import { openAttachment, storeUpload, sweepAttachments } from "./attachments.ts";
+import {
+  findAttachment,
+  readBytes,
+  type StoredAttachment,
+  storeUpload,
+  sweepAttachments,
+  usage,
+} from "./attachments.ts";
 import { listAudit } from "./audit.ts";
 import { blockUser, listBlocks, unblockUser } from "./blocks.ts";
 import { ContentFilter } from "./content_filter.ts";
@@ -177,7 +184,11 @@ export function createDomain(deps: Deps) {
         if (suspended) throw new ApiError(Errors.suspended, { reason: suspended.reason });
         return user;
       },
-      settings: async (user: User) => ({ ...await getSettings(kv, user.id), admin: isAdmin(user) }),
+      settings: async (user: User) => ({
+        ...await getSettings(kv, user.id),
+        admin: isAdmin(user),
+        storage: { used: await usage(kv, user.id), quota: config.uploadQuotaBytes },
+      }),
       ...bind(kv, { updateSettings }),
       /** Changes the password and ends every other session of the user. */
       async changePassword(user: User, current: string, next: string, keepSessionId: string) {
@@ -303,19 +314,21 @@ export function createDomain(deps: Deps) {
         const limits = { maxBytes: config.maxUploadBytes, quotaBytes: config.uploadQuotaBytes };
         return await storeUpload(kv, user, roomId, file, limits, clock());
       },
-      /** An attachment's bytes, for members of its room. */
-      async open(user: User, id: string) {
-        const opened = await openAttachment(kv, id);
+      /** An attachment, for members of its room; anyone else is told it does not exist. */
+      async find(user: User, id: string) {
+        const attachment = await findAttachment(kv, id);
         try {
-          await assertMember(kv, opened.attachment.roomId, user.id);
+          await assertMember(kv, attachment.roomId, user.id);
         } catch (error) {
-          await opened.body.cancel();
           throw error instanceof ApiError && error.kind === Errors.notMember
             ? new ApiError(Errors.attachmentNotFound)
             : error;
         }
-        return opened;
+        return attachment;
       },
+      /** Bytes `start`..`end` of a file found with `find`. */
+      read: (attachment: StoredAttachment, start?: number, end?: number) =>
+        readBytes(kv, attachment, start, end),
       limits: { maxBytes: config.maxUploadBytes, quotaBytes: config.uploadQuotaBytes },
     },
     admin: {

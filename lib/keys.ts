@@ -149,6 +149,13 @@ export const attachmentChunkKey = (id: string, index: number) =>
 /** Prefix of one attachment's chunks. */
 export const attachmentChunksPrefix = (id: string) => ["attachment_chunks", id] as const;
 
+/** `["room_attachments", roomId, id]` → `true`; a room's files, deleted with the room. */
+export const roomAttachmentKey = (roomId: string, id: string) =>
+  ["room_attachments", roomId, id] as const;
+
+/** Prefix of one room's files. */
+export const roomAttachmentsPrefix = (roomId: string) => ["room_attachments", roomId] as const;
+
 /** `["attachment_uploads", id]` → an upload in progress (swept if it never finishes). */
 export const uploadKey = (id: string) => ["attachment_uploads", id] as const;
 

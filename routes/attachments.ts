@@ -51,13 +51,18 @@ const download = createRoute({
   path: "/attachments/{id}",
   tags: ["Attachments"],
   security: signedIn,
-  summary: "Download a file (members of its room only)",
+  summary: "Download a file (members of its room only); `Range` resumes and seeks",
   request: { params: AttachmentParams },
   responses: {
     200: {
       description: "The file's bytes",
       content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
     },
+    206: {
+      description: "The bytes a `Range` asked for",
+      content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+    },
+    416: { description: "The range is past the end of the file" },
     ...errors(400, 401, 404),
   },
 });
@@ -105,20 +110,66 @@ export function attachmentRoutes(s: Services) {
   });
 
   app.openapi(download, async (c) => {
-    const { attachment, body } = await s.attachments.open(c.var.user, c.req.valid("param").id);
+    const attachment = await s.attachments.find(c.var.user, c.req.valid("param").id);
     const inline = INLINE_TYPES.has(attachment.contentType);
-    const name = encodeURIComponent(attachment.name);
+    const headers: Record<string, string> = {
+      "content-type": inline ? attachment.contentType : "application/octet-stream",
+      "content-disposition": `${inline ? "inline" : "attachment"}; ${
+        fileNameParams(attachment.name)
+      }`,
+      // Whatever was uploaded (HTML, SVG) can never run in Parley's origin.
+      "content-security-policy": "sandbox",
+      "x-content-type-options": "nosniff",
+      "cache-control": "private, max-age=31536000, immutable",
+      "accept-ranges": "bytes",
+      etag: `"${attachment.sha256}"`,
+    };
+    const range = parseRange(c.req.header("range"), attachment.size);
+    if (range === "unsatisfiable") {
+      return new Response(null, {
+        status: 416,
+        headers: { ...headers, "content-range": `bytes */${attachment.size}` },
+      }) as never;
+    }
+    const [start, end] = range ?? [0, attachment.size - 1];
+    const body = s.attachments.read(attachment, start, end);
     return new Response(body, {
+      status: range ? 206 : 200,
       headers: {
-        "content-type": inline ? attachment.contentType : "application/octet-stream",
-        "content-length": String(attachment.size),
-        "content-disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${name}`,
-        "x-content-type-options": "nosniff",
-        "cache-control": "private, max-age=31536000, immutable",
-        etag: `"${attachment.sha256}"`,
+        ...headers,
+        "content-length": String(end - start + 1),
+        ...range ? { "content-range": `bytes ${start}-${end}/${attachment.size}` } : {},
       },
     }) as never;
   });
 
   return app;
+}
+
+/**
+ * One byte range of `Range: bytes=…` (RFC 9110): `[start, end]`, `null` for
+ * none (or several, which get the whole file), or `unsatisfiable`.
+ */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): [number, number] | null | "unsatisfiable" {
+  const m = header?.match(/^bytes=(\d*)-(\d*)$/);
+  if (!m || (m[1] === "" && m[2] === "")) return null;
+  let start: number, end: number;
+  if (m[1] === "") {
+    // A suffix: the last n bytes.
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start >= size || start > end ? "unsatisfiable" : [start, end];
+}
+
+/** `filename="…"` (ASCII, for old clients) and `filename*=UTF-8''…` (RFC 6266). */
+function fileNameParams(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "_");
+  return `filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

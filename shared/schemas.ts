@@ -56,6 +56,10 @@ export const MeResult = z.object({
   unread: z.number().int().openapi({ description: "Unread messages over all rooms." }),
   presenceVisibility: PresenceVisibility,
   admin: z.boolean().openapi({ description: "Whether you administer this server." }),
+  storage: z.object({
+    used: z.number().int().openapi({ description: "Bytes your attachments take." }),
+    quota: z.number().int().openapi({ description: "Bytes they may take (UPLOAD_QUOTA_MB)." }),
+  }),
 }).openapi("Me");
 
 /** Body of `PATCH /api/me`. */

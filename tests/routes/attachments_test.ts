@@ -9,7 +9,17 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { attachmentChunksPrefix, uploadsPrefix } from "../../lib/keys.ts";
 import { sweepAttachments, usage } from "../../lib/attachments.ts";
-import { call, post, registerUser, roomWith, serve, testApp } from "../helpers.ts";
+import {
+  call,
+  manualClock,
+  post,
+  registerUser,
+  roomWith,
+  serve,
+  spawnServer,
+  tempKvPath,
+  testApp,
+} from "../helpers.ts";
 import { SseClient } from "../sse_client.ts";
 
 /** A PNG's first bytes: the signature and an IHDR of `width` × `height`. */
@@ -75,16 +85,57 @@ Deno.test("an image uploads with its size read from its header, and downloads by
   const got = await download(server.url, a.token, up.body.attachment.id);
   assert.equal(got.res.status, 200);
   assert.equal(got.res.headers.get("content-type"), "image/png");
-  assert.match(
-    got.res.headers.get("content-disposition")!,
-    /^inline; filename\*=UTF-8''photo\.png$/,
+  assert.equal(
+    got.res.headers.get("content-disposition"),
+    `inline; filename="photo.png"; filename*=UTF-8''photo.png`,
   );
   assert.equal(got.res.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(got.res.headers.get("content-security-policy"), "sandbox");
+  assert.equal(got.res.headers.get("content-length"), String(image.length));
+  assert.equal(got.res.headers.get("etag"), `"${sha256(image)}"`);
+  assert.match(got.res.headers.get("cache-control")!, /^private/);
   assert.deepEqual(got.bytes, image);
   const other = await download(server.url, stranger.token, up.body.attachment.id);
   assert.equal(other.res.status, 404, "a non-member cannot tell it exists");
   const refused = await upload(server.url, stranger.token, room, image, "x.png");
   assert.equal(refused.status, 403);
+});
+
+Deno.test("a 20 MB file uploaded by one member downloads byte-exact for another, and by ranges", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const [a, b] = await Promise.all([registerUser(server.url), registerUser(server.url)]);
+  const room = await roomWith(server.url, a, [b]);
+  const bytes = random(20 * 1024 * 1024);
+  const up = await upload(server.url, a.token, room, bytes, 'Grüße & "quotes".bin');
+  assert.equal(up.status, 201);
+  assert.equal(up.body.attachment.name, 'Grüße & "quotes".bin');
+  const got = await download(server.url, b.token, up.body.attachment.id);
+  assert.equal(sha256(got.bytes), sha256(bytes));
+  assert.equal(
+    got.res.headers.get("content-disposition"),
+    `attachment; filename="Gr__e & _quotes_.bin"; filename*=UTF-8''${
+      encodeURIComponent('Grüße & "quotes".bin')
+    }`,
+  );
+  const range = async (value: string) => {
+    const res = await fetch(`${server.url}/api/attachments/${up.body.attachment.id}`, {
+      headers: { authorization: `Bearer ${b.token}`, range: value },
+    });
+    return { res, bytes: new Uint8Array(await res.arrayBuffer()) };
+  };
+  // Across a chunk boundary (chunks are 61,440 bytes).
+  const mid = await range("bytes=61000-62999");
+  assert.equal(mid.res.status, 206);
+  assert.equal(mid.res.headers.get("content-range"), `bytes 61000-62999/${bytes.length}`);
+  assert.deepEqual(mid.bytes, bytes.slice(61000, 63000));
+  const tail = await range("bytes=-100");
+  assert.deepEqual(tail.bytes, bytes.slice(-100));
+  const open = await range(`bytes=${bytes.length - 10}-`);
+  assert.deepEqual(open.bytes, bytes.slice(-10));
+  const past = await range(`bytes=${bytes.length}-`);
+  assert.equal(past.res.status, 416);
+  assert.equal(past.res.headers.get("content-range"), `bytes */${bytes.length}`);
 });
 
 Deno.test("a 3 MB file sent by curl -F is stored in 60 KiB chunks and comes back whole", async () => {
@@ -228,6 +279,80 @@ Deno.test("an upload cut off midway leaves nothing visible, and the sweeper remo
   await sweepAttachments(t.kv, t.clock());
   for await (const _ of t.kv.list({ prefix: ["attachment_chunks"] })) assert.fail("chunks swept");
   for await (const _ of t.kv.list({ prefix: uploadsPrefix() })) assert.fail("upload record swept");
+});
+
+Deno.test("a server killed during an upload leaves no attachment, and the sweeper removes its chunks", async () => {
+  await using file = await tempKvPath();
+  const server = await spawnServer(file.path);
+  try {
+    const a = await registerUser(server.url);
+    const room = await roomWith(server.url, a, []);
+    const { port } = new URL(server.url);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+    const boundary = "----killed";
+    await conn.write(
+      new TextEncoder().encode(
+        `POST /api/rooms/${room}/attachments HTTP/1.1\r\nhost: x\r\n` +
+          `authorization: Bearer ${a.token}\r\n` +
+          `content-type: multipart/form-data; boundary=${boundary}\r\n` +
+          `content-length: ${8 * 1024 * 1024}\r\n\r\n` +
+          `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="k.bin"\r\n\r\n`,
+      ),
+    );
+    for (let i = 0; i < 40; i++) await conn.write(random(64 * 1024));
+    await new Promise((r) => setTimeout(r, 500));
+    await server.kill("SIGKILL");
+    conn.close();
+  } finally {
+    await server.kill("SIGKILL");
+  }
+  const clock = manualClock(Date.now());
+  await using t = await testApp({}, { path: file.path, clock });
+  let chunks = 0;
+  for await (const _ of t.kv.list({ prefix: ["attachment_chunks"] })) chunks++;
+  assert.ok(chunks > 0, `the killed server had stored ${chunks} chunks`);
+  for await (const _ of t.kv.list({ prefix: ["attachments"] })) assert.fail("nothing visible");
+  clock.advance(2 * 60 * 60_000);
+  await sweepAttachments(t.kv, clock());
+  for await (const _ of t.kv.list({ prefix: ["attachment_chunks"] })) assert.fail("swept");
+});
+
+Deno.test("a resumed stream replays a message's attachments", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const [a, b] = await Promise.all([registerUser(server.url), registerUser(server.url)]);
+  const room = await roomWith(server.url, a, [b]);
+  const s = await SseClient.connect(server.url, b);
+  await s.next("ready");
+  const from = s.lastEventId;
+  await s.close();
+  const file = (await upload(server.url, a.token, room, png(3, 4), "r.png")).body.attachment;
+  await call(server.url, `/api/rooms/${room}/messages`, {
+    token: a.token,
+    body: { text: "look", attachments: [file.id] },
+  });
+  const again = await SseClient.connect(server.url, { token: b.token, lastEventId: from });
+  try {
+    assert.deepEqual((await again.next("message")).attachments, [file]);
+  } finally {
+    await again.close();
+  }
+});
+
+Deno.test("deleting a room deletes its files; GET /api/me shows storage used", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const a = await registerUser(server.url);
+  const room = await roomWith(server.url, a, []);
+  const file = (await upload(server.url, a.token, room, random(5000), "f.bin")).body.attachment;
+  const me = await call(server.url, "/api/me", { token: a.token });
+  assert.deepEqual(me.body.storage, { used: 5000, quota: 500 * 1024 * 1024 });
+  await call(server.url, `/api/rooms/${room}`, { token: a.token, method: "DELETE" });
+  const other = await roomWith(server.url, a, [], { name: "other" });
+  assert.equal((await download(server.url, a.token, file.id)).res.status, 404);
+  await sweepAttachments(t.kv, t.clock());
+  assert.equal((await call(server.url, "/api/me", { token: a.token })).body.storage.used, 0);
+  assert.ok(other);
 });
 
 Deno.test("an attachment no message uses within a day is swept", async () => {
