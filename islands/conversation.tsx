@@ -5,13 +5,23 @@
  * @module
  */
 import { useSignal } from "@preact/signals";
-import type { JSX } from "preact";
+import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { MESSAGE_MAX } from "../shared/limits.ts";
 import { splitLinks } from "./linkify.ts";
 import type { Conversation, Pending } from "./store.ts";
 import type { Member, Message, Room } from "./types.ts";
-import { Avatar, formatDay, formatTime, Icon, PresenceDot, useStore } from "./ui.tsx";
+import {
+  ActionMenu,
+  Avatar,
+  formatDay,
+  formatTime,
+  formatWhen,
+  Icon,
+  type MenuItem,
+  PresenceDot,
+  useStore,
+} from "./ui.tsx";
 
 /** The main column: the open conversation, a problem with it, or home. */
 export function Main() {
@@ -300,9 +310,15 @@ function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
 }
 
 function MessageRow({ message: m, continued }: { message: Message; continued: boolean }) {
+  const store = useStore();
   const when = new Date(m.createdAt);
+  const edit = store.editing.value;
+  const editing = !m.deleted && edit?.roomId === m.roomId && edit.seq === m.seq;
   return (
-    <li class={`msg${continued ? " msg-cont" : ""}`} data-seq={m.seq}>
+    <li
+      class={`msg${continued ? " msg-cont" : ""}${editing ? " msg-editing" : ""}`}
+      data-seq={m.seq}
+    >
       {continued
         ? <time class="msg-side-time" dateTime={when.toISOString()}>{formatTime(m.createdAt)}</time>
         : <Avatar name={m.author.username} />}
@@ -315,14 +331,138 @@ function MessageRow({ message: m, continued }: { message: Message; continued: bo
             </time>
           </div>
         )}
-        <MessageText text={m.text} />
+        {m.deleted
+          ? <p class="msg-text msg-deleted">message deleted</p>
+          : editing
+          ? <MessageEditor message={m} />
+          : (
+            <MessageText text={m.text}>
+              {m.editedAt
+                ? (
+                  <span class="msg-edited" title={`Edited ${formatWhen(m.editedAt)}`}>
+                    {" "}(edited)
+                  </span>
+                )
+                : null}
+            </MessageText>
+          )}
       </div>
+      {m.deleted || editing ? null : <MessageActions message={m} />}
     </li>
   );
 }
 
+/** Edit and Delete, for whoever may. */
+function MessageActions({ message: m }: { message: Message }) {
+  const store = useStore();
+  const mine = m.author.id === store.me.value?.id;
+  const items: MenuItem[] = [];
+  if (mine) {
+    items.push({
+      label: "Edit",
+      run: () => store.editing.value = { roomId: m.roomId, seq: m.seq },
+    });
+  }
+  if (store.moderation.mayDelete(m)) {
+    items.push({
+      label: "Delete",
+      danger: true,
+      run: () => {
+        const question = mine
+          ? "Delete this message? Everyone will see “message deleted” in its place."
+          : `Delete this message by ${m.author.username}? Everyone will see “message deleted” ` +
+            "in its place.";
+        if (!confirm(question)) return;
+        store.moderation.remove(m).catch((e) =>
+          store.notify("error", "Could not delete the message", [e.message])
+        );
+      },
+    });
+  }
+  if (!items.length) return null;
+  const whose = mine ? "your message" : `${m.author.username}’s message`;
+  return (
+    <div class="msg-actions">
+      <ActionMenu label={`Options for ${whose} at ${formatTime(m.createdAt)}`} items={items} />
+    </div>
+  );
+}
+
+/** Edits a message in place: Enter saves, Escape cancels; emptied, it offers to delete. */
+function MessageEditor({ message: m }: { message: Message }) {
+  const store = useStore();
+  const text = useSignal(m.text);
+  const error = useSignal("");
+  const busy = useSignal(false);
+  const input = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    const el = input.current;
+    if (!el) return;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+    el.scrollIntoView({ block: "nearest" });
+  }, []);
+  const stop = () => {
+    store.editing.value = null;
+  };
+  const save = async () => {
+    const next = text.value.trim();
+    if (busy.value) return;
+    if (next === m.text) return stop();
+    busy.value = true;
+    error.value = "";
+    try {
+      if (!next) {
+        if (confirm("Delete this message?")) await store.moderation.remove(m);
+        else return;
+      } else await store.moderation.edit(m.roomId, m.seq, next);
+      stop();
+    } catch (e) {
+      error.value = (e as Error).message;
+    } finally {
+      busy.value = false;
+    }
+  };
+  const lines = Math.min(8, Math.max(1, text.value.split("\n").length));
+  return (
+    <form
+      class="msg-editor"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save();
+      }}
+    >
+      <textarea
+        ref={input}
+        class="msg-edit-input"
+        aria-label="Edit message"
+        aria-describedby={`edit-hint-${m.seq}`}
+        rows={lines}
+        maxLength={MESSAGE_MAX}
+        value={text.value}
+        onInput={(e) => text.value = e.currentTarget.value}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            save();
+          } else if (e.key === "Escape") {
+            e.preventDefault();
+            stop();
+          }
+        }}
+      />
+      {error.value ? <p class="msg-error" role="alert">{error.value}</p> : null}
+      <p class="msg-edit-hint">
+        <span id={`edit-hint-${m.seq}`}>Enter to save · Escape to cancel</span>{" "}
+        <button type="button" class="link-button" onClick={stop}>Cancel</button>{" "}
+        <button type="submit" class="link-button" disabled={busy.value}>Save</button>
+      </p>
+    </form>
+  );
+}
+
 /** The text as text; only http(s) links become elements. */
-function MessageText({ text }: { text: string }) {
+function MessageText({ text, children }: { text: string; children?: ComponentChildren }) {
   return (
     <p class="msg-text">
       {splitLinks(text).map((part) =>
@@ -334,6 +474,7 @@ function MessageText({ text }: { text: string }) {
           )
           : part.text
       )}
+      {children}
     </p>
   );
 }
@@ -415,7 +556,11 @@ function Composer({ room }: { room: Room }) {
   const store = useStore();
   const text = useSignal("");
   const input = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => input.current?.focus(), [room.id]);
+  const editing = store.editing.value !== null;
+  // Back to the composer when the conversation opens and when an edit ends.
+  useEffect(() => {
+    if (!editing) input.current?.focus();
+  }, [room.id, editing]);
   const submit = () => {
     const line = text.value;
     if (!line.trim()) return;
@@ -447,6 +592,12 @@ function Composer({ room }: { room: Room }) {
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
             submit();
+          } else if (e.key === "ArrowUp" && !text.value && !e.isComposing) {
+            // Up in an empty composer edits your last message, as in the chat apps people know.
+            const last = store.moderation.lastOwn(room.id);
+            if (!last) return;
+            e.preventDefault();
+            store.editing.value = { roomId: room.id, seq: last.seq };
           }
         }}
       />
@@ -482,14 +633,22 @@ function MembersPanel({ room }: { room: Room }) {
         {members.map((m) => (
           <li key={m.id} class="member">
             <Avatar name={m.username} size="sm" />
-            <span class="member-name">
-              {m.username}
-              {m.id === me.id ? <span class="muted you">(you)</span> : null}
+            <span class="member-text">
+              <span class="member-name">
+                {m.username}
+                {m.id === me.id ? <span class="muted you">(you)</span> : null}
+              </span>
+              {m.role !== "member" || store.account.isBlocked(m.id)
+                ? (
+                  <span class="member-tags">
+                    {m.role === "member" ? null : <span class={`tag tag-${m.role}`}>{m.role}</span>}
+                    {store.account.isBlocked(m.id) ? <span class="tag">blocked</span> : null}
+                  </span>
+                )
+                : null}
             </span>
-            {m.role === "owner" ? <span class="tag">owner</span> : null}
-            {store.account.isBlocked(m.id) ? <span class="tag">blocked</span> : null}
             <PresenceDot online={m.id === me.id || m.online} />
-            {m.id === me.id ? null : <MemberMenu member={m} />}
+            {m.id === me.id ? null : <MemberMenu room={room} member={m} />}
           </li>
         ))}
       </ul>
@@ -531,103 +690,119 @@ function MembersPanel({ room }: { room: Room }) {
           </form>
         )
         : null}
+      <ModerationTools room={room} />
     </aside>
   );
 }
 
-/** A member's menu: message them, block or unblock them. */
-function MemberMenu({ member }: { member: Member }) {
+/**
+ * A member's menu: message them, block or unblock them; for those allowed,
+ * give or take the moderator role, hand the room over, kick, ban.
+ */
+function MemberMenu({ room, member }: { room: Room; member: Member }) {
   const store = useStore();
-  const open = useSignal(false);
-  const wrap = useRef<HTMLSpanElement>(null);
-  const button = useRef<HTMLButtonElement>(null);
+  const mod = store.moderation;
   const blocked = store.account.isBlocked(member.id);
-  const close = (refocus: boolean) => {
-    open.value = false;
-    if (refocus) button.current?.focus();
-  };
-  useEffect(() => {
-    if (!open.value) return;
-    wrap.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
-    const outside = (e: Event) => {
-      if (!wrap.current?.contains(e.target as Node)) close(false);
-    };
-    document.addEventListener("mousedown", outside);
-    return () => document.removeEventListener("mousedown", outside);
-  }, [open.value]);
-  const run = (action: () => Promise<unknown>, failed: string) => {
-    close(true);
-    action().catch((e) => store.notify("error", failed, [e.message]));
-  };
-  const onKeyDown = (e: KeyboardEvent) => {
-    const items = [...wrap.current!.querySelectorAll<HTMLElement>("[role=menuitem]")];
-    const at = items.indexOf(document.activeElement as HTMLElement);
-    const move = (to: number) => {
-      e.preventDefault();
-      items[(to + items.length) % items.length]?.focus();
-    };
-    if (e.key === "Escape") {
-      e.preventDefault();
-      close(true);
-    } else if (e.key === "ArrowDown") move(at + 1);
-    else if (e.key === "ArrowUp") move(at - 1);
-    else if (e.key === "Home") move(0);
-    else if (e.key === "End") move(items.length - 1);
-    else if (e.key === "Tab") close(false);
-  };
+  const name = member.username;
+  const run = (action: () => Promise<unknown>, failed: string, done?: string) =>
+    action().then(
+      () => done && store.notify("info", done, []),
+      (e) => store.notify("error", failed, [e.message]),
+    );
+  const items: MenuItem[] = [
+    {
+      label: "Message",
+      run: () => run(() => store.openDirect(name), "Could not open the conversation"),
+    },
+    {
+      label: blocked ? "Unblock" : "Block",
+      run: () =>
+        run(
+          () => blocked ? store.account.unblock(member) : store.account.block(name),
+          blocked ? "Could not unblock" : "Could not block",
+          `${blocked ? "Unblocked" : "Blocked"} ${name}`,
+        ),
+    },
+  ];
+  if (mod.givesRoles() && member.role !== "owner") {
+    const promote = member.role === "member";
+    items.push({
+      label: promote ? "Make moderator" : "Remove moderator",
+      run: () =>
+        run(
+          () => mod.setRole(room.id, member.id, promote ? "moderator" : "member"),
+          "Could not change the role",
+          `${name} is now a ${promote ? "moderator" : "member"} of #${room.name}`,
+        ),
+    });
+    items.push({
+      label: "Make owner",
+      run: () => {
+        if (!confirm(`Hand #${room.name} over to ${name}? You become a moderator.`)) return;
+        run(
+          () => mod.setRole(room.id, member.id, "owner"),
+          "Could not hand the room over",
+          `${name} now owns #${room.name}`,
+        );
+      },
+    });
+  }
+  if (mod.outranks(member)) {
+    items.push({
+      label: "Kick",
+      danger: true,
+      run: () => {
+        if (!confirm(`Remove ${name} from #${room.name}? They may rejoin a public room.`)) return;
+        run(
+          () => mod.kick(room.id, member.id),
+          `Could not remove ${name}`,
+          `Removed ${name} from #${room.name}`,
+        );
+      },
+    });
+    items.push({
+      label: "Ban…",
+      danger: true,
+      run: () => store.dialog.value = { kind: "ban", roomId: room.id, username: name },
+    });
+  }
+  return <ActionMenu label={`Actions for ${name}`} items={items} />;
+}
+
+/** For the room's owner and moderators: its bans, its audit log; deleting it. */
+function ModerationTools({ room }: { room: Room }) {
+  const store = useStore();
+  const mod = store.moderation;
+  if (!mod.moderates()) return null;
   return (
-    <span class="menu-wrap" ref={wrap}>
-      <button
-        type="button"
-        ref={button}
-        class="icon-button small"
-        aria-label={`Actions for ${member.username}`}
-        aria-haspopup="menu"
-        aria-expanded={open.value}
-        onClick={() => open.value ? close(true) : open.value = true}
-      >
-        <Icon name="more" />
-      </button>
-      {open.value
-        ? (
-          <div
-            class="menu"
-            role="menu"
-            aria-label={`Actions for ${member.username}`}
-            onKeyDown={onKeyDown}
-          >
+    <section class="mod-tools" aria-labelledby="mod-tools-title">
+      <h3 id="mod-tools-title">Moderation</h3>
+      <div class="mod-buttons">
+        <button type="button" class="button small" onClick={() => store.dialog.value = "bans"}>
+          Bans
+        </button>
+        <button type="button" class="button small" onClick={() => store.dialog.value = "audit"}>
+          Audit log
+        </button>
+        {mod.givesRoles()
+          ? (
             <button
               type="button"
-              role="menuitem"
-              tabIndex={-1}
-              onClick={() =>
-                run(() => store.openDirect(member.username), "Could not open the conversation")}
+              class="button small danger"
+              onClick={() => {
+                const question = `Delete #${room.name} and all its messages for everyone? ` +
+                  "This cannot be undone.";
+                if (!confirm(question)) return;
+                store.deleteRoom(room.id).catch((e) =>
+                  store.notify("error", "Could not delete the room", [e.message])
+                );
+              }}
             >
-              Message
+              Delete room
             </button>
-            <button
-              type="button"
-              role="menuitem"
-              tabIndex={-1}
-              onClick={() =>
-                run(
-                  async () => {
-                    if (blocked) await store.account.unblock(member);
-                    else await store.account.block(member.username);
-                    store.notify(
-                      "info",
-                      `${blocked ? "Unblocked" : "Blocked"} ${member.username}`,
-                      [],
-                    );
-                  },
-                  blocked ? "Could not unblock" : "Could not block",
-                )}
-            >
-              {blocked ? "Unblock" : "Block"}
-            </button>
-          </div>
-        )
-        : null}
-    </span>
+          )
+          : null}
+      </div>
+    </section>
   );
 }

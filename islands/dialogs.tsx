@@ -1,80 +1,34 @@
 /**
  * The dialogs: create a room, browse and join rooms, choose someone to
- * message, and the account (sessions, password, presence, blocks).
+ * message, and the account (sessions, password, presence, blocks); the
+ * moderation dialogs are in `moderation_dialogs.tsx`.
  *
  * @module
  */
 import { useSignal } from "@preact/signals";
-import type { ComponentChildren } from "preact";
-import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { CAPACITY_MAX, ROOM_NAME_MAX } from "../shared/limits.ts";
 import { api, ApiFailure } from "./client_api.ts";
+import { AdminDialog, AuditDialog, BanDialog, BansDialog } from "./moderation_dialogs.tsx";
 import type { PresenceVisibility, PublicRoom, SessionInfo, User, UserPresence } from "./types.ts";
-import { Avatar, deviceName, formatWhen, Icon, PresenceDot, useStore } from "./ui.tsx";
+import { Avatar, deviceName, formatWhen, Modal, PresenceDot, useStore } from "./ui.tsx";
 
 /** Whichever dialog is open. */
 export function Dialogs() {
-  const which = useStore().dialog.value;
+  const store = useStore();
+  const which = store.dialog.value;
+  const roomId = store.currentId.value;
   if (which === "create") return <CreateRoomDialog />;
   if (which === "browse") return <BrowseDialog />;
   if (which === "people") return <PeopleDialog />;
   if (which === "account" || which === "password") {
     return <AccountDialog key={which} password={which === "password"} />;
   }
+  if (which === "admin") return <AdminDialog />;
+  if (which === "bans" && roomId) return <BansDialog key={roomId} roomId={roomId} />;
+  if (which === "audit" && roomId) return <AuditDialog key={roomId} roomId={roomId} />;
+  if (which && typeof which === "object") return <BanDialog {...which} />;
   return null;
-}
-
-/**
- * A modal: Escape or the backdrop closes it, focus starts inside and returns
- * after. Focus goes to `focus` (a selector; `"dialog"` is the dialog itself),
- * else the first field, else the main action.
- */
-function Modal(
-  { title, focus, children }: { title: string; focus?: string; children: ComponentChildren },
-) {
-  const store = useStore();
-  const box = useRef<HTMLDivElement>(null);
-  const close = () => store.dialog.value = null;
-  // Before paint, so the keys typed right after opening land in the first field.
-  useLayoutEffect(() => {
-    const opener = document.activeElement as HTMLElement | null;
-    // The first field, else the main action: not the close button that comes first in the DOM.
-    const first = focus === "dialog" ? box.current : (focus ? [focus] : [])
-      .concat(["input", "button.primary", "button"])
-      .map((selector) => box.current?.querySelector<HTMLElement>(selector))
-      .find((el) => el);
-    first?.focus();
-    // Escape closes the dialog wherever focus is.
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && close();
-    document.addEventListener("keydown", onKey);
-    return () => {
-      document.removeEventListener("keydown", onKey);
-      opener?.focus?.();
-    };
-  }, []);
-  return (
-    <div
-      class="overlay"
-      onMouseDown={(e) => e.target === e.currentTarget && close()}
-    >
-      <div
-        class="modal"
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="modal-title"
-        tabIndex={-1}
-        ref={box}
-      >
-        <header class="modal-head">
-          <h2 id="modal-title">{title}</h2>
-          <button type="button" class="icon-button small" aria-label="Close" onClick={close}>
-            <Icon name="close" />
-          </button>
-        </header>
-        {children}
-      </div>
-    </div>
-  );
 }
 
 function CreateRoomDialog() {
@@ -306,11 +260,26 @@ function BlockButton({ user, onError }: { user: User; onError: (message: string)
 function AccountDialog({ password }: { password: boolean }) {
   return (
     <Modal title="Your account" focus={password ? "#current-password" : "dialog"}>
+      <AdminSection />
       <SessionsSection />
       <PasswordSection />
       <PresenceSection />
       <BlockedSection />
     </Modal>
+  );
+}
+
+/** For administrators: the way to the administration dialog. */
+function AdminSection() {
+  const store = useStore();
+  if (!store.admin.value) return null;
+  return (
+    <section class="admin-link">
+      <p class="muted">You administer this server.</p>
+      <button type="button" class="button" onClick={() => store.dialog.value = "admin"}>
+        Administration
+      </button>
+    </section>
   );
 }
 

@@ -11,7 +11,29 @@ import type { ParleyEvent } from "../shared/events.ts";
 import type { Navigation } from "./navigation.ts";
 import type { StoreCore } from "./store_core.ts";
 import type { StreamEvent } from "./stream.ts";
-import type { Message } from "./types.ts";
+import type { Message, Role } from "./types.ts";
+
+const ROLE_NAMES: Record<Role, string> = {
+  owner: "the owner",
+  moderator: "a moderator",
+  member: "a member",
+};
+
+/** "You were banned from #room: spam", what a removed user is told. */
+function removedTitle(
+  room: string,
+  action: "removed" | "banned",
+  reason?: string | null,
+): string {
+  const what = action === "banned" ? "banned from" : "removed from";
+  return `You were ${what} #${room}` + (reason ? `: ${reason}` : "");
+}
+
+function removedLines(action: "removed" | "banned"): string[] {
+  return action === "banned"
+    ? ["You cannot rejoin it, be invited or post there until the ban ends or is lifted."]
+    : ["A moderator took you out of the room. You may rejoin it if it is public."];
+}
 
 /** Builds the event handlers on the store's core and navigation. */
 export function createLiveEvents(core: StoreCore, nav: Navigation) {
@@ -25,6 +47,7 @@ export function createLiveEvents(core: StoreCore, nav: Navigation) {
     conversations,
     refreshRooms,
     refreshAccount,
+    notify,
   } = core;
   const { openRoom, fillGap, markRead, leaveView } = nav;
 
@@ -60,9 +83,26 @@ export function createLiveEvents(core: StoreCore, nav: Navigation) {
         );
         return;
       case "member": {
-        const { roomId, user, action } = event.data;
+        const { roomId, user, action, role, reason } = event.data;
+        const room = state.value.rooms[roomId];
+        const roleBefore = state.value.members[roomId]?.find((m) => m.id === user.id)?.role;
         update((s) => applyEvent(s, event, Date.now()));
-        if (user.id === me.value?.id && action === "left") leaveView(roomId);
+        if (user.id !== me.value?.id) return;
+        if (action === "left") leaveView(roomId);
+        else if (action === "removed" || action === "banned") {
+          leaveView(roomId);
+          // Said as it happens; a replay after a reload finds the room gone and says nothing.
+          if (room) notify("error", removedTitle(room.name, action, reason), removedLines(action));
+        } else if (action === "role" && room && role && roleBefore && role !== roleBefore) {
+          notify("info", `You are now ${ROLE_NAMES[role]} of #${room.name}`, []);
+        }
+        return;
+      }
+      case "room_deleted": {
+        const room = state.value.rooms[event.data.roomId];
+        update((s) => applyEvent(s, event, Date.now()));
+        leaveView(event.data.roomId);
+        if (room) notify("info", `#${room.name} was deleted`, []);
         return;
       }
       case "room":

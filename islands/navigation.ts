@@ -23,6 +23,7 @@ export function createNavigation(core: StoreCore) {
     currentId,
     problem,
     dialog,
+    editing,
     conversations,
     conversation,
     upsertRoom,
@@ -40,6 +41,7 @@ export function createNavigation(core: StoreCore) {
       history.pushState(null, "", `/rooms/${roomId}`);
     }
     batch(() => {
+      if (editing.value?.roomId !== roomId) editing.value = null;
       currentId.value = roomId;
       problem.value = null;
       dialog.value = null;

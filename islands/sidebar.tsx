@@ -54,7 +54,9 @@ export function Sidebar() {
           <Avatar name={me.username} online />
           <span class="side-me-text">
             <span class="side-me-name">{me.username}</span>
-            <span class="side-me-hint">Account settings</span>
+            <span class="side-me-hint">
+              {store.admin.value ? "Account and administration" : "Account settings"}
+            </span>
           </span>
         </button>
         <button type="button" class="link-button" onClick={() => store.logout()}>Log out</button>
@@ -152,7 +154,8 @@ function RoomItem({ room }: { room: Room }) {
   const online = room.peer ? store.online.value[room.peer.id] ?? false : undefined;
   const last = room.lastMessage;
   const preview = last
-    ? `${last.author.id === store.me.value?.id ? "You" : last.author.username}: ${last.text}`
+    ? `${last.author.id === store.me.value?.id ? "You" : last.author.username}: ` +
+      (last.deleted ? "message deleted" : last.text)
     : room.kind === "direct"
     ? "Say hello"
     : "No messages yet";

@@ -9,6 +9,7 @@ import { withHistory } from "../shared/client_state.ts";
 import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
 import type { Account } from "./account.ts";
 import { api } from "./client_api.ts";
+import type { Moderation } from "./moderation.ts";
 import { HISTORY_PAGE } from "./navigation.ts";
 import type { Outbox } from "./outbox.ts";
 import type { RoomActions } from "./room_actions.ts";
@@ -20,6 +21,7 @@ export function createSlashCommands(
   actions: RoomActions,
   account: Account,
   outbox: Outbox,
+  moderation: Moderation,
 ) {
   const {
     update,
@@ -119,6 +121,34 @@ export function createSlashCommands(
           [],
         );
       }
+      case "edit":
+        return await moderation.editLast(inRoom(roomId), command.text);
+      case "kick": {
+        const id = inGroup(roomId);
+        const member = moderation.memberNamed(id, command.user);
+        await moderation.kick(id, member.id);
+        return notify("info", `Removed ${member.username} from #${roomName(id)}`, []);
+      }
+      case "ban": {
+        const id = inGroup(roomId);
+        await moderation.ban(id, command.user, command.reason, command.minutes);
+        return notify("info", `Banned ${command.user} from #${roomName(id)}`, [
+          command.minutes ? `For ${command.minutes} min.` : "Until the ban is lifted.",
+        ]);
+      }
+      case "unban": {
+        const id = inGroup(roomId);
+        const lifted = await moderation.unbanNamed(id, command.user);
+        return notify("info", `Lifted the ban on ${lifted.user.username}`, []);
+      }
+      case "mod":
+      case "unmod": {
+        const id = inGroup(roomId);
+        const member = moderation.memberNamed(id, command.user);
+        const role = command.kind === "mod" ? "moderator" : "member";
+        await moderation.setRole(id, member.id, role);
+        return notify("info", `${member.username} is now a ${role} of #${roomName(id)}`, []);
+      }
       case "users": {
         await refreshPeople();
         const names = people.value.filter((u) => u.online).map((u) => u.username);
@@ -160,6 +190,23 @@ export function createSlashCommands(
       case "error":
         return notify("error", command.message, []);
     }
+  }
+
+  function inRoom(roomId: string | null): string {
+    if (!roomId) throw new Error("Open a conversation first.");
+    return roomId;
+  }
+
+  function inGroup(roomId: string | null): string {
+    const id = inRoom(roomId);
+    if (rooms.value.find((r) => r.id === id)?.kind !== "group") {
+      throw new Error("That works in rooms, not direct conversations.");
+    }
+    return id;
+  }
+
+  function roomName(roomId: string): string {
+    return rooms.value.find((r) => r.id === roomId)?.name ?? roomId;
   }
 
   return { submit };

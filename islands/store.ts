@@ -7,6 +7,7 @@
  */
 import { createAccount } from "./account.ts";
 import { createLiveEvents } from "./live_events.ts";
+import { createModeration } from "./moderation.ts";
 import { createNavigation } from "./navigation.ts";
 import { createOutbox } from "./outbox.ts";
 import { createRoomActions } from "./room_actions.ts";
@@ -15,7 +16,7 @@ import { createCore } from "./store_core.ts";
 import { connectSharedStream } from "./stream.ts";
 import type { Boot } from "./types.ts";
 
-export type { Conversation, Dialog, Notice, Pending, RoomProblem } from "./store_core.ts";
+export type { Conversation, Dialog, Editing, Notice, Pending, RoomProblem } from "./store_core.ts";
 
 const PEOPLE_REFRESH_MS = 30_000;
 
@@ -27,7 +28,8 @@ export function createStore(boot: Boot) {
   const outbox = createOutbox(core, live.receiveMessage);
   const actions = createRoomActions(core, nav, outbox);
   const account = createAccount(core, actions);
-  const { submit } = createSlashCommands(core, actions, account, outbox);
+  const moderation = createModeration(core);
+  const { submit } = createSlashCommands(core, actions, account, outbox, moderation);
   const { me, status, currentId, stream, refreshRooms, refreshAccount, refreshPeople } = core;
   const { openRoom, goHome, markRead } = nav;
   const { onEvent } = live;
@@ -60,6 +62,7 @@ export function createStore(boot: Boot) {
 
   return {
     me: core.me,
+    admin: core.admin,
     rooms: core.rooms,
     invitations: core.invitations,
     blocked: core.blocked,
@@ -73,6 +76,7 @@ export function createStore(boot: Boot) {
     status: core.status,
     dialog: core.dialog,
     showMembers: core.showMembers,
+    editing: core.editing,
     notices: core.notices,
     unreadTotal: core.unreadTotal,
     conversation: core.conversation,
@@ -92,6 +96,16 @@ export function createStore(boot: Boot) {
     declineInvitation: actions.declineInvitation,
     logout: actions.logout,
     account,
+    moderation,
+    /** Deletes a room for everyone and leaves it here at once. */
+    deleteRoom: async (roomId: string) => {
+      const room = core.state.value.rooms[roomId];
+      await moderation.deleteRoom(roomId);
+      // Unless its `room_deleted` event came first and said so.
+      if (!room || !core.state.value.rooms[roomId]) return;
+      nav.leaveView(roomId);
+      core.notify("info", `#${room.name} was deleted`, []);
+    },
     refreshPeople,
     notify: core.notify,
     dismiss: core.dismiss,

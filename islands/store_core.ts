@@ -60,8 +60,28 @@ export interface Notice {
   lines: string[];
 }
 
-/** Which dialog is open; `password` is the account dialog with the password form focused. */
-export type Dialog = null | "create" | "browse" | "people" | "account" | "password";
+/**
+ * Which dialog is open; `password` is the account dialog with the password
+ * form focused; `bans` and `audit` are about the open room; `ban` asks how
+ * to ban someone from a room.
+ */
+export type Dialog =
+  | null
+  | "create"
+  | "browse"
+  | "people"
+  | "account"
+  | "password"
+  | "bans"
+  | "audit"
+  | "admin"
+  | { kind: "ban"; roomId: string; username: string };
+
+/** The message being edited in place. */
+export interface Editing {
+  roomId: string;
+  seq: number;
+}
 
 /** Why the open conversation cannot be shown. */
 export interface RoomProblem {
@@ -73,6 +93,8 @@ export interface RoomProblem {
 /** Builds the core from what the server rendered into the page. */
 export function createCore(boot: Boot) {
   const me = signal<User | null>(boot.user);
+  /** Whether the user administers the server. */
+  const admin = signal(boot.admin ?? false);
   const state = signal<ClientState>({
     ...withRooms(emptyState(boot.user ?? { id: "", username: "" }), boot.rooms),
     invitations: Object.fromEntries((boot.invitations ?? []).map((i) => [i.roomId, i])),
@@ -96,6 +118,7 @@ export function createCore(boot: Boot) {
   const status = signal<"connecting" | "live" | "reconnecting">("connecting");
   const dialog = signal<Dialog>(null);
   const showMembers = signal(false);
+  const editing = signal<Editing | null>(null);
   const notices = signal<Notice[]>([]);
   const conversations = new Map<string, Conversation>();
   /** The live stream, once started. */
@@ -173,6 +196,7 @@ export function createCore(boot: Boot) {
 
   return {
     me,
+    admin,
     state,
     update,
     rooms,
@@ -188,6 +212,7 @@ export function createCore(boot: Boot) {
     status,
     dialog,
     showMembers,
+    editing,
     notices,
     unreadTotal,
     conversations,

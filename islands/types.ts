@@ -8,11 +8,15 @@
 import type { Invitation, Room, User } from "../shared/api_types.ts";
 
 export type {
+  AdminUser,
+  AuditEntry,
+  Ban,
   Block,
   Invitation,
   Member,
   Message,
   PublicRoom,
+  Role,
   Room,
   SessionInfo,
   User,
@@ -32,6 +36,8 @@ export interface Boot {
   invitations?: Invitation[];
   /** The users the user blocks (signed in only). */
   blocked?: User[];
+  /** Whether the user administers the server (signed in only). */
+  admin?: boolean;
   /** The conversation named by the URL, if any. */
   roomId: string | null;
   /** Which sign-in form to show when signed out. */

@@ -1,11 +1,12 @@
 /**
  * Small pieces the islands share: the store's context, avatars, presence
- * dots, icons, and time formatting.
+ * dots, icons, the modal, the action menu, and time formatting.
  *
  * @module
  */
-import { createContext } from "preact";
-import { useContext } from "preact/hooks";
+import { useSignal } from "@preact/signals";
+import { type ComponentChildren, createContext } from "preact";
+import { useContext, useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import type { Store } from "./store.ts";
 
 /** The store, for every component under the app. */
@@ -78,6 +79,149 @@ export function Icon(
     <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
       <path d={paths[name]} />
     </svg>
+  );
+}
+
+/**
+ * A modal: Escape or the backdrop closes it, focus starts inside and returns
+ * after. Focus goes to `focus` (a selector; `"dialog"` is the dialog itself),
+ * else the first field, else the main action.
+ */
+export function Modal(
+  { title, focus, wide = false, children }: {
+    title: string;
+    focus?: string;
+    wide?: boolean;
+    children: ComponentChildren;
+  },
+) {
+  const store = useStore();
+  const box = useRef<HTMLDivElement>(null);
+  const close = () => store.dialog.value = null;
+  // Before paint, so the keys typed right after opening land in the first field.
+  useLayoutEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    // The first field, else the main action: not the close button that comes first in the DOM.
+    const first = focus === "dialog" ? box.current : (focus ? [focus] : [])
+      .concat(["input", "button.primary", "button"])
+      .map((selector) => box.current?.querySelector<HTMLElement>(selector))
+      .find((el) => el);
+    first?.focus();
+    // Escape closes the dialog wherever focus is.
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && close();
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
+  return (
+    <div
+      class="overlay"
+      onMouseDown={(e) => e.target === e.currentTarget && close()}
+    >
+      <div
+        class={`modal${wide ? " modal-wide" : ""}`}
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="modal-title"
+        tabIndex={-1}
+        ref={box}
+      >
+        <header class="modal-head">
+          <h2 id="modal-title">{title}</h2>
+          <button type="button" class="icon-button small" aria-label="Close" onClick={close}>
+            <Icon name="close" />
+          </button>
+        </header>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+/** One choice of an {@linkcode ActionMenu}. */
+export interface MenuItem {
+  label: string;
+  /** Runs after the menu has closed (and given focus back to its button). */
+  run: () => void;
+  danger?: boolean;
+}
+
+/**
+ * A "more" button that opens a menu: arrow keys, Home and End move, Escape
+ * closes it and gives focus back to the button, Tab leaves it.
+ */
+export function ActionMenu({ label, items }: { label: string; items: MenuItem[] }) {
+  const open = useSignal(false);
+  const wrap = useRef<HTMLSpanElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const close = (refocus: boolean) => {
+    open.value = false;
+    if (refocus) button.current?.focus();
+  };
+  useEffect(() => {
+    if (!open.value) return;
+    wrap.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+    const outside = (e: Event) => {
+      if (!wrap.current?.contains(e.target as Node)) close(false);
+    };
+    document.addEventListener("mousedown", outside);
+    return () => document.removeEventListener("mousedown", outside);
+  }, [open.value]);
+  const onKeyDown = (e: KeyboardEvent) => {
+    const list = [...wrap.current!.querySelectorAll<HTMLElement>("[role=menuitem]")];
+    const at = list.indexOf(document.activeElement as HTMLElement);
+    const move = (to: number) => {
+      e.preventDefault();
+      list[(to + list.length) % list.length]?.focus();
+    };
+    if (e.key === "Escape") {
+      // The menu, not a dialog around it.
+      e.preventDefault();
+      e.stopPropagation();
+      close(true);
+    } else if (e.key === "ArrowDown") move(at + 1);
+    else if (e.key === "ArrowUp") move(at - 1);
+    else if (e.key === "Home") move(0);
+    else if (e.key === "End") move(list.length - 1);
+    else if (e.key === "Tab") close(false);
+  };
+  return (
+    <span class="menu-wrap" ref={wrap}>
+      <button
+        type="button"
+        ref={button}
+        class="icon-button small"
+        aria-label={label}
+        aria-haspopup="menu"
+        aria-expanded={open.value}
+        onClick={() => open.value ? close(true) : open.value = true}
+      >
+        <Icon name="more" />
+      </button>
+      {open.value
+        ? (
+          <div class="menu" role="menu" aria-label={label} onKeyDown={onKeyDown}>
+            {items.map((item) => (
+              <button
+                key={item.label}
+                type="button"
+                role="menuitem"
+                tabIndex={-1}
+                class={item.danger ? "danger" : undefined}
+                onClick={() => {
+                  close(true);
+                  item.run();
+                }}
+              >
+                {item.label}
+              </button>
+            ))}
+          </div>
+        )
+        : null}
+    </span>
   );
 }
 

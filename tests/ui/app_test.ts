@@ -36,7 +36,7 @@ Deno.test({
   name: "[ui] the web app in Chromium",
   ignore: skipBrowser,
   async fn(t) {
-    await using h = await startUi();
+    await using h = await startUi({ admins: ["root"] });
 
     await t.step("register, stay signed in across a reload, log out, log in", async () => {
       const context = await h.browser.newContext();
@@ -353,6 +353,224 @@ Deno.test({
       await subtitle.getByText("1 member · public").waitFor(T);
       assert.deepEqual(roomFetches, [], "the counts came from the member events");
       for (const u of [rita, sam]) await u.context.close();
+    });
+
+    await t.step(
+      "edit with the Up arrow, delete with confirmation, a moderator deletes; seen live",
+      async () => {
+        const amber = await h.user("amber");
+        const basil = await h.user("basil");
+        const roomId = await createRoomViaApi(h, amber.token, "drafts");
+        await call(h.url, `/api/rooms/${roomId}/join`, { token: basil.token, method: "POST" });
+        const a = await h.open(amber.context, `/rooms/${roomId}`);
+        const b = await h.open(basil.context, `/rooms/${roomId}`);
+        for (const page of [a, b]) page.on("dialog", (d) => d.accept());
+        await send(a, "helo wrold");
+        await messageList(b).getByText("helo wrold").waitFor(T);
+
+        // Up in the empty composer edits the last message; Escape cancels, Enter saves.
+        const composer = a.getByLabel("Message", { exact: true });
+        const editor = a.getByLabel("Edit message");
+        await composer.press("ArrowUp");
+        assert.equal(await editor.inputValue(), "helo wrold");
+        await editor.fill("never mind");
+        await editor.press("Escape");
+        await editor.waitFor({ state: "detached", ...T });
+        await messageList(a).getByText("helo wrold").waitFor(T);
+        await a.waitForFunction(() => document.activeElement?.ariaLabel === "Message", null, T);
+        await composer.press("ArrowUp");
+        await editor.fill("hello world");
+        await editor.press("Enter");
+        for (const page of [a, b]) {
+          const row = messageList(page).locator(`li.msg[data-seq="1"]`);
+          await row.locator(".msg-text", { hasText: "hello world" }).waitFor(T);
+          await row.locator(".msg-edited", { hasText: "(edited)" }).waitFor(T);
+          assert.equal(await messageList(page).getByText("helo wrold").count(), 0);
+        }
+        // The other side's sidebar preview has the new text too.
+        await b.locator(`[data-room-id="${roomId}"]`, { hasText: "hello world" }).waitFor(T);
+
+        // /edit replaces the last message as well.
+        await send(b, "frist");
+        await messageList(a).getByText("frist").waitFor(T);
+        await send(b, "/edit first");
+        await messageList(a).locator(`li.msg[data-seq="2"]`, { hasText: "first (edited)" })
+          .waitFor(T);
+        // A member has no actions on someone else's message.
+        assert.equal(
+          await messageList(b).locator(`li.msg[data-seq="1"]`).getByRole("button").count(),
+          0,
+        );
+
+        // Deleting asks first, then both sides show the placeholder and no text.
+        const own = messageList(a).locator(`li.msg[data-seq="1"]`);
+        await own.hover();
+        await own.getByRole("button", { name: /^Options for your message/ }).click();
+        await a.getByRole("menuitem", { name: "Delete" }).click();
+        for (const page of [a, b]) {
+          const row = messageList(page).locator(`li.msg[data-seq="1"]`);
+          await row.getByText("message deleted").waitFor(T);
+          assert.equal(await messageList(page).getByText("hello world").count(), 0);
+        }
+        // The owner may delete someone else's message, not edit it.
+        const theirs = messageList(a).locator(`li.msg[data-seq="2"]`);
+        await theirs.hover();
+        await theirs.getByRole("button", { name: /^Options for basil’s message/ }).click();
+        assert.equal(await a.getByRole("menuitem", { name: "Edit" }).count(), 0);
+        await a.getByRole("menuitem", { name: "Delete" }).click();
+        for (const page of [a, b]) {
+          await messageList(page).locator(`li.msg[data-seq="2"]`).getByText("message deleted")
+            .waitFor(T);
+        }
+        // Nothing of mine left to edit: Up does nothing.
+        await composer.press("ArrowUp");
+        assert.equal(await editor.count(), 0);
+        for (const u of [amber, basil]) await u.context.close();
+      },
+    );
+
+    await t.step(
+      "from the member list: roles, kick and ban with a reason, bans and the audit log",
+      async () => {
+        const cedric = await h.user("cedric");
+        const dora = await h.user("dora");
+        const roomId = await createRoomViaApi(h, cedric.token, "clubhouse");
+        const join = () =>
+          call(h.url, `/api/rooms/${roomId}/join`, { token: dora.token, method: "POST" });
+        assert.equal((await join()).status, 200);
+        const c = await h.open(cedric.context, `/rooms/${roomId}`);
+        const d = await h.open(dora.context, `/rooms/${roomId}`);
+        c.on("dialog", (dialog) => dialog.accept());
+        const doraRow = c.locator(".member", { hasText: "dora" });
+        await c.locator(".member", { hasText: "cedric" }).locator(".tag", { hasText: "owner" })
+          .waitFor(T);
+
+        // Make moderator, then back: the badge follows on both sides.
+        await c.getByRole("button", { name: "Actions for dora" }).click();
+        await c.getByRole("menuitem", { name: "Make moderator" }).click();
+        await doraRow.locator(".tag", { hasText: "moderator" }).waitFor(T);
+        await d.locator(".member", { hasText: "dora" }).locator(".tag", { hasText: "moderator" })
+          .waitFor(T);
+        await d.getByRole("status").filter({ hasText: "You are now a moderator of #clubhouse" })
+          .waitFor(T);
+        // A moderator cannot act on the owner.
+        await d.getByRole("button", { name: "Actions for cedric" }).click();
+        assert.equal(await d.getByRole("menuitem", { name: "Kick" }).count(), 0);
+        await d.keyboard.press("Escape");
+        await c.getByRole("button", { name: "Actions for dora" }).click();
+        await c.getByRole("menuitem", { name: "Remove moderator" }).click();
+        await doraRow.locator(".tag").waitFor({ state: "detached", ...T });
+
+        // Kick, with the keyboard: she is told, and the room leaves her sidebar.
+        await c.getByRole("button", { name: "Actions for dora" }).focus();
+        await c.keyboard.press("Enter");
+        await c.keyboard.press("End");
+        await c.keyboard.press("ArrowUp");
+        assert.equal(await c.evaluate(() => document.activeElement?.textContent), "Kick");
+        await c.keyboard.press("Enter");
+        await d.getByRole("alert").filter({ hasText: "You were removed from #clubhouse" })
+          .waitFor(T);
+        await d.locator(`[data-room-id="${roomId}"]`).waitFor({ state: "detached", ...T });
+        await d.getByRole("heading", { name: "Welcome, dora" }).waitFor(T);
+        await doraRow.waitFor({ state: "detached", ...T });
+
+        // She may rejoin; then a ban with a reason, until lifted.
+        assert.equal((await join()).status, 200);
+        await d.goto(`${h.url}/rooms/${roomId}`);
+        await d.locator("html[data-live]").waitFor(T);
+        await doraRow.waitFor(T);
+        await c.getByRole("button", { name: "Actions for dora" }).click();
+        await c.getByRole("menuitem", { name: "Ban…" }).click();
+        const dialog = c.getByRole("dialog", { name: "Ban dora" });
+        await dialog.getByLabel("Reason (optional)").fill("spamming the lobby");
+        await dialog.getByLabel("Until the ban is lifted").check();
+        await dialog.getByRole("button", { name: "Ban dora" }).click();
+        await dialog.waitFor({ state: "detached", ...T });
+        await d.getByRole("alert").filter({
+          hasText: "You were banned from #clubhouse: spamming the lobby",
+        }).waitFor(T);
+        await d.locator(`[data-room-id="${roomId}"]`).waitFor({ state: "detached", ...T });
+        assert.equal((await join()).body.error.code, "banned");
+
+        // The bans list lifts it.
+        await c.getByRole("button", { name: "Bans" }).click();
+        const bans = c.getByRole("dialog", { name: "Bans in #clubhouse" });
+        await bans.locator("[data-ban-user=dora]", { hasText: "spamming the lobby" }).waitFor(T);
+        await bans.getByRole("button", { name: "Unban dora" }).click();
+        await bans.getByText("No one is banned from #clubhouse.").waitFor(T);
+        await c.keyboard.press("Escape");
+        assert.equal((await join()).status, 200);
+
+        // The audit log has it all, newest first.
+        await c.getByRole("button", { name: "Audit log" }).click();
+        const log = c.getByRole("dialog", { name: "Audit log of #clubhouse" });
+        const what = log.locator(".audit .pick-text > :first-child");
+        await what.first().waitFor(T);
+        assert.deepEqual(
+          await what.allTextContents(),
+          [
+            "cedric lifted the ban on dora",
+            "cedric banned dora",
+            "cedric removed dora",
+            "cedric made dora a member",
+            "cedric made dora a moderator",
+          ],
+        );
+        await log.getByText("Reason: spamming the lobby").waitFor(T);
+        for (const u of [cedric, dora]) await u.context.close();
+      },
+    );
+
+    await t.step("an administrator suspends and lifts from the admin page", async () => {
+      const root = await h.user("root");
+      const eli = await h.user("eli");
+      const e = await h.open(eli.context);
+      const r = await h.open(root.context);
+      await r.getByRole("button", { name: /Account and administration/ }).click();
+      await r.getByRole("button", { name: "Administration", exact: true }).click();
+      const admin = r.getByRole("dialog", { name: "Administration" });
+      const row = admin.locator("[data-account=eli]");
+      await row.getByText("last seen").waitFor(T);
+      await admin.getByRole("button", { name: "Suspend eli" }).click();
+      await admin.getByLabel("Why suspend eli").fill("abusive messages");
+      await row.getByRole("button", { name: "Suspend", exact: true }).click();
+      await row.locator(".tag", { hasText: "suspended" }).waitFor(T);
+      await admin.locator(".audit", { hasText: "root suspended eli" })
+        .getByText("Reason: abusive messages").waitFor(T);
+      // Her sessions end: her page goes to sign-in, and signing in is refused.
+      await e.waitForURL(/\/login$/, T);
+      const login = await call(h.url, "/api/auth/login", {
+        body: { username: "eli", password: "password-123" },
+      });
+      assert.equal(login.body.error.code, "suspended");
+      await admin.getByRole("button", { name: "Lift the suspension of eli" }).click();
+      await row.locator(".tag", { hasText: "suspended" }).waitFor({ state: "detached", ...T });
+      await admin.locator(".audit").first().getByText("root lifted the suspension of eli")
+        .waitFor(T);
+      const again = await call(h.url, "/api/auth/login", {
+        body: { username: "eli", password: "password-123" },
+      });
+      assert.equal(again.status, 200);
+      for (const u of [root, eli]) await u.context.close();
+    });
+
+    await t.step("a deleted room is gone from its members' pages, with a notice", async () => {
+      const faye = await h.user("faye");
+      const gil = await h.user("gil");
+      const roomId = await createRoomViaApi(h, faye.token, "short-lived");
+      await call(h.url, `/api/rooms/${roomId}/join`, { token: gil.token, method: "POST" });
+      const f = await h.open(faye.context, `/rooms/${roomId}`);
+      const g = await h.open(gil.context, `/rooms/${roomId}`);
+      f.on("dialog", (d) => d.accept());
+      await g.locator(".members-panel").getByText("faye").waitFor(T);
+      // Only the owner (or an administrator) is offered it.
+      assert.equal(await g.getByRole("button", { name: "Delete room" }).count(), 0);
+      await f.getByRole("button", { name: "Delete room" }).click();
+      for (const page of [f, g]) {
+        await page.getByRole("status").filter({ hasText: "#short-lived was deleted" }).waitFor(T);
+        await page.locator(`[data-room-id="${roomId}"]`).waitFor({ state: "detached", ...T });
+      }
+      for (const u of [faye, gil]) await u.context.close();
     });
 
     await t.step("unread badges show after being away and clear in the other tab", async () => {

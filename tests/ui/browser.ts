@@ -57,6 +57,8 @@ export interface UiOptions {
   rateLimits?: Partial<Limits>;
   /** A browser to use (and leave open) instead of launching one. */
   browser?: Browser;
+  /** The usernames of the server's administrators. */
+  admins?: string[];
 }
 
 /** Builds the bundle if stale, serves Parley on 127.0.0.1 and launches Chromium. */
@@ -71,6 +73,7 @@ export async function startUi(options: UiOptions = {}): Promise<UiHarness> {
       hostname: "127.0.0.1",
       presenceGraceMs: 500,
       rateLimitsOn: options.rateLimits !== undefined,
+      admins: options.admins ?? [],
       limits: { ...defaultLimits, ...options.rateLimits },
     },
   });
