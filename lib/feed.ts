@@ -303,7 +303,11 @@ export class FeedWriter {
   async #attempt(ops: FeedOp[]): Promise<{ again: FeedOp[]; later: FeedOp[]; error?: unknown }> {
     const now = this.#clock();
     const planned = await Promise.all(
-      ops.map((op) => op.plan(this.#kv, now).then((plan) => ({ plan }), (error) => ({ error }))),
+      // A plan that throws at once is one failed operation, not a failed writer.
+      ops.map((op) =>
+        Promise.resolve().then(() => op.plan(this.#kv, now))
+          .then((plan) => ({ plan }), (error) => ({ error }))
+      ),
     );
     const taken: { op: FeedOp; plan: Plan }[] = [], later: FeedOp[] = [];
     const total = { mutations: 2, bytes: 512, keyBytes: 256, checks: 0, entry: 64 };

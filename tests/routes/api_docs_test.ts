@@ -38,7 +38,9 @@ Deno.test("GET /api/openapi.json lists every route with its schemas", async () =
         assert.ok(content[0].schema, `${method} ${path} schema`);
       }
       if (method === "post" && op.requestBody) {
-        assert.ok(op.requestBody.content["application/json"].schema, `${method} ${path} body`);
+        const content = op.requestBody.content;
+        const schema = (content["application/json"] ?? content["multipart/form-data"]).schema;
+        assert.ok(schema, `${method} ${path} body`);
       }
     }
   }

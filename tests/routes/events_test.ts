@@ -474,7 +474,9 @@ Deno.test("a member whose join is queued just before a message gets it live", as
       () => Promise.resolve({ checks: [], events: [], apply() {}, value: undefined }),
     );
     const joined = rooms.join({ id: dave.id, username: dave.username }, id);
-    const sent = messages.send(id, { id: carol.id, username: carol.username }, "same commit");
+    const sent = messages.send(id, { id: carol.id, username: carol.username }, {
+      text: "same commit",
+    });
     await Promise.all([busy, joined, sent]);
     const message = await s.next("message");
     assert.equal(message.text, "same commit");
