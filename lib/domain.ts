@@ -49,10 +49,19 @@ import { reserveLoginAttempt } from "./login_throttle.ts";
 import { assertMember, joinRoom, leaveRoom, listMembers } from "./members.ts";
 import { setHashConcurrency } from "./password.ts";
 import { RateLimiter } from "./rate_limits.ts";
-import { listMessages, MessageSender } from "./messages.ts";
+import { listMentions } from "./mentions.ts";
+import { MessageSender, readHistory } from "./messages.ts";
+import { react } from "./reactions.ts";
 import { defaultPresenceOptions, listUsersWithPresence, Presence } from "./presence.ts";
 import { markRead } from "./read_markers.ts";
-import { createRoom, getRoomView, listPublicRooms, listRoomsOf, unreadTotal } from "./rooms.ts";
+import {
+  createRoom,
+  getRoomView,
+  listPublicRooms,
+  listRoomsOf,
+  setRoomSettings,
+  unreadTotal,
+} from "./rooms.ts";
 import { SessionCache, type SignedIn } from "./session_cache.ts";
 import { getUsers, type User } from "./accounts.ts";
 import { memberKey } from "./keys.ts";
@@ -246,6 +255,10 @@ export function createDomain(deps: Deps) {
         return await listAudit(kv, roomId, page);
       },
       delete: (user: User, roomId: string) => deleteRoom(feed, actor(user), roomId),
+      async settings(user: User, roomId: string, settings: { muted: boolean }) {
+        await setRoomSettings(feed, user.id, roomId, settings);
+        return await getRoomView(kv, roomId, user.id);
+      },
       ...bind(feed, { join: joinRoom, leave: leaveRoom }),
       ...bind(kv, {
         view: getRoomView,
@@ -280,17 +293,32 @@ export function createDomain(deps: Deps) {
       send(
         roomId: string,
         author: User,
-        body: { text: string; clientId?: string; attachments?: string[] },
+        body: { text: string; clientId?: string; attachments?: string[]; replyTo?: number },
       ) {
         filter.check(body.text);
         limiter.takeHere("messages", author.id);
-        return sender.send(roomId, author, body.text, body.clientId, body.attachments);
+        return sender.send(
+          roomId,
+          author,
+          body.text,
+          body.clientId,
+          body.attachments,
+          body.replyTo,
+        );
       },
+      /** Adds or takes back a reaction; reactions count against a bucket here, like messages. */
+      react(user: User, roomId: string, seq: number, emoji: string, add: boolean) {
+        limiter.takeHere("reactions", user.id);
+        return react(feed, user, roomId, seq, emoji, add);
+      },
+      history: (userId: string, roomId: string, page: Parameters<typeof readHistory>[3]) =>
+        readHistory(kv, userId, roomId, page),
+      mentions: (userId: string, page: { limit: number; before?: string }) =>
+        listMentions(kv, userId, page),
       edit: (author: User, roomId: string, seq: number, text: string) =>
         editMessage(feed, filter, author, roomId, seq, text),
       delete: (user: User, roomId: string, seq: number) =>
         deleteMessage(feed, user, roomId, seq, isAdmin(user)),
-      ...bind(kv, { history: listMessages }),
     },
     readMarkers: bind(feed, { mark: markRead }),
     typing: {

@@ -24,7 +24,7 @@ export function memberPayload(e: Of<"member">): EventData<"member"> {
 
 /** A `read` event's payload. */
 export function readPayload(e: Of<"read">): EventData<"read"> {
-  return { roomId: e.roomId, seq: e.seq };
+  return { roomId: e.roomId, seq: e.seq, mentions: e.mentions };
 }
 
 /** A `presence` event's payload. */
@@ -45,4 +45,10 @@ export function invitePayload(e: Of<"invite">): EventData<"invite"> {
 /** A `block` event's payload. */
 export function blockPayload(e: Of<"block">): EventData<"block"> {
   return { user: e.user, blocked: e.blocked };
+}
+
+/** A `reaction` event's payload. */
+export function reactionPayload(e: Of<"reaction">): EventData<"reaction"> {
+  const { roomId, seq, emoji, userId, added, count } = e;
+  return { roomId, seq, emoji, userId, added, count };
 }

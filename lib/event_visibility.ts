@@ -41,6 +41,7 @@ export function sees(event: FeedEvent, viewer: Viewer, subjectRooms: string[] = 
       return event.user.id !== viewer.id && subjectRooms.some((r) => viewer.inRoom(r)) &&
         !viewer.blocks(event.user.id);
     case "message_update":
+    case "reaction":
       return viewer.inRoom(event.roomId);
     case "room_deleted":
       return event.userIds.includes(viewer.id) || viewer.inRoom(event.roomId);

@@ -42,9 +42,18 @@ export type FeedEvent =
     reason?: string | null;
   }
   | { type: "message_update"; roomId: string; message: Message }
+  | {
+    type: "reaction";
+    roomId: string;
+    seq: number;
+    emoji: string;
+    userId: string;
+    added: boolean;
+    count: number;
+  }
   | { type: "room_deleted"; roomId: string; userIds: string[] }
   | { type: "room"; roomId: string; userIds: string[] }
-  | { type: "read"; userId: string; roomId: string; seq: number }
+  | { type: "read"; userId: string; roomId: string; seq: number; mentions: number }
   | { type: "typing"; roomId: string; user: User }
   | { type: "presence"; user: User; online: boolean; lastSeen: number }
   | {

@@ -19,6 +19,7 @@ import {
   invitePayload,
   memberPayload,
   presencePayload,
+  reactionPayload,
   readPayload,
   typingPayload,
 } from "./event_payloads.ts";
@@ -319,6 +320,12 @@ export class Hub {
         }
         return;
       }
+      case "reaction":
+        to(
+          this.#index.usersIn(event.roomId),
+          encodeEvent("reaction", id(first), reactionPayload(event)),
+        );
+        return;
       case "message_update":
         to(
           this.#index.usersIn(event.roomId),

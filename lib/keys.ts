@@ -195,3 +195,38 @@ export const auditRoomPrefix = (roomId: string) => ["audit", "room", roomId] as 
 
 /** Prefix of the server's audit log. */
 export const auditAllPrefix = () => ["audit", "all", ""] as const;
+
+/** `["reactions", roomId, seq, emoji, userId]` → when `userId` reacted so. */
+export const reactionKey = (roomId: string, seq: number, emoji: string, userId: string) =>
+  ["reactions", roomId, seq, emoji, userId] as const;
+
+/** Prefix of one message's reactions of one kind. */
+export const reactionsPrefix = (roomId: string, seq: number, emoji: string) =>
+  ["reactions", roomId, seq, emoji] as const;
+
+/** `["user_reactions", userId, roomId, seq, emoji]` → `true`: what one user reacted, by room and seq. */
+export const userReactionKey = (userId: string, roomId: string, seq: number, emoji: string) =>
+  ["user_reactions", userId, roomId, seq, emoji] as const;
+
+/** Prefix of one user's reactions in one room. */
+export const userReactionsPrefix = (userId: string, roomId: string) =>
+  ["user_reactions", userId, roomId] as const;
+
+/** `["mentions", userId, roomId, seq]` → when; unread mentions are those past the read marker. */
+export const mentionKey = (userId: string, roomId: string, seq: number) =>
+  ["mentions", userId, roomId, seq] as const;
+
+/** Prefix of one user's mentions in one room. */
+export const mentionsPrefix = (userId: string, roomId: string) =>
+  ["mentions", userId, roomId] as const;
+
+/** `["mention_feed", userId, at, roomId, seq]` → `true`; one user's mentions across rooms, by time. */
+export const mentionFeedKey = (userId: string, at: number, roomId: string, seq: number) =>
+  ["mention_feed", userId, at, roomId, seq] as const;
+
+/** Prefix of one user's mention feed. */
+export const mentionFeedPrefix = (userId: string) => ["mention_feed", userId] as const;
+
+/** `["room_settings", userId, roomId]` → one member's settings of a room (muted). */
+export const roomSettingsKey = (userId: string, roomId: string) =>
+  ["room_settings", userId, roomId] as const;

@@ -5,7 +5,8 @@
  * @module
  */
 import type { User } from "./accounts.ts";
-import type { Message } from "../shared/api_types.ts";
+import type { Message, ReplyQuote } from "../shared/api_types.ts";
+import { MENTION, QUOTE_MAX } from "../shared/limits.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
 import { domainOf, keySize, planLimits } from "./feed.ts";
@@ -16,6 +17,7 @@ import {
   type StoredAttachment,
 } from "./attachments.ts";
 import { rejoinPlan } from "./members.ts";
+import { markOwnReactions } from "./reactions.ts";
 import { bannedAmong } from "./moderation.ts";
 import type { StoredRoom } from "./rooms.ts";
 import { getManyChunked } from "./get_many.ts";
@@ -24,11 +26,14 @@ import {
   blockKey,
   clientIdKey,
   memberKey,
+  mentionFeedKey,
+  mentionKey,
   messageKey,
   messagesPrefix,
   readMarkerKey,
   roomHeadKey,
   roomKey,
+  usernameKey,
 } from "./keys.ts";
 
 /** A message, exactly as the API and the event stream carry it. */
@@ -53,6 +58,8 @@ interface SendItem {
   clientId?: string;
   /** Ids of attachments the author uploaded to this room. */
   attachmentIds: string[];
+  /** The seq of the message this one answers. */
+  replyTo?: number;
   resolve(result: SendResult): void;
   reject(error: unknown): void;
 }
@@ -94,11 +101,12 @@ export class MessageSender {
     text: string,
     clientId?: string,
     attachmentIds: string[] = [],
+    replyTo?: number,
   ): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       let queue = this.#queues.get(roomId);
       if (!queue) this.#queues.set(roomId, queue = { items: [], busy: false });
-      queue.items.push({ author, text, clientId, attachmentIds, resolve, reject });
+      queue.items.push({ author, text, clientId, attachmentIds, replyTo, resolve, reject });
       if (!queue.busy) this.#submit(roomId);
     });
   }
@@ -203,6 +211,8 @@ async function planSends(
   );
   const attachedNow = new Map<number, StoredAttachment[]>();
   const takenInBatch = new Set<string>();
+  const replied = await quotesFor(kv, roomId, items);
+  const mentioned = await mentionsIn(kv, roomId, items);
 
   const results: (SendResult | ApiError)[] = [];
   const fresh: Message[] = [];
@@ -238,7 +248,17 @@ async function planSends(
       );
       continue;
     }
+    const quote = item.replyTo !== undefined ? replied.get(item.replyTo) : undefined;
+    if (item.replyTo !== undefined && !quote) {
+      results.push(
+        new ApiError(Errors.invalidInput, { replyTo: item.replyTo }, {
+          message: `There is no message ${item.replyTo} in this room to reply to.`,
+        }),
+      );
+      continue;
+    }
     for (const id of item.attachmentIds) takenInBatch.add(id);
+    const mentions = (mentioned.get(item) ?? []).filter((id) => id !== item.author.id);
     const message: Message = {
       id: newId(),
       roomId,
@@ -248,6 +268,8 @@ async function planSends(
       createdAt: now,
       ...(item.clientId ? { clientId: item.clientId } : {}),
       ...(attached.length ? { attachments: attached.map((a) => publicAttachment(a!)) } : {}),
+      ...(quote ? { replyTo: quote } : {}),
+      ...(mentions.length ? { mentions } : {}),
     };
     if (attached.length) attachedNow.set(message.seq, attached as StoredAttachment[]);
     if (tag) inBatch.set(tag, message);
@@ -269,6 +291,12 @@ async function planSends(
     apply(op) {
       back?.apply(op);
       for (const [s, list] of attachedNow) attachWrites(op, list, s);
+      for (const m of fresh) {
+        for (const userId of m.mentions ?? []) {
+          op.set(mentionKey(userId, roomId, m.seq), m.createdAt);
+          op.set(mentionFeedKey(userId, m.createdAt, roomId, m.seq), true);
+        }
+      }
       for (const m of fresh) {
         op.set(messageKey(roomId, m.seq), m);
         if (m.clientId) op.set(clientIdKey(roomId, m.author.id, m.clientId), m.seq);
@@ -309,6 +337,48 @@ async function directState(kv: Deno.Kv, room: StoredRoom, authors: string[]) {
     blockedBy: new Set(authors.filter((_, i) => blocks[i] !== null)),
     away: peers.find((_, i) => memberships[i] === null) ?? null,
   };
+}
+
+/** The quotes of the messages the items reply to, by seq; none for a seq with no message. */
+async function quotesFor(
+  kv: Deno.Kv,
+  roomId: string,
+  items: SendItem[],
+): Promise<Map<number, ReplyQuote>> {
+  const seqs = [...new Set(items.flatMap((i) => i.replyTo !== undefined ? [i.replyTo] : []))];
+  const found = await getManyChunked<Message>(kv, seqs.map((s) => messageKey(roomId, s)));
+  return new Map(found.flatMap((m) => m ? [[m.seq, quoteOf(m)] as const] : []));
+}
+
+/** The short quote of a message: its author and the start of its text, or that it is deleted. */
+export function quoteOf(m: Message): ReplyQuote {
+  return m.deleted
+    ? { seq: m.seq, author: m.author, text: "", deleted: true }
+    : { seq: m.seq, author: m.author, text: m.text.slice(0, QUOTE_MAX) };
+}
+
+/** The members each item's text mentions with @username (non-members are plain text). */
+async function mentionsIn(
+  kv: Deno.Kv,
+  roomId: string,
+  items: SendItem[],
+): Promise<Map<SendItem, string[]>> {
+  const names = new Map<SendItem, string[]>();
+  for (const item of items) {
+    const found = [...item.text.matchAll(MENTION)].map((m) => m[1].toLowerCase());
+    if (found.length) names.set(item, [...new Set(found)].slice(0, 50));
+  }
+  const all = [...new Set([...names.values()].flat())];
+  if (!all.length) return new Map();
+  const ids = await getManyChunked<string>(kv, all.map((n) => usernameKey(n)));
+  const known = all.flatMap((n, i) => ids[i] ? [[n, ids[i]!] as const] : []);
+  const members = await getManyChunked<unknown>(kv, known.map(([, id]) => memberKey(roomId, id)));
+  const byName = new Map(known.filter((_, i) => members[i] !== null));
+  return new Map(
+    [...names].map((
+      [item, list],
+    ) => [item, list.flatMap((n) => byName.has(n) ? [byName.get(n)!] : [])]),
+  );
 }
 
 /** The stored messages of the items' client ids that were sent before, by author and client id. */
@@ -370,6 +440,27 @@ export async function listMessages(
   if (hasMore) messages.pop();
   if (!forward) messages.reverse();
   return { messages, hasMore };
+}
+
+/**
+ * A page of history as `userId` reads it: each quote of a replied-to message
+ * as that message is now (edited, or deleted), and the reader's own
+ * reactions marked.
+ */
+export async function readHistory(
+  kv: Deno.Kv,
+  userId: string,
+  roomId: string,
+  options: { before?: number; after?: number; limit: number },
+): Promise<HistoryPage> {
+  const page = await listMessages(kv, roomId, options);
+  const quoted = [...new Set(page.messages.flatMap((m) => m.replyTo ? [m.replyTo.seq] : []))];
+  const originals = await getManyChunked<Message>(kv, quoted.map((s) => messageKey(roomId, s)));
+  const now = new Map(originals.flatMap((m) => m ? [[m.seq, quoteOf(m)] as const] : []));
+  const fresh = page.messages.map((m) =>
+    m.replyTo && now.has(m.replyTo.seq) ? { ...m, replyTo: now.get(m.replyTo.seq)! } : m
+  );
+  return { ...page, messages: await markOwnReactions(kv, userId, roomId, fresh) };
 }
 
 /** Reads the messages of a room with seq from `from` to `to`, in order. */

@@ -33,6 +33,8 @@ export interface Limits {
   registrations: Limit;
   /** File uploads per user (KV). */
   uploads: Limit;
+  /** Reactions added or taken back per user (in memory, like messages). */
+  reactions: Limit;
 }
 
 const UNITS: Record<string, number> = { s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -66,6 +68,7 @@ export const defaultLimits: Limits = {
   typing: parseLimit("30/min:1"),
   registrations: parseLimit("5/h"),
   uploads: parseLimit("60/h:20"),
+  reactions: parseLimit("5/s:30"),
 };
 
 /**

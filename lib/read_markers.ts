@@ -5,7 +5,7 @@
  * @module
  */
 import { type FeedWriter, noChange, type Op } from "./feed.ts";
-import { readMarkerKey } from "./keys.ts";
+import { mentionsPrefix, readMarkerKey } from "./keys.ts";
 import type { RoomHead } from "./messages.ts";
 
 /**
@@ -23,9 +23,10 @@ export function markRead(
   // marker is announced twice.
   return feed.run(null, async (kv): Promise<Op<void>> => {
     if (seq <= await readMarker(kv, userId, roomId)) return noChange(undefined);
+    const mentions = await unreadMentions(kv, userId, roomId, seq);
     return {
       checks: [],
-      events: [{ type: "read", userId, roomId, seq }],
+      events: [{ type: "read", userId, roomId, seq, mentions }],
       apply: (op) => void op.max(readMarkerKey(userId, roomId), BigInt(seq)),
       value: undefined,
     };
@@ -41,4 +42,17 @@ export async function readMarker(kv: Deno.Kv, userId: string, roomId: string): P
 /** A room's unread count for a reader: its head seq past their marker. */
 export function unreadCount(head: RoomHead, read: Deno.KvU64 | null): number {
   return Math.max(0, head.seq - (read ? Number(read.value) : 0));
+}
+
+/** How many messages of a room mention `userId` past seq `after`: one list read. */
+export async function unreadMentions(
+  kv: Deno.Kv,
+  userId: string,
+  roomId: string,
+  after: number,
+): Promise<number> {
+  const prefix = mentionsPrefix(userId, roomId);
+  let n = 0;
+  for await (const _ of kv.list({ start: [...prefix, after + 1], end: [...prefix, Infinity] })) n++;
+  return n;
 }

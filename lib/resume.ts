@@ -8,7 +8,13 @@
  * @module
  */
 import { formatEventId, parseEventId } from "./event_ids.ts";
-import { blockPayload, invitePayload, memberPayload, readPayload } from "./event_payloads.ts";
+import {
+  blockPayload,
+  invitePayload,
+  memberPayload,
+  reactionPayload,
+  readPayload,
+} from "./event_payloads.ts";
 import { isReplayed, sees, type Viewer } from "./event_visibility.ts";
 import { comparePositions, eventSpan, type LogPosition, readLog } from "./feed.ts";
 import { logFloorKey } from "./keys.ts";
@@ -109,6 +115,8 @@ async function render(
       return [encodeEvent("read", id(first), readPayload(event))];
     case "message_update":
       return [encodeEvent("message_update", id(first), event.message)];
+    case "reaction":
+      return [encodeEvent("reaction", id(first), reactionPayload(event))];
     case "room_deleted":
       return [encodeEvent("room_deleted", id(first), { roomId: event.roomId })];
     case "invite":

@@ -21,10 +21,11 @@ import {
   readMarkerKey,
   roomHeadKey,
   roomKey,
+  roomSettingsKey,
 } from "./keys.ts";
 import type { StoredMember } from "./members.ts";
 import type { Message, RoomHead } from "./messages.ts";
-import { unreadCount } from "./read_markers.ts";
+import { unreadCount, unreadMentions } from "./read_markers.ts";
 import { CAPACITY_DEFAULT } from "../shared/limits.ts";
 
 /** A room as stored. */
@@ -49,6 +50,10 @@ export interface RoomView extends Omit<StoredRoom, "peers"> {
   lastMessage: Message | null;
   lastActivityAt: number;
   unread: number;
+  /** Unread messages that mention the viewer. */
+  mentions: number;
+  /** The viewer muted it. */
+  muted: boolean;
   /** In a direct conversation: the other user. Its `name` is their username. */
   peer?: User;
 }
@@ -115,32 +120,38 @@ async function readRoomView(
   userId: string,
   membersOnly: boolean,
 ): Promise<RoomView | null> {
-  const [room, head, read, member] = await kv.getMany<
-    [StoredRoom, RoomHead, Deno.KvU64, StoredMember]
+  const [room, head, read, member, settings] = await kv.getMany<
+    [StoredRoom, RoomHead, Deno.KvU64, StoredMember, { muted: boolean }]
   >([
     roomKey(roomId),
     roomHeadKey(roomId),
     readMarkerKey(userId, roomId),
     memberKey(roomId, userId),
+    roomSettingsKey(userId, roomId),
   ]);
   if (!room.value || !head.value || room.value.deleted || (membersOnly && !member.value)) {
     return null;
   }
-  return roomView(room.value, head.value, unreadCount(head.value, read.value), userId);
+  const own = await ownView(kv, userId, roomId, read.value, settings.value);
+  return roomView(room.value, head.value, unreadCount(head.value, read.value), userId, own);
 }
 
 /** A user's rooms and direct conversations, most recent activity first. */
 export async function listRoomsOf(kv: Deno.Kv, userId: string): Promise<RoomView[]> {
   const ids = await roomIdsOf(kv, userId);
-  const [rooms, heads, reads] = await Promise.all([
+  const [rooms, heads, reads, settings] = await Promise.all([
     getManyChunked<StoredRoom>(kv, ids.map(roomKey)),
     getManyChunked<RoomHead>(kv, ids.map(roomHeadKey)),
     getManyChunked<Deno.KvU64>(kv, ids.map((id) => readMarkerKey(userId, id))),
+    getManyChunked<{ muted: boolean }>(kv, ids.map((id) => roomSettingsKey(userId, id))),
   ]);
+  const own = await Promise.all(
+    ids.map((id, i) => ownView(kv, userId, id, reads[i], settings[i])),
+  );
   return ids.flatMap((_, i) => {
     const room = rooms[i], head = heads[i];
     return room && head && !room.deleted
-      ? [roomView(room, head, unreadCount(head, reads[i]), userId)]
+      ? [roomView(room, head, unreadCount(head, reads[i]), userId, own[i])]
       : [];
   }).sort((a, b) => b.lastActivityAt - a.lastActivityAt);
 }
@@ -178,6 +189,7 @@ export function roomView(
   head: RoomHead,
   unreadCount: number,
   userId: string,
+  own: { mentions: number; muted: boolean } = { mentions: 0, muted: false },
 ): RoomView {
   const { peers, ...rest } = room;
   const peer = peers?.find((p) => p.id !== userId);
@@ -188,5 +200,41 @@ export function roomView(
     lastMessage: head.lastMessage,
     lastActivityAt: head.lastActivityAt,
     unread: unreadCount,
+    mentions: own.mentions,
+    muted: own.muted,
   };
+}
+
+/** A member's own view of a room: unread mentions past their marker, and whether they muted it. */
+async function ownView(
+  kv: Deno.Kv,
+  userId: string,
+  roomId: string,
+  read: Deno.KvU64 | null,
+  settings: { muted: boolean } | null,
+) {
+  const marker = read ? Number(read.value) : 0;
+  return {
+    mentions: await unreadMentions(kv, userId, roomId, marker),
+    muted: settings?.muted ?? false,
+  };
+}
+
+/** Mutes or unmutes a room for one member; their other clients get the room as it now is. */
+export function setRoomSettings(
+  feed: FeedWriter,
+  userId: string,
+  roomId: string,
+  settings: { muted: boolean },
+): Promise<void> {
+  return feed.run(null, async (kv): Promise<Op<void>> => {
+    const member = await kv.get(memberKey(roomId, userId));
+    if (!member.value) throw new ApiError(Errors.notMember);
+    return {
+      checks: [],
+      events: [{ type: "room", roomId, userIds: [userId] }],
+      apply: (op) => void op.set(roomSettingsKey(userId, roomId), settings),
+      value: undefined,
+    };
+  });
 }

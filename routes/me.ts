@@ -15,6 +15,8 @@ import {
   BlockBody,
   BlockList,
   BlockSchema,
+  MentionSchema,
+  MentionsQuery,
   MeResult,
   MeUpdateBody,
   PasswordChangeBody,
@@ -116,6 +118,22 @@ const unblock = createRoute({
   responses: { 204: { description: "Unblocked" }, ...errors(400, 401, 403) },
 });
 
+const mentions = createRoute({
+  method: "get",
+  path: "/me/mentions",
+  tags,
+  security,
+  summary: "Messages that mention you, newest first, across your rooms",
+  request: { query: MentionsQuery },
+  responses: {
+    200: json(
+      z.object({ mentions: z.array(MentionSchema), next: z.string().nullable() }),
+      "A page of mentions",
+    ),
+    ...errors(400, 401),
+  },
+});
+
 /** The `/me` routes. */
 export function meRoutes(s: Services) {
   const app = newRouter();
@@ -165,6 +183,10 @@ export function meRoutes(s: Services) {
     const { current, new: next } = c.req.valid("json");
     await s.accounts.changePassword(c.var.user, current, next, c.var.session.id);
     return c.body(null, 204);
+  });
+
+  app.openapi(mentions, async (c) => {
+    return c.json(await s.messages.mentions(c.var.user.id, c.req.valid("query")), 200);
   });
 
   app.openapi(blocks, async (c) => c.json({ blocks: await s.blocks.list(c.var.user.id) }, 200));

@@ -13,6 +13,7 @@ import {
   HistoryQuery,
   MessageParams,
   MessageResult,
+  ReactionParams,
   RoomParams,
   SendBody,
 } from "../shared/schemas.ts";
@@ -40,6 +41,21 @@ const edit = createRoute({
   request: { params: MessageParams, ...jsonBody(EditBody) },
   responses: { 200: json(MessageResult, "Edited"), ...errors(400, 401, 403, 404, 422) },
 });
+
+const reactionRoute = (method: "put" | "delete") =>
+  createRoute({
+    method,
+    path: "/rooms/{id}/messages/{seq}/reactions/{emoji}",
+    tags: ["Messages"],
+    security: signedIn,
+    summary: method === "put"
+      ? "React to a message with one emoji (members; twice is harmless)"
+      : "Take your reaction back",
+    description: "Members get a `reaction` event with the new count. At most 20 different " +
+      "reactions a message (409).",
+    request: { params: ReactionParams },
+    responses: { 204: { description: "Done" }, ...errors(400, 401, 403, 404, 409, 429) },
+  });
 
 const remove = createRoute({
   method: "delete",
@@ -87,10 +103,18 @@ export function messageRoutes(s: Services) {
     return c.body(null, 204);
   });
 
+  for (const method of ["put", "delete"] as const) {
+    app.openapi(reactionRoute(method), async (c) => {
+      const { id, seq, emoji } = c.req.valid("param");
+      await s.messages.react(c.var.user, id, seq, emoji, method === "put");
+      return c.body(null, 204);
+    });
+  }
+
   app.openapi(history, async (c) => {
     const { id } = c.req.valid("param");
     await s.rooms.assertMember(id, c.var.user.id);
-    return c.json(await s.messages.history(id, c.req.valid("query")), 200);
+    return c.json(await s.messages.history(c.var.user.id, id, c.req.valid("query")), 200);
   });
 
   return app;

@@ -52,6 +52,7 @@ async function appPage(c: Context<AppEnv>, s: Services, roomId: string | null) {
     invitations,
     blocked,
     admin: s.admin.isAdmin(user),
+    maxUploadBytes: s.attachments.limits.maxBytes,
     roomId,
     auth: "login",
     next: "/",

@@ -20,6 +20,7 @@ import {
   RoomList,
   RoomParams,
   RoomResult,
+  RoomSettingsBody,
 } from "../shared/schemas.ts";
 
 const tags = ["Rooms"];
@@ -137,6 +138,16 @@ const typing = createRoute({
   responses: { 204: { description: "Sent" }, ...errors(401, 403, 404) },
 });
 
+const settings = createRoute({
+  method: "put",
+  path: "/rooms/{id}/settings",
+  tags,
+  security,
+  summary: "Your settings of a room: muted rooms count unread but do not notify",
+  request: { params: RoomParams, ...jsonBody(RoomSettingsBody) },
+  responses: { 200: json(RoomResult, "The room as you now see it"), ...errors(400, 401, 403, 404) },
+});
+
 /** The room routes. */
 export function roomRoutes(s: Services) {
   const app = newRouter();
@@ -201,6 +212,11 @@ export function roomRoutes(s: Services) {
     }
     await s.readMarkers.mark(c.var.user.id, id, seq);
     return c.json({ room: await s.rooms.view(id, c.var.user.id) }, 200);
+  });
+
+  app.openapi(settings, async (c) => {
+    const room = await s.rooms.settings(c.var.user, c.req.valid("param").id, c.req.valid("json"));
+    return c.json({ room }, 200);
   });
 
   app.openapi(typing, async (c) => {

@@ -17,6 +17,7 @@ import type {
   MemberSchema,
   MessageSchema,
   PublicRoomSchema,
+  ReplyQuoteSchema,
   RoleSchema,
   RoomSchema,
   SessionSchema,
@@ -52,3 +53,5 @@ export type AdminUser = z.infer<typeof AdminUserSchema>;
 export type Role = z.infer<typeof RoleSchema>;
 /** A file attached to a message. */
 export type Attachment = z.infer<typeof AttachmentSchema>;
+/** The quote of the message a reply answers. */
+export type ReplyQuote = z.infer<typeof ReplyQuoteSchema>;

@@ -9,6 +9,7 @@
  */
 import type { Invitation, Member, Message, Room, User } from "./api_types.ts";
 import type { ParleyEvent } from "./events.ts";
+import { QUOTE_MAX } from "./limits.ts";
 
 /** How long a typing indicator shows after its last signal. */
 export const TYPING_SHOWN_MS = 6_000;
@@ -103,8 +104,11 @@ export function applyEvent(state: ClientState, event: ParleyEvent, now: number):
     case "read": {
       const room = state.rooms[event.data.roomId];
       if (!room) return state;
-      return withRoom(state, { ...room, unread: Math.max(0, room.lastSeq - event.data.seq) });
+      const unread = Math.max(0, room.lastSeq - event.data.seq);
+      return withRoom(state, { ...room, unread, mentions: event.data.mentions });
     }
+    case "reaction":
+      return applyReaction(state, event.data);
     case "presence": {
       const { userId, online } = event.data;
       const members = mapValues(
@@ -157,6 +161,7 @@ function applyMessage(state: ClientState, m: Message): ClientState {
       lastMessage: m,
       lastActivityAt: Math.max(room.lastActivityAt, m.createdAt),
       unread: mine ? 0 : room.unread + (m.seq - room.lastSeq),
+      mentions: mine ? 0 : room.mentions + (m.mentions?.includes(state.me.id) ? 1 : 0),
     });
   }
   const conv = next.conversations[m.roomId];
@@ -168,15 +173,63 @@ function applyMessage(state: ClientState, m: Message): ClientState {
   return { ...next, conversations: { ...next.conversations, [m.roomId]: updated } };
 }
 
-/** An edited or deleted message replaces the one with its seq, wherever it shows. */
+/**
+ * An edited or deleted message replaces the one with its seq, wherever it
+ * shows, keeping which reactions are the reader's; quotes of it change too.
+ */
 function applyUpdate(state: ClientState, m: Message): ClientState {
   let next = state;
   const room = state.rooms[m.roomId];
   if (room?.lastMessage?.seq === m.seq) next = withRoom(next, { ...room, lastMessage: m });
   const conv = next.conversations[m.roomId];
-  if (!conv?.messages.some((x) => x.seq === m.seq)) return next;
-  const messages = conv.messages.map((x) => x.seq === m.seq ? m : x);
+  if (!conv) return next;
+  const quote = quoteOf(m);
+  const messages = conv.messages.map((x) => {
+    if (x.seq === m.seq) return keepOwnReactions(m, x);
+    return x.replyTo?.seq === m.seq ? { ...x, replyTo: quote } : x;
+  });
   return { ...next, conversations: { ...next.conversations, [m.roomId]: { ...conv, messages } } };
+}
+
+/** The short quote a reply shows of `m`: its author and the start of its text, or deleted. */
+export function quoteOf(m: Message): NonNullable<Message["replyTo"]> {
+  return m.deleted
+    ? { seq: m.seq, author: m.author, text: "", deleted: true }
+    : { seq: m.seq, author: m.author, text: m.text.slice(0, QUOTE_MAX) };
+}
+
+function keepOwnReactions(m: Message, before: Message): Message {
+  if (!m.reactions?.length) return m;
+  const mine = new Set(before.reactions?.filter((r) => r.me).map((r) => r.emoji));
+  return { ...m, reactions: m.reactions.map((r) => ({ ...r, me: mine.has(r.emoji) })) };
+}
+
+/** A reaction moves a message's count (and marks the reader's own). */
+function applyReaction(
+  state: ClientState,
+  r: { roomId: string; seq: number; emoji: string; userId: string; added: boolean; count: number },
+): ClientState {
+  const mine = r.userId === state.me.id;
+  const change = (m: Message, withMe: boolean): Message => {
+    const others = (m.reactions ?? []).filter((x) => x.emoji !== r.emoji);
+    const old = m.reactions?.find((x) => x.emoji === r.emoji);
+    const me = mine ? r.added : old?.me ?? false;
+    const entry = withMe
+      ? { emoji: r.emoji, count: r.count, me }
+      : { emoji: r.emoji, count: r.count };
+    const reactions = r.count ? [...others, entry] : others;
+    const { reactions: _, ...rest } = m;
+    return reactions.length ? { ...rest, reactions } : rest;
+  };
+  let next = state;
+  const room = state.rooms[r.roomId];
+  if (room?.lastMessage?.seq === r.seq) {
+    next = withRoom(next, { ...room, lastMessage: change(room.lastMessage, false) });
+  }
+  const conv = next.conversations[r.roomId];
+  if (!conv?.messages.some((m) => m.seq === r.seq)) return next;
+  const messages = conv.messages.map((m) => m.seq === r.seq ? change(m, true) : m);
+  return { ...next, conversations: { ...next.conversations, [r.roomId]: { ...conv, messages } } };
 }
 
 /** The state with a room replaced. */

@@ -19,6 +19,7 @@ export const EVENT_NAMES = [
   "invite",
   "block",
   "message_update",
+  "reaction",
   "room_deleted",
 ] as const;
 

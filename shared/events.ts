@@ -52,7 +52,16 @@ export const eventSchemas = {
   read: z.object({
     roomId: RoomIdField,
     seq: z.number().int().openapi({ description: "Your read marker in the room now." }),
+    mentions: z.number().int().openapi({ description: "Unread messages mentioning you now." }),
   }).openapi("ReadEvent"),
+  reaction: z.object({
+    roomId: RoomIdField,
+    seq: z.number().int(),
+    emoji: z.string(),
+    userId: z.string().openapi({ description: "Who reacted, or took a reaction back." }),
+    added: z.boolean(),
+    count: z.number().int().openapi({ description: "How many reacted so now." }),
+  }).openapi("ReactionEvent"),
   presence: z.object({
     userId: z.string(),
     username: z.string(),
@@ -74,6 +83,7 @@ export const eventSchemaIds = {
   typing: "TypingEvent",
   invite: "InviteEvent",
   message_update: "MessageUpdateEvent",
+  reaction: "ReactionEvent",
   room_deleted: "RoomDeletedEvent",
   block: "BlockEvent",
 } as const satisfies Record<EventName, string>;
@@ -114,6 +124,10 @@ export const eventDocs: Record<EventName, { summary: string; replayed: boolean }
   message_update: {
     summary: "A message was edited (new text, editedAt) or deleted (a tombstone: deleted, no " +
       "text): replace the one with the same seq. Unread counts do not change.",
+    replayed: true,
+  },
+  reaction: {
+    summary: "Someone reacted to a message, or took a reaction back: its count now.",
     replayed: true,
   },
   room_deleted: {

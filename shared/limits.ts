@@ -6,6 +6,19 @@
  * @module
  */
 
+/** The most different reactions one message carries. */
+export const REACTIONS_MAX = 20;
+/** How much of a replied-to message its quote shows. */
+export const QUOTE_MAX = 200;
+/**
+ * One emoji: a pictographic character with its variation selector, skin
+ * tone or keycap, or several joined with zero-width joiners, or a flag.
+ */
+export const EMOJI: RegExp =
+  /^(?:[\u{1F1E6}-\u{1F1FF}]{2}|[0-9#*]\uFE0F?\u20E3|\p{Extended_Pictographic}\uFE0F?[\u{1F3FB}-\u{1F3FF}]?(?:\u200D\p{Extended_Pictographic}\uFE0F?[\u{1F3FB}-\u{1F3FF}]?)*)$/u;
+/** Mentions in a message's text: `@username`. */
+export const MENTION: RegExp = /(?<![\w@])@([A-Za-z0-9_-]{3,32})\b/g;
+
 /** The most files one message carries. */
 export const ATTACHMENTS_MAX = 10;
 /** The most characters in a message. */

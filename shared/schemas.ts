@@ -12,6 +12,7 @@ import {
   CAPACITY_MAX,
   CAPACITY_MIN,
   CLIENT_ID_PATTERN,
+  EMOJI,
   EVENT_ID_MAX,
   HISTORY_PAGE_MAX,
   MESSAGE_MAX,
@@ -162,6 +163,23 @@ export const AttachmentParams = z.object({
     .openapi({ param: { name: "id", in: "path" } }),
 });
 
+/** The short quote of the message a reply answers. */
+export const ReplyQuoteSchema = z.object({
+  seq: z.number().int(),
+  author: UserSchema,
+  text: z.string().openapi({ description: "The first 200 characters; empty once deleted." }),
+  deleted: z.literal(true).optional(),
+}).openapi("ReplyQuote");
+
+/** A reaction's count on a message, and whether the reader reacted so. */
+export const ReactionSchema = z.object({
+  emoji: z.string(),
+  count: z.number().int(),
+  me: z.boolean().optional().openapi({
+    description: "Whether you reacted so: in history and answers; events say who reacted instead.",
+  }),
+}).openapi("Reaction");
+
 /** A message, as sending returns it and the `message` event carries it. */
 export const MessageSchema = z.object({
   id: z.string(),
@@ -173,6 +191,11 @@ export const MessageSchema = z.object({
   clientId: z.string().optional(),
   editedAt: z.number().int().optional().openapi({ description: "When its author last edited it." }),
   attachments: z.array(AttachmentSchema).optional(),
+  replyTo: ReplyQuoteSchema.optional(),
+  reactions: z.array(ReactionSchema).optional(),
+  mentions: z.array(z.string()).optional().openapi({
+    description: "Ids of the members its text mentions with @username.",
+  }),
   deleted: z.literal(true).optional().openapi({
     description: 'A deleted message keeps its seq with no text: show "message deleted".',
   }),
@@ -186,6 +209,34 @@ export const MessageParams = z.object({
   id: RoomId,
   seq: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
     .openapi({ param: { name: "seq", in: "path" } }),
+});
+
+/** Path parameters of the reaction routes. */
+export const ReactionParams = z.object({
+  id: RoomId,
+  seq: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
+    .openapi({ param: { name: "seq", in: "path" } }),
+  emoji: z.string().max(64).refine((e) => EMOJI.test(e), {
+    message: "Not one emoji",
+  }).openapi({ param: { name: "emoji", in: "path" }, example: "👍" }),
+});
+
+/** Body of `PUT /api/rooms/:id/settings`. */
+export const RoomSettingsBody = z.object({ muted: z.boolean() }).openapi("RoomSettings");
+
+/** One mention of you, for `GET /api/me/mentions`. */
+export const MentionSchema = z.object({
+  roomId: z.string(),
+  roomName: z.string(),
+  message: z.lazy(() => MessageSchema),
+}).openapi("Mention");
+
+/** Query of `GET /api/me/mentions`. */
+export const MentionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50)
+    .openapi({ param: { name: "limit", in: "query" } }),
+  before: z.string().regex(/^\d{1,16}-[\w-]{1,64}-\d{1,16}$/, { message: "Not a cursor" })
+    .optional().openapi({ param: { name: "before", in: "query" } }),
 });
 
 /** Body of `PATCH /api/rooms/:id/messages/:seq`. */
@@ -308,6 +359,8 @@ export const RoomSchema = z.object({
   lastMessage: MessageSchema.nullable(),
   lastActivityAt: z.number().int(),
   unread: z.number().int(),
+  mentions: z.number().int().openapi({ description: "Unread messages that mention you." }),
+  muted: z.boolean().openapi({ description: "You muted it: it counts unread but notifies not." }),
   peer: UserSchema.optional(),
 }).openapi("Room");
 
@@ -374,6 +427,8 @@ export const SendBody = z.object({
   }),
   attachments: z.array(z.string().regex(/^[\w-]{1,64}$/)).max(ATTACHMENTS_MAX).optional()
     .openapi({ description: "Ids of files you uploaded to this room, at most 10." }),
+  replyTo: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional()
+    .openapi({ description: "The seq of an earlier message of this room this one answers." }),
   clientId: z.string().regex(CLIENT_ID_PATTERN, {
     message: "clientId is 1–64 letters, digits, _ . : or -",
   }).optional()

@@ -119,7 +119,7 @@ Deno.test("room, member, read and typing events reach the right users", async ()
     await sa.next("message");
     await post(server.url, b.token, id, "two");
     await call(server.url, `/api/rooms/${id}/read`, { token: a.token, body: { seq: 2 } });
-    assert.deepEqual(await sa2.next("read"), { roomId: id, seq: 2 });
+    assert.deepEqual(await sa2.next("read"), { roomId: id, seq: 2, mentions: 0 });
     // Reading an older message moves nothing, so nobody is told.
     await call(server.url, `/api/rooms/${id}/read`, { token: a.token, body: { seq: 1 } });
 
@@ -133,7 +133,7 @@ Deno.test("room, member, read and typing events reach the right users", async ()
     assert.deepEqual(sb.of("read"), [], "read markers go only to their owner");
     assert.deepEqual(
       sa2.of("read"),
-      [{ roomId: id, seq: 2 }],
+      [{ roomId: id, seq: 2, mentions: 0 }],
       "a marker that did not move is not sent",
     );
     assert.equal(

@@ -379,3 +379,38 @@ Deno.test("applyEvent() after the room is deleted equals a fresh fetch", async (
     (st) => st.next("room_deleted"),
   );
 });
+
+Deno.test("applyEvent() after replies, reactions and mentions equals a fresh fetch", async () => {
+  await using s = await setup();
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    async () => {
+      await call(s.url, `/api/rooms/${s.room}/messages`, {
+        token: s.ann.token,
+        body: { text: `@${s.viewer.username} answering`, replyTo: 1 },
+      });
+      const react = (token: string, emoji: string, method = "PUT") =>
+        call(s.url, `/api/rooms/${s.room}/messages/1/reactions/${encodeURIComponent(emoji)}`, {
+          token,
+          method,
+        });
+      await react(s.ann.token, "👍");
+      await react(s.viewer.token, "👍");
+      await react(s.viewer.token, "🎉");
+      await react(s.viewer.token, "🎉", "DELETE");
+      await call(s.url, `/api/rooms/${s.room}/messages/1`, {
+        token: s.ann.token,
+        method: "PATCH",
+        body: { text: "the original, edited" },
+      });
+    },
+    (st) => st.next("message_update"),
+  );
+  await assertEventsComplete(
+    s.url,
+    s.viewer,
+    () => call(s.url, `/api/rooms/${s.room}/read`, { token: s.viewer.token, body: { seq: 2 } }),
+    (st) => st.next("read"),
+  );
+});
