@@ -13,6 +13,11 @@ export interface FilePart {
   contentType: string;
   /** The file's bytes, in order; read them to the end before anything else. */
   body: AsyncIterable<Uint8Array>;
+  /**
+   * Reads what follows the file (other fields, the closing boundary), up to
+   * a little, so the connection can serve the client's next request.
+   */
+  drain(): Promise<void>;
 }
 
 /** A body that is not the multipart form it says it is. */
@@ -63,6 +68,7 @@ export async function readFilePart(
         filename: filename || "file",
         contentType: headers.get("content-type") ?? "application/octet-stream",
         body: reader.until(delimiter),
+        drain: () => reader.drain(64 * 1024),
       };
     }
     for await (const _ of reader.until(delimiter)); // another field: skip it
@@ -122,6 +128,16 @@ class BufferedReader {
     }
   }
 
+  /** Reads to the end of the body, giving up past `max` bytes. */
+  async drain(max: number): Promise<void> {
+    let read = this.#buf.length;
+    this.#buf = new Uint8Array(0);
+    while (read <= max && await this.#fill()) {
+      read += this.#buf.length;
+      this.#buf = new Uint8Array(0);
+    }
+  }
+
   /** The next `n` bytes, or `null` at the end. */
   async take(n: number): Promise<Uint8Array | null> {
     while (this.#buf.length < n) if (!await this.#fill()) return null;
@@ -131,23 +147,26 @@ class BufferedReader {
   }
 
   /** A part's headers, up to the blank line. */
-  async readHeaders(): Promise<Headers> {
+  async readHeaders(): Promise<Map<string, string>> {
     const end = new Uint8Array([13, 10, 13, 10]);
     // Headers may be empty: the blank line then comes at once.
     if (this.#buf.length < 2) await this.#fill();
     if (this.#buf[0] === CRLF[0] && this.#buf[1] === CRLF[1]) {
       this.#buf = this.#buf.subarray(2);
-      return new Headers();
+      return new Map();
     }
     for (;;) {
       const at = indexOf(this.#buf, end);
       if (at >= 0) {
+        // UTF-8, as browsers and curl send file names: not the byte strings `Headers` takes.
         const text = new TextDecoder().decode(this.#buf.subarray(0, at));
         this.#buf = this.#buf.subarray(at + 4);
-        const headers = new Headers();
+        const headers = new Map<string, string>();
         for (const line of text.split("\r\n")) {
           const colon = line.indexOf(":");
-          if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+          if (colon > 0) {
+            headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+          }
         }
         return headers;
       }

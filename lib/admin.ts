@@ -82,7 +82,7 @@ export async function setSuspension(
       },
       value: user,
     };
-  });
+  }, { alone: true });
 }
 
 /** The suspension of an account, if it is suspended. */
@@ -130,6 +130,7 @@ export async function deleteRoom(feed: FeedWriter, actor: Actor, roomId: string)
         value: ids,
       };
     },
+    { alone: true },
   );
   await discardRoomFiles(feed.kv, roomId);
   // The room already answers as gone; its memberships go in commits of a few hundred.

@@ -1,7 +1,8 @@
 /**
  * The audit log: every moderation and administration action on record, with
  * who did it, to whom, why and when. An entry is written in the same commit
- * as the action, under the commit's versionstamp, twice: in the room's log
+ * as the action, under the commit's versionstamp (so an audited operation
+ * is committed alone: see `FeedWriter.run`'s `alone`), twice: in the room's log
  * (for its owner and moderators) and in the server's (for administrators).
  *
  * @module
@@ -51,7 +52,7 @@ export async function listAudit(
       limit: options.limit + 1,
     })
   ) {
-    entries.push({ ...e.value, id: e.key.at(-1) as string });
+    entries.push({ ...e.value, id: String(e.key.at(-1)) });
   }
   const more = entries.length > options.limit;
   if (more) entries.pop();

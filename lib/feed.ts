@@ -125,6 +125,8 @@ export interface FeedOp {
   done(plan: Plan): void;
   /** Called when the operation fails for good. */
   fail(error: unknown): void;
+  /** Commit it with no other operation (it keys something by the commit's versionstamp). */
+  alone?: boolean;
 }
 
 // Deno KV allows 1,000 mutations, 800 KiB and 80 KiB of keys per commit, and
@@ -226,10 +228,12 @@ export class FeedWriter {
   run<T>(
     domain: string | null,
     plan: (kv: Deno.Kv, now: number) => Promise<Plan & { value: T }>,
+    options: { alone?: boolean } = {},
   ): Promise<T> {
     return new Promise<T>((resolve, reject) =>
       this.submit({
         domain,
+        alone: options.alone,
         plan,
         done: (p) => resolve((p as Plan & { value: T }).value),
         fail: reject,
@@ -268,6 +272,15 @@ export class FeedWriter {
     const taken: FeedOp[] = [], kept: FeedOp[] = [];
     let domains = 0;
     for (const op of this.#pending) {
+      // An operation that must be alone goes first in a commit of its own.
+      if (op.alone || taken[0]?.alone) {
+        if (taken.length || (op.domain !== null && this.#busy.has(op.domain))) kept.push(op);
+        else {
+          if (op.domain !== null) this.#busy.add(op.domain);
+          taken.push(op);
+        }
+        continue;
+      }
       if (op.domain === null) taken.push(op);
       else if (domains < LIMITS.checks && !this.#busy.has(op.domain)) {
         this.#busy.add(op.domain);

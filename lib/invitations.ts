@@ -48,7 +48,11 @@ export async function inviteUser(
     }
     if (!invitee) throw new ApiError(Errors.userNotFound, { username });
     await assertNotBlocked(kv, invitee.id, inviter.id);
-    await assertNotBanned(kv, roomId, invitee.id, now);
+    await assertNotBanned(kv, roomId, invitee.id, now).catch(() => {
+      throw new ApiError(Errors.banned, undefined, {
+        message: `${invitee.username} is banned from this room.`,
+      });
+    });
     const [member, existing] = await kv.getMany<[StoredMember, Invitation]>([
       memberKey(roomId, invitee.id),
       inviteKey(roomId, invitee.id),

@@ -185,7 +185,8 @@ export const bansPrefix = (roomId: string) => ["bans", roomId] as const;
 
 /**
  * `["audit", "room", roomId, versionstamp]` or `["audit", "all", "", versionstamp]`
- * → one moderation or administration action, keyed by the commit that did it.
+ * → one moderation or administration action, keyed by the commit that did it
+ * (an audited operation gets a commit of its own, so no two share a key).
  */
 export const auditKey = (scope: "room" | "all", roomId: string, stamp: string | symbol) =>
   ["audit", scope, roomId, stamp] as const;

@@ -93,7 +93,7 @@ export function deleteMessage(
       },
       value: undefined,
     };
-  });
+  }, { alone: true });
 }
 
 async function readForChange(kv: Deno.Kv, roomId: string, seq: number, userId: string) {

@@ -147,7 +147,9 @@ interface Batch {
 function takeBatch(roomId: string, queue: SendItem[]): Batch {
   let mutations = 1, bytes = 0, keys = keySize(roomHeadKey(roomId)), n = 0;
   for (const item of queue) {
-    const m = 2 + (item.clientId ? 1 : 0);
+    // The message, its author's marker, its client id, two writes per file and per mention.
+    const mentions = Math.min(50, [...item.text.matchAll(MENTION)].length);
+    const m = 2 + (item.clientId ? 1 : 0) + 2 * item.attachmentIds.length + 2 * mentions;
     const b = messageBytes(item.text);
     const k = itemKeyBytes(roomId, item);
     const full = mutations + m > planLimits.mutations || bytes + b > planLimits.bytes ||

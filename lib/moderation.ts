@@ -85,7 +85,7 @@ export function setRole(
       },
       value: undefined,
     };
-  });
+  }, { alone: true });
 }
 
 /**
@@ -140,7 +140,7 @@ export function removeMember(
       },
       value: undefined,
     };
-  });
+  }, { alone: true });
 }
 
 /**
@@ -194,7 +194,7 @@ export function unbanUser(
       },
       value: undefined,
     };
-  });
+  }, { alone: true });
 }
 
 /** A room's bans still in force, for its owner, moderators and administrators. */

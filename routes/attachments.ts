@@ -100,6 +100,7 @@ export function attachmentRoutes(s: Services) {
         contentType: part.contentType,
         body: part.body,
       });
+      await part.drain();
       return c.json({ attachment }, 201);
     } catch (error) {
       if (error instanceof MultipartError) {

@@ -376,3 +376,18 @@ Deno.test("an attachment no message uses within a day is swept", async () => {
   assert.equal(await usage(t.kv, a.id), 2000);
   assert.equal((await post(server.url, a.token, room, "still fine")).status, 201);
 });
+
+Deno.test("a file name in UTF-8, as browsers and curl send it, uploads and comes back encoded", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const a = await registerUser(server.url);
+  const room = await roomWith(server.url, a, []);
+  const up = await upload(server.url, a.token, room, random(100), "résumé €.html");
+  assert.equal(up.status, 201);
+  assert.equal(up.body.attachment.name, "résumé €.html");
+  const got = await download(server.url, a.token, up.body.attachment.id);
+  assert.equal(
+    got.res.headers.get("content-disposition"),
+    `attachment; filename="r_sum_ _.html"; filename*=UTF-8''${encodeURIComponent("résumé €.html")}`,
+  );
+});

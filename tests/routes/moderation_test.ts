@@ -403,3 +403,35 @@ Deno.test("the content filter refuses look-alike forms and stores nothing", asyn
   const after = await call(t.app, `/api/rooms/${id}/messages`, { token: a.token });
   assert.equal(after.body.messages[0].text, "spamwordy is another word");
 });
+
+Deno.test("the server's audit log keeps every action of a group commit", async () => {
+  await using t = await testApp({ admins: ["boss"] });
+  const boss = await registerUser(t.app, "boss");
+  const owner = await registerUser(t.app);
+  const members = await Promise.all(Array.from({ length: 12 }, () => registerUser(t.app)));
+  const rooms = await Promise.all(
+    members.map((m, i) => roomWith(t.app, owner, [m], { name: `r${i}` })),
+  );
+  await Promise.all(
+    rooms.map((r, i) =>
+      call(t.app, `/api/rooms/${r}/members/${members[i].id}`, {
+        token: owner.token,
+        method: "DELETE",
+      })
+    ),
+  );
+  const ids: string[] = [];
+  for (let before: string | null = null;;) {
+    const page: any = await call(
+      t.app,
+      `/api/admin/audit?limit=5${before ? `&before=${before}` : ""}`,
+      { token: boss.token },
+    );
+    assert.equal(page.status, 200);
+    ids.push(...page.body.entries.map((e: any) => e.id));
+    before = page.body.next;
+    if (!before) break;
+  }
+  assert.equal(ids.length, 12, "one entry per kick, across pages");
+  assert.equal(new Set(ids).size, 12);
+});
