@@ -23,6 +23,13 @@ export interface HttpResponse {
   body: string;
 }
 
+/** A request body sent while it is produced: its type, its exact length, then its pieces. */
+export interface StreamedBody {
+  contentType: string;
+  length: number;
+  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
 /** Where the server listens. */
 export interface Target {
   hostname: string;
@@ -97,6 +104,20 @@ class ByteReader {
     const out = this.available.slice(0, n);
     this.consume(n);
     return out;
+  }
+
+  /** Hands the next `n` bytes to `sink` as they arrive, in pieces (views valid during the call). */
+  async pipe(n: number, sink: (piece: Uint8Array) => void): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (!this.available.length && !await this.fill()) {
+        throw new Error("connection closed in a response body");
+      }
+      const piece = this.available.subarray(0, Math.min(left, this.available.length));
+      sink(piece);
+      this.consume(piece.length);
+      left -= piece.length;
+    }
   }
 
   /** Reads up to and including CRLF; returns the line without it. */
@@ -190,6 +211,82 @@ export class HttpConnection {
       bytes = await this.#reader.exactly(Number(headers.get("content-length") ?? 0));
     }
     return { status, body: decoder.decode(bytes) };
+  }
+
+  /**
+   * Sends a request whose body streams from `body.chunks` as they are produced
+   * (announced with its exact `content-length`, so the server sees an ordinary
+   * body), and hands a 2xx response's body to `onBody` piece by piece as it
+   * arrives, never holding it whole. Any other response's body is returned as
+   * text. `bytes` counts the body's bytes either way.
+   *
+   * The pieces given to `onBody` are views into a reused buffer: use them
+   * before returning.
+   *
+   * @throws {Error} when the connection fails, or when the body produced is not
+   * `body.length` bytes.
+   */
+  async exchange(
+    method: string,
+    path: string,
+    options: {
+      token?: string;
+      body?: StreamedBody;
+      onBody?: (bytes: Uint8Array) => void;
+    } = {},
+  ): Promise<HttpResponse & { headers: Map<string, string>; bytes: number }> {
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.#host}\r\n`;
+    if (options.token) head += `authorization: Bearer ${options.token}\r\n`;
+    const body = options.body;
+    if (body) {
+      head += `content-type: ${body.contentType}\r\ncontent-length: ${body.length}\r\n`;
+    }
+    await writeAll(this.#conn, encoder.encode(`${head}\r\n`));
+    let writeError: unknown;
+    if (body) {
+      let sent = 0;
+      try {
+        for await (const chunk of body.chunks) {
+          await writeAll(this.#conn, chunk);
+          sent += chunk.length;
+        }
+      } catch (e) {
+        // The server may have answered early (a 413, say) and closed: read its answer below.
+        writeError = e;
+      }
+      if (writeError === undefined && sent !== body.length) {
+        throw new Error(`the body was ${sent} bytes, not the ${body.length} announced`);
+      }
+    }
+    let response;
+    try {
+      response = await this.#reader.head();
+    } catch (e) {
+      throw writeError ?? e;
+    }
+    const { status, headers } = response;
+    const ok = status >= 200 && status < 300 && options.onBody;
+    const text: Uint8Array[] = [];
+    const sink = ok ? options.onBody! : (bytes: Uint8Array) => text.push(bytes.slice());
+    let bytes = 0;
+    const take = (piece: Uint8Array) => {
+      bytes += piece.length;
+      sink(piece);
+    };
+    if (headers.get("transfer-encoding")?.includes("chunked")) {
+      while (true) {
+        const size = parseInt(await this.#reader.line(), 16);
+        if (size === 0) {
+          await this.#reader.line();
+          break;
+        }
+        await this.#reader.pipe(size, take);
+        await this.#reader.line();
+      }
+    } else {
+      await this.#reader.pipe(Number(headers.get("content-length") ?? 0), take);
+    }
+    return { status, headers, bytes, body: ok ? "" : decoder.decode(concat(text)) };
   }
 
   /** Closes the connection. */

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { HttpConnection, SseConnection, type Target } from "./http_client.ts";
+import { createHash } from "node:crypto";
+import { HttpConnection, SseConnection, type StreamedBody, type Target } from "./http_client.ts";
 
 /** What one load process runs. */
 export type LoadJob =
@@ -42,6 +43,7 @@ export type LoadJob =
     | { part: "connections"; count: number; users: number; concurrency: number }
     | { part: "catchUp"; messages: number; concurrency: number }
     | { part: "history"; messages: number; requests: number; concurrency: number }
+    | { part: "attachments"; bytes: number; runs: number }
   );
 
 // ---- talking to the orchestrator ------------------------------------------------------------
@@ -58,10 +60,10 @@ const stdinLines = (async function* () {
   }
 })();
 
-const out = new TextEncoder();
+const encoder = new TextEncoder();
 
 function say(line: string): void {
-  Deno.stdout.writeSync(out.encode(line + "\n"));
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
 }
 
 /** Tells the orchestrator a phase edge was reached; with `wait`, holds until it sampled. */
@@ -652,11 +654,136 @@ async function history(job: Extract<LoadJob, { part: "history" }>) {
   };
 }
 
+/** `n` random bytes (`getRandomValues` fills at most 64 KiB a call). */
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+/** One MB as Parley counts it (`MAX_UPLOAD_MB`): 2^20 bytes. */
+const MB = 2 ** 20;
+
+/**
+ * A `multipart/form-data` body holding `file` in field `file`, as a browser's
+ * `FormData` sends it, produced piece by piece: the part's headers, the
+ * file's bytes as 64 KiB views (never copied), the closing boundary.
+ */
+function multipartFile(file: Uint8Array, name: string): StreamedBody {
+  const boundary = `----parley-bench-${crypto.randomUUID()}`;
+  const head = encoder.encode(
+    `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${name}"\r\n` +
+      `content-type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    length: head.length + file.length + tail.length,
+    chunks: (function* () {
+      yield head;
+      for (let i = 0; i < file.length; i += 65536) yield file.subarray(i, i + 65536);
+      yield tail;
+    })(),
+  };
+}
+
+/**
+ * Attachments: one member uploads a random file `runs` times (each upload a
+ * new attachment), then another member of the room downloads each of them,
+ * hashing the bytes as they arrive; a download that is not the file, byte for
+ * byte, fails the part. One transfer at a time, each on a new connection.
+ */
+async function attachments(job: Extract<LoadJob, { part: "attachments" }>) {
+  const api = new Api(job.target);
+  const [uploader, downloader] = await registerUsers(api, 2, "a");
+  const { room } = await api.call("POST", "/api/rooms", uploader.token, { name: "attachments" });
+  await api.call("POST", `/api/rooms/${room.id}/join`, downloader.token);
+  api.close();
+  const file = randomBytes(job.bytes);
+  const sha256 = createHash("sha256").update(file).digest("hex");
+  const mbps = (ms: number) => round(job.bytes / MB / (ms / 1000), 1);
+
+  const ids: string[] = [], uploadMs: number[] = [];
+  await mark("start:upload", true);
+  for (let i = 0; i < job.runs; i++) {
+    // A connection per transfer, opened before the clock starts: the server leaves the closing
+    // boundary of a form unread, so it does not keep that connection alive after an upload.
+    const up = await HttpConnection.open(job.target);
+    const started = now();
+    const res = await up.exchange("POST", `/api/rooms/${room.id}/attachments`, {
+      token: uploader.token,
+      body: multipartFile(file, `bench-${i}.bin`),
+    });
+    const ms = now() - started;
+    up.close();
+    if (res.status !== 201) throw new Error(`upload ${i}: ${res.status} ${res.body}`);
+    const { attachment } = JSON.parse(res.body);
+    if (attachment.size !== job.bytes || attachment.sha256 !== sha256) {
+      throw new Error(
+        `upload ${i}: the server stored ${attachment.size} bytes with sha256 ` +
+          `${attachment.sha256}, not ${job.bytes} with ${sha256}`,
+      );
+    }
+    ids.push(attachment.id);
+    uploadMs.push(ms);
+    log(`upload ${i}: ${Math.round(ms)} ms, ${mbps(ms)} MB/s`);
+  }
+  await mark("end:upload");
+
+  const downloadMs: number[] = [];
+  await mark("start:download", true);
+  for (let i = 0; i < job.runs; i++) {
+    const down = await HttpConnection.open(job.target);
+    const hash = createHash("sha256");
+    const started = now();
+    const res = await down.exchange("GET", `/api/attachments/${ids[i]}`, {
+      token: downloader.token,
+      onBody: (piece) => hash.update(piece),
+    });
+    const ms = now() - started;
+    down.close();
+    if (res.status !== 200) throw new Error(`download ${i}: ${res.status} ${res.body}`);
+    const got = hash.digest("hex");
+    if (res.bytes !== job.bytes || got !== sha256) {
+      throw new Error(
+        `download ${i}: ${res.bytes} bytes with sha256 ${got}, not ${job.bytes} with ${sha256}`,
+      );
+    }
+    downloadMs.push(ms);
+    log(`download ${i}: ${Math.round(ms)} ms, ${mbps(ms)} MB/s`);
+  }
+  await mark("end:download");
+  return {
+    bytes: job.bytes,
+    mb: round(job.bytes / MB, 2),
+    runs: job.runs,
+    // The median run (the time's, so the speed's too) and the fastest.
+    uploadMBps: mbps(quantile(uploadMs, 0.5)),
+    uploadBestMBps: mbps(Math.min(...uploadMs)),
+    downloadMBps: mbps(quantile(downloadMs, 0.5)),
+    downloadBestMBps: mbps(Math.min(...downloadMs)),
+    uploadMs: uploadMs.map((ms) => round(ms, 1)),
+    downloadMs: downloadMs.map((ms) => round(ms, 1)),
+    sha256,
+    // Every upload's stored hash and every download's bytes matched (a mismatch throws above).
+    sha256Verified: true,
+    verifiedDownloads: downloadMs.length,
+  };
+}
+
 // ---- entry -------------------------------------------------------------------------------------
 
 if (import.meta.main) {
   const job = JSON.parse(Deno.args[0]) as LoadJob;
-  const parts = { oneToOne, roomFanout, connections, connectStorm, catchUp, history } as const;
+  const parts = {
+    oneToOne,
+    roomFanout,
+    connections,
+    connectStorm,
+    catchUp,
+    history,
+    attachments,
+  } as const;
   // deno-lint-ignore no-explicit-any
   const result = await (parts[job.part] as (j: any) => Promise<unknown>)(job);
   say(`RESULT ${JSON.stringify(result)}`);

@@ -42,6 +42,7 @@ export const PARTS = [
   "connectStorm",
   "catchUp",
   "history",
+  "attachments",
 ] as const;
 /** One part's name. */
 export type Part = typeof PARTS[number];
@@ -59,6 +60,7 @@ type Sizes = {
   connectStorm: Omit<Extract<LoadJob, { part: "connectStorm" }>, "part" | "target">;
   catchUp: Omit<Extract<LoadJob, { part: "catchUp" }>, "part" | "target">;
   history: Omit<Extract<LoadJob, { part: "history" }>, "part" | "target">;
+  attachments: Omit<Extract<LoadJob, { part: "attachments" }>, "part" | "target">;
 };
 
 /** The sizes of the real run, as the issue asks. */
@@ -80,6 +82,8 @@ export const fullSizes: Sizes = {
   connectStorm: { users: 1_000 },
   catchUp: { messages: 10_000, concurrency: 256 },
   history: { messages: 100_000, requests: 2_000, concurrency: 256 },
+  // A 20 MB file (MB as MAX_UPLOAD_MB counts it, 2^20 bytes), three times each way.
+  attachments: { bytes: 20 * 2 ** 20, runs: 3 },
 };
 
 /** Small sizes that exercise every path in well under a minute. */
@@ -98,6 +102,7 @@ export const quickSizes: Sizes = {
   connectStorm: { users: 100 },
   catchUp: { messages: 500, concurrency: 64 },
   history: { messages: 1_000, requests: 200, concurrency: 64 },
+  attachments: { bytes: 4 * 2 ** 20, runs: 3 },
 };
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -384,6 +389,32 @@ async function history(sizes: Sizes, profile: boolean) {
   return { ...run.result, server: serverCost(run, "start", "end"), kv: run.kv };
 }
 
+/**
+ * Attachments: upload and download throughput, and the server's memory
+ * before and at its peak during each direction (the peak is reset when a
+ * direction starts).
+ */
+async function attachments(sizes: Sizes) {
+  const run = await runLoad({ part: "attachments", ...sizes.attachments });
+  const upload = serverCost(run, "start:upload", "end:upload");
+  const download = serverCost(run, "start:download", "end:download");
+  const mib = (kib: number) => Math.round(kib / 1024);
+  // Server CPU per MB moved holds up better than MB/s on a busy machine.
+  const mbMoved = run.result.bytes * run.result.runs / 2 ** 20;
+  const msPerMb = (cpuS: number) => Math.round(cpuS * 1000 / mbMoved * 10) / 10;
+  return {
+    ...run.result,
+    rssBeforeMiB: mib(run.marks.get("start:upload")!.server.rssKiB),
+    peakRssUploadMiB: upload.peakRssMiB,
+    rssBeforeDownloadMiB: mib(run.marks.get("start:download")!.server.rssKiB),
+    peakRssDownloadMiB: download.peakRssMiB,
+    uploadCpuMsPerMB: msPerMb(upload.cpuS),
+    downloadCpuMsPerMB: msPerMb(download.cpuS),
+    server: { upload, download },
+    kv: run.kv,
+  };
+}
+
 async function git(...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", { args, cwd: root, stdout: "piped", stderr: "null" })
     .output();
@@ -484,6 +515,21 @@ export function formatTable(r: any): string {
         `${kv(h.kv)} |`,
     );
   }
+  if (r.attachments) {
+    const a = r.attachments;
+    const size = `${a.mb} MB × ${a.runs}`;
+    lines.push(
+      `| attachment upload, ${size} | **${a.uploadMBps} MB/s** (median; best ` +
+        `${a.uploadBestMBps}); ${a.uploadCpuMsPerMB} ms server CPU/MB; RSS ${a.rssBeforeMiB} → ` +
+        `peak ${a.peakRssUploadMiB} MiB | ${cpu(a.server.upload)} | ` +
+        `${a.server.upload.peakRssMiB} MiB | |`,
+      `| attachment download, ${size}, another member | **${a.downloadMBps} MB/s** (median; ` +
+        `best ${a.downloadBestMBps}); ${a.downloadCpuMsPerMB} ms server CPU/MB; sha256 ` +
+        `${a.sha256Verified ? `verified ${a.verifiedDownloads}×` : "NOT verified"}; RSS ` +
+        `${a.rssBeforeDownloadMiB} → peak ${a.peakRssDownloadMiB} MiB | ` +
+        `${cpu(a.server.download)} | ${a.server.download.peakRssMiB} MiB | ${kv(a.kv)} |`,
+    );
+  }
   return lines.join("\n");
 }
 
@@ -529,6 +575,7 @@ export async function main(argv: string[]): Promise<void> {
     if (part === "connectStorm") results.connectStorm = await connectStorm(sizes);
     if (part === "catchUp") results.catchUp = await catchUp(sizes, profile);
     if (part === "history") results.history = await history(sizes, profile);
+    if (part === "attachments") results.attachments = await attachments(sizes);
     console.error(`[bench] ${part} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   // The two-instance figure beside the single-instance one of the same run (same machine, same
