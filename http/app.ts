@@ -63,6 +63,8 @@ export function createApp(deps: Deps): ParleyApp {
   app.use(async (c, next) => {
     c.set("client", clientInfo(c, proxies));
     await next();
+    // Which instance (or worker) answered: for operators and tests of several.
+    c.res.headers.set("x-parley-instance", services.instanceId);
     countResponse(c.res.status);
   });
   app.use(securityHeaders());

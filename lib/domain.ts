@@ -164,6 +164,8 @@ export function createDomain(deps: Deps) {
   hub.onSessionsEnded((ids) => signedIn.forgetSessions(ids));
 
   return {
+    /** This instance's id: it names its presence leases and answers `X-Parley-Instance`. */
+    instanceId,
     config,
     clock,
     feed,

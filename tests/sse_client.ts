@@ -22,6 +22,8 @@ export class SseClient {
   retry?: number;
   lastEventId: string | null;
   closed = false;
+  /** Which instance (or worker) serves the stream: its `X-Parley-Instance`. */
+  instance: string | null = null;
   /** Events that did not match their schema in `shared/events.ts`. */
   readonly violations: string[] = [];
   /** Why the stream broke off, if it did not end cleanly. */
@@ -52,7 +54,9 @@ export class SseClient {
     if (!res.headers.get("content-type")?.startsWith("text/event-stream")) {
       throw new Error(`events: content-type ${res.headers.get("content-type")}`);
     }
-    return new SseClient(res.body!.getReader(), options.lastEventId ?? null);
+    const client = new SseClient(res.body!.getReader(), options.lastEventId ?? null);
+    client.instance = res.headers.get("x-parley-instance");
+    return client;
   }
 
   /** Events of one type. */
