@@ -5,6 +5,7 @@
  * @module
  */
 import type {
+  Attachment,
   AuditEntry,
   Ban,
   Block,
@@ -17,6 +18,13 @@ import type {
   UserPresence,
 } from "../shared/api_types.ts";
 import type { ApiCall } from "../shared/client_actions.ts";
+import {
+  contentDispositionName,
+  FileChanged,
+  postStream,
+  uploadBody,
+  type UploadSource,
+} from "./transfer.ts";
 
 /** The server answered with an error (`{"error": {code, message}}`). */
 export class ApiFailure extends Error {
@@ -26,13 +34,22 @@ export class ApiFailure extends Error {
   readonly code: string;
   /** On a 429: how many seconds to wait before trying again (`Retry-After`), else `null`. */
   readonly retryAfter: number | null;
+  /** The error's `details`, e.g. `{maxBytes}` of a 413 `file_too_large`, when it has them. */
+  readonly details: unknown;
 
-  constructor(status: number, code: string, message: string, retryAfter: number | null = null) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    retryAfter: number | null = null,
+    details?: unknown,
+  ) {
     super(message);
     this.name = "ApiFailure";
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.details = details;
   }
 
   /** Whether the server refused because of a rate limit (429). */
@@ -99,11 +116,7 @@ export class Api {
    * @throws {Unreachable} when it does not answer.
    */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = {
-      accept: "application/json",
-      "user-agent": USER_AGENT,
-    };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const headers = this.#headers("application/json");
     if (options.body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
     try {
@@ -248,13 +261,96 @@ export class Api {
     return (await this.request<{ room: Room }>("POST", `/api/direct/${enc(username)}`)).room;
   }
 
-  /** Posts one message; the same `clientId` again returns the original. */
-  async send(id: string, text: string, clientId: string, timeoutMs?: number): Promise<Message> {
+  /**
+   * Posts one message, with the files uploaded for it; the same `clientId`
+   * again returns the original.
+   */
+  async send(
+    id: string,
+    text: string,
+    clientId: string,
+    timeoutMs?: number,
+    attachments: string[] = [],
+  ): Promise<Message> {
     const path = `/api/rooms/${enc(id)}/messages`;
-    return (await this.request<{ message: Message }>("POST", path, {
-      body: { text, clientId },
-      timeoutMs,
-    })).message;
+    const body = attachments.length ? { text, clientId, attachments } : { text, clientId };
+    return (await this.request<{ message: Message }>("POST", path, { body, timeoutMs })).message;
+  }
+
+  /**
+   * Uploads a file to a room, streaming it (`multipart/form-data`, field
+   * `file`, with an exact `Content-Length`); attach it with the next
+   * message. `onProgress` is told the file's bytes sent so far.
+   *
+   * @param options.idleTimeoutMs give up when nothing moves for this long (default 30 s).
+   * @throws {ApiFailure} e.g. 413 `file_too_large` (details `{maxBytes}`) or `quota_exceeded`.
+   * @throws {Unreachable} when the connection fails or stalls.
+   * @throws {FileChanged} when the file's size changed while it was being sent.
+   */
+  async upload(
+    roomId: string,
+    source: UploadSource,
+    options: { onProgress?: (sent: number) => void; signal?: AbortSignal; idleTimeoutMs?: number } =
+      {},
+  ): Promise<Attachment> {
+    const { contentType, length, body } = uploadBody(source, options.onProgress);
+    const headers = { ...this.#headers("application/json"), "content-type": contentType };
+    let res;
+    try {
+      res = await postStream(
+        new URL(`/api/rooms/${enc(roomId)}/attachments`, this.server),
+        headers,
+        body,
+        length,
+        { signal: options.signal, idleTimeoutMs: options.idleTimeoutMs ?? 30_000 },
+      );
+    } catch (cause) {
+      if (options.signal?.aborted || cause instanceof FileChanged) throw cause;
+      throw new Unreachable(this.server, cause);
+    }
+    if (res.status < 200 || res.status > 299) {
+      throw failureOf(res.status, res.text, res.retryAfter);
+    }
+    return (JSON.parse(res.text) as { attachment: Attachment }).attachment;
+  }
+
+  /**
+   * Starts downloading a file: its name (from `Content-Disposition`), its
+   * size (`Content-Length`), its sha256 (the `ETag`) and its bytes, streaming.
+   *
+   * @param signal cancels the download, the body's reading too.
+   * @throws {ApiFailure} e.g. 404 when there is no such file or it is not in the user's rooms.
+   */
+  async download(id: string, signal?: AbortSignal): Promise<Download> {
+    let res: Response;
+    // The timeout is for the answer to start; the body takes as long as the file needs.
+    const answer = new AbortController();
+    const timer = setTimeout(
+      () => answer.abort(new DOMException("no answer", "TimeoutError")),
+      this.timeoutMs,
+    );
+    try {
+      res = await fetch(`${this.server}/api/attachments/${enc(id)}`, {
+        headers: this.#headers("*/*"),
+        signal: signal ? AbortSignal.any([signal, answer.signal]) : answer.signal,
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw new Unreachable(this.server, answer.signal.aborted ? answer.signal.reason : cause);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.ok || !res.body) {
+      const text = await res.text().catch(() => "");
+      throw failureOf(res.status, text, res.headers.get("retry-after"));
+    }
+    const length = res.headers.get("content-length");
+    return {
+      name: contentDispositionName(res.headers.get("content-disposition")),
+      size: length && /^\d+$/.test(length) ? Number(length) : null,
+      sha256: res.headers.get("etag")?.match(/^(?:W\/)?"?([0-9a-f]{64})"?$/i)?.[1] ?? null,
+      body: res.body,
+    };
   }
 
   /** Replaces the text of one of the user's messages; returns it as it now is. */
@@ -316,6 +412,24 @@ export class Api {
   async health(): Promise<void> {
     await this.request("GET", "/api/health");
   }
+
+  #headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { accept, "user-agent": USER_AGENT };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    return headers;
+  }
+}
+
+/** A download under way, as {@linkcode Api.download} starts it. */
+export interface Download {
+  /** The file's name as the server gives it (not yet fit for a path), if it does. */
+  name: string | null;
+  /** Its size in bytes (`Content-Length`), if said. */
+  size: number | null;
+  /** Its hex SHA-256 (the `ETag`), if said. */
+  sha256: string | null;
+  /** Its bytes; read them to the end, or cancel. */
+  body: ReadableStream<Uint8Array>;
 }
 
 /** Told before each retry of a send: why, and how long until it. */
@@ -343,6 +457,8 @@ export async function sendWithRetry(
   text: string,
   options: {
     clientId?: string;
+    /** Ids of files uploaded for this message. */
+    attachments?: string[];
     deadlineMs?: number;
     attemptTimeoutMs?: number;
     rateLimitWaitMaxMs?: number;
@@ -354,7 +470,8 @@ export async function sendWithRetry(
   let backoffs = 0;
   for (let attempt = 1;; attempt++) {
     try {
-      return await api.send(roomId, text, clientId, options.attemptTimeoutMs ?? 8_000);
+      const timeoutMs = options.attemptTimeoutMs ?? 8_000;
+      return await api.send(roomId, text, clientId, timeoutMs, options.attachments);
     } catch (error) {
       let wait: number;
       if (error instanceof ApiFailure && error.rateLimited) {
@@ -385,7 +502,8 @@ function failureOf(status: number, text: string, retryAfterHeader: string | null
     details = error?.details;
     if (error?.code && error?.message) {
       const retryAfter = status === 429 ? parseRetryAfter(retryAfterHeader, details) : null;
-      return new ApiFailure(status, String(error.code), String(error.message), retryAfter);
+      const { code, message } = error;
+      return new ApiFailure(status, String(code), String(message), retryAfter, details);
     }
   } catch {
     // not the server's error shape: a proxy's page, say

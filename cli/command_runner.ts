@@ -3,8 +3,8 @@
  * web app (`shared/commands.ts`), and so are the actions behind `/join`,
  * `/history` and `/who` (`shared/client_actions.ts`); this module runs them
  * and prints the outcome. A few commands only the terminal has
- * (`/sessions end <n>`, `/logout-all`, `/delete`, `/bans`, `/audit`) are
- * parsed here.
+ * (`/sessions end <n>`, `/logout-all`, `/delete`, `/bans`, `/audit`,
+ * `/upload`, `/download`) are parsed here.
  *
  * @module
  */
@@ -21,6 +21,7 @@ import {
 import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
 import { HISTORY_PAGE_MAX, MESSAGE_MAX } from "../shared/limits.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
+import { downloadFile, takePath, uploadFile } from "./attachment_commands.ts";
 import type { ChatView } from "./chat_view.ts";
 import {
   clean,
@@ -30,7 +31,7 @@ import {
   formatInvitation,
   formatRoomLine,
   formatSession,
-  messageText,
+  messageSummary,
   rateLimitText,
   roomLabel,
   sessionLabel,
@@ -65,16 +66,28 @@ export type TerminalCommand =
   | { kind: "logout-all" }
   | { kind: "delete"; seq?: number }
   | { kind: "bans" }
-  | { kind: "audit"; count?: number };
+  | { kind: "audit"; count?: number }
+  | { kind: "upload"; path: string; text: string }
+  | { kind: "download"; id: string; path?: string };
 
-/** Help for the terminal's own commands, each shown after the shared command it goes with. */
-const terminalHelp: Record<string, [string, string]> = {
-  "/sessions": ["/sessions end <n>", "end session n of that list"],
-  "/edit <text>": ["/delete [seq]", "delete your last message, or message seq (moderators)"],
-  "/unban <user>": ["/bans", "who is banned from the room (owner and moderators)"],
-  "/unmod <user>": ["/audit [n]", "the room's last n moderation actions (owner and moderators)"],
-  "/logout": ["/logout-all", "sign out every session of yours, this one too"],
+/** Help for the terminal's own commands, shown after the shared command they go with. */
+const terminalHelp: Record<string, [string, string][]> = {
+  "/sessions": [["/sessions end <n>", "end session n of that list"]],
+  "/edit <text>": [["/delete [seq]", "delete your last message, or message seq (moderators)"]],
+  "/unban <user>": [["/bans", "who is banned from the room (owner and moderators)"]],
+  "/unmod <user>": [[
+    "/audit [n]",
+    "the room's last n moderation actions (owner and moderators)",
+  ]],
+  "/history [n]": [
+    ["/upload <path> [text]", 'send a file, with text (quote a path with spaces: "…")'],
+    ["/download <id> [path]", "save a file (its id is under its message) here or at path"],
+  ],
+  "/logout": [["/logout-all", "sign out every session of yours, this one too"]],
 };
+
+/** An attachment's id, as the server makes them. */
+const ATTACHMENT_ID = /^[\w-]{1,64}$/;
 
 /**
  * Parses one line: the terminal's own commands here, the rest as the web
@@ -120,6 +133,24 @@ export function parseLine(line: string): TerminalCommand {
       ? { kind: "audit", count }
       : { kind: "error", message: `Usage: /audit [n], n from 1 to ${AUDIT_MAX}` };
   }
+  if (head === "/upload") {
+    const arg = takePath(line.trim().slice(words[0].length));
+    return arg
+      ? { kind: "upload", path: arg.path, text: arg.rest }
+      : { kind: "error", message: 'Usage: /upload <path> [text] (quote a path with spaces: "…")' };
+  }
+  if (head === "/download") {
+    const usage = {
+      kind: "error",
+      message: 'Usage: /download <id> [path] (quote a path with spaces: "…")',
+    } as const;
+    const id = words[1] ?? "";
+    if (!ATTACHMENT_ID.test(id)) return usage;
+    const rest = line.trim().slice(words[0].length).trimStart().slice(id.length);
+    if (!rest.trim()) return { kind: "download", id };
+    const arg = takePath(rest);
+    return arg && !arg.rest ? { kind: "download", id, path: arg.path } : usage;
+  }
   return parseCommand(line);
 }
 
@@ -131,6 +162,8 @@ const limitedThings: Partial<Record<TerminalCommand["kind"], string>> = {
   password: "attempts",
   edit: "edits",
   delete: "deletions",
+  upload: "uploads",
+  download: "downloads",
 };
 
 /** What the commands act on. */
@@ -175,8 +208,7 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
     case "help":
       for (const [usage, what] of commandHelp) {
         view.say(`  ${usage.padEnd(44)}${what}`);
-        const extra = terminalHelp[usage];
-        if (extra) view.say(`  ${extra[0].padEnd(44)}${extra[1]}`);
+        for (const [own, does] of terminalHelp[usage] ?? []) view.say(`  ${own.padEnd(44)}${does}`);
       }
       view.say("  Anything else is sent to the current conversation.");
       return null;
@@ -327,6 +359,12 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
     case "edit":
       await edit(ctx, cmd.text);
       return null;
+    case "upload":
+      await uploadFile(view, ctx.outbox, need(view), cmd.path, cmd.text);
+      return null;
+    case "download":
+      await downloadFile(view, cmd.id, cmd.path);
+      return null;
     case "delete":
       await remove(ctx, cmd.seq);
       return null;
@@ -449,7 +487,7 @@ async function remove(ctx: CommandContext, seq: number | undefined): Promise<voi
   const whose = target.author.id === view.me.id
     ? "your message"
     : `the message by ${clean(target.author.username, { oneLine: true })}`;
-  const quoted = cut(messageText(target).replace(/\n+/g, " ⏎ "), 60);
+  const quoted = cut(messageSummary(target), 60);
   const answer = await view.screen.question(`Delete ${whose} "${quoted}"? (y/N) `);
   if (!/^\s*y(es)?\s*$/i.test(answer ?? "")) {
     view.say("* Not deleted.");

@@ -6,6 +6,7 @@
  * @module
  */
 import type {
+  Attachment,
   AuditEntry,
   Ban,
   Invitation,
@@ -52,7 +53,53 @@ export function clock(ms: number): string {
  */
 export function formatMessage(m: Message): string {
   const head = `[${clock(m.createdAt)}] ${clean(m.author.username, { oneLine: true })}: `;
-  return head + indented(messageText(m), head.length);
+  const text = head + indented(messageText(m), head.length);
+  const files = m.deleted ? [] : m.attachments ?? [];
+  // A message of files alone ends at its author's name.
+  return [files.length && !m.text ? text.trimEnd() : text, ...files.map(formatAttachment)]
+    .join("\n");
+}
+
+/**
+ * The line under a message for one of its files: name, size, an image's
+ * dimensions, and the id `/download` takes.
+ *
+ * @example
+ * ```ts
+ * formatAttachment(photo); // "  📎 photo.png · 1.2 MB · 640×480 · id 01HZX…"
+ * ```
+ */
+export function formatAttachment(a: Attachment): string {
+  const size = a.width && a.height ? ` · ${a.width}×${a.height}` : "";
+  return `  📎 ${fileLabel(a.name)} · ${formatSize(a.size)}${size} · id ${clean(a.id)}`;
+}
+
+/** A file's name as the terminal shows it: on one line, cleaned, cut to 80 characters. */
+export function fileLabel(name: string): string {
+  return cut(clean(name, { oneLine: true }).trim() || "file", 80);
+}
+
+/**
+ * A size in bytes for people: bytes, then KB, MB, GB (of 1,024), with one
+ * decimal below 10.
+ *
+ * @example
+ * ```ts
+ * formatSize(1_258_291); // "1.2 MB"
+ * formatSize(512);       // "512 B"
+ * ```
+ */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  // Moved up once more when rounding would show 1024 of a unit.
+  while (value >= 1023.5 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 9.95 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 /**
@@ -87,8 +134,22 @@ export function indented(text: string, width: number): string {
  */
 export function formatNotice(room: Room, m: Message, width = 100): string {
   const line = `» ${roomLabel(room)} · ${clean(m.author.username, { oneLine: true })}: ` +
-    messageText(m).replace(/\n+/g, " ⏎ ");
+    messageSummary(m);
   return cut(line, width);
+}
+
+/**
+ * A message on one line: its text, then its files' names.
+ *
+ * @example
+ * ```ts
+ * messageSummary(message); // "look at this 📎 photo.png"
+ * ```
+ */
+export function messageSummary(m: Message): string {
+  const files = m.deleted ? [] : (m.attachments ?? []).map((a) => `📎 ${fileLabel(a.name)}`);
+  const text = messageText(m).replace(/\n+/g, " ⏎ ");
+  return [...(m.text || m.deleted ? [text] : []), ...files].join(" ");
 }
 
 /** One line of `/rooms`: label, unread count, members. */

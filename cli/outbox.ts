@@ -38,8 +38,11 @@ export class Outbox {
     this.#say = say;
   }
 
-  /** Queues `text` for `room`; refuses at once what the server would refuse for its length. */
-  send(room: Room, text: string): void {
+  /**
+   * Queues `text` for `room`, with the files uploaded for it (their ids);
+   * refuses at once what the server would refuse for its length.
+   */
+  send(room: Room, text: string, attachments: string[] = []): void {
     if (text.length > MESSAGE_MAX) {
       this.#say(`! Not sent: ${text.length} characters; a message holds at most ${MESSAGE_MAX}.`);
       return;
@@ -57,6 +60,7 @@ export class Outbox {
       try {
         await sendWithRetry(this.#api, room.id, text, {
           clientId,
+          attachments,
           rateLimitWaitMaxMs: RATE_LIMIT_WAIT_MAX_MS,
           onRetry: (_, { error, waitMs }) => {
             if (warned) return;

@@ -36,6 +36,8 @@ export class Screen {
   readonly interactive: boolean;
   #io: ScreenIo;
   #editor = new LineEditor();
+  /** The status line shown above the input line (a transfer's progress), if any. */
+  #status: string | null = null;
   #lines: (string | null)[] = [];
   #waiters: ((line: string | null) => void)[] = [];
   #ended = false;
@@ -66,17 +68,35 @@ export class Screen {
     });
   }
 
-  /** Prints text (one or more lines) above the line being typed. */
+  /** Prints text (one or more lines) above the status line and the line being typed. */
   print(text: string): void {
     if (!this.interactive) return this.#io.write(text + "\n");
     const lines = text.replaceAll("\r\n", "\n").replaceAll("\n", "\r\n");
-    this.#io.write(this.#editor.erase() + lines + "\r\n" + this.#draw());
+    this.#io.write(this.#erase() + lines + "\r\n" + this.#draw());
+  }
+
+  /**
+   * Shows `text` on a status line just above the line being typed, redrawn
+   * in place each time (a progress bar); `null` removes it. Only on a
+   * terminal: a pipe gets the lines printed, never a status.
+   *
+   * @example
+   * ```ts
+   * screen.setStatus("Uploading photo.png  42%");
+   * screen.setStatus(null);
+   * ```
+   */
+  setStatus(text: string | null): void {
+    if (!this.interactive || text === this.#status) return;
+    const erase = this.#erase();
+    this.#status = text;
+    this.#io.write(erase + this.#draw());
   }
 
   /** Sets the prompt shown before the line being typed (terminal only). */
   setPrompt(prompt: string): void {
     this.#editor.prompt = prompt;
-    if (this.interactive) this.#io.write(this.#editor.erase() + this.#draw());
+    if (this.interactive) this.#io.write(this.#erase() + this.#draw());
   }
 
   /** The next line typed; `null` when input ended (Ctrl-D, Ctrl-C or end of the pipe). */
@@ -103,7 +123,7 @@ export class Screen {
     }
     // Keep the question in the scrollback, with the answer unless it is a secret.
     const shown = options.secret ? "" : answer ?? "";
-    this.#io.write(this.#editor.erase() + prompt + shown + "\r\n");
+    this.#io.write(this.#erase() + prompt + shown + "\r\n");
     this.#editor.prompt = saved;
     this.#io.write(this.#draw());
     return answer;
@@ -112,12 +132,23 @@ export class Screen {
   /** Puts the terminal back as it was. */
   close(): void {
     if (!this.interactive) return;
-    this.#io.write(this.#editor.erase());
+    this.#io.write(this.#erase());
+    this.#status = null;
     this.#io.setRaw?.(false);
   }
 
+  /** Erases the drawn input, and the status line above it when there is one. */
+  #erase(): string {
+    const input = this.#editor.erase();
+    return this.#status === null ? input : `${input}\x1b[A\r\x1b[J`;
+  }
+
+  /** Draws the status line, if any, and the input line below it. */
   #draw(): string {
-    return this.#editor.draw(this.#io.columns?.() ?? 80);
+    const columns = this.#io.columns?.() ?? 80;
+    // Kept to one row, so erasing it is one row up.
+    const status = this.#status === null ? "" : fit(this.#status, columns - 1) + "\r\n";
+    return status + this.#editor.draw(columns);
   }
 
   #push(line: string | null): void {
@@ -146,7 +177,7 @@ export class Screen {
           else if (action.kind === "clear-screen") this.#io.write("\x1b[H\x1b[2J");
           else return;
         }
-        this.#io.write(this.#editor.erase() + this.#draw());
+        this.#io.write(this.#erase() + this.#draw());
       }
       if (partial) this.#push(partial.replace(/\r$/, ""));
     } catch {
@@ -162,6 +193,12 @@ export class Screen {
   get ended(): Promise<void> {
     return this.#reading;
   }
+}
+
+/** `text` cut to `width` characters, so it takes one row. */
+function fit(text: string, width: number): string {
+  const chars = Array.from(text);
+  return chars.length <= width ? text : chars.slice(0, Math.max(1, width - 1)).join("") + "…";
 }
 
 function writeStdout(text: string): void {

@@ -37,6 +37,8 @@ function room(over: Partial<Room> = {}): Room {
     lastMessage: null,
     lastActivityAt: 1,
     unread: 0,
+    mentions: 0,
+    muted: false,
     ...over,
   };
 }

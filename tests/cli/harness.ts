@@ -129,6 +129,8 @@ export interface ClientOptions {
   home: string;
   args?: string[];
   password?: string;
+  /** Where it runs (default the project's root): where `/download` saves by default. */
+  cwd?: string;
 }
 
 /** The client as a process on pipes. */
@@ -157,9 +159,10 @@ export function startClient(o: ClientOptions): ClientProcess {
     PARLEY_PASSWORD: o.password ?? "",
   };
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "cli/main.ts"]
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write"]
+      .concat(o.cwd ? ["--config", `${root}deno.json`, `${root}cli/main.ts`] : ["cli/main.ts"])
       .concat(["--server", o.server], o.args ?? []),
-    cwd: root,
+    cwd: o.cwd ?? root,
     env,
     clearEnv: true,
     stdin: "piped",
@@ -260,6 +263,8 @@ export interface Proxy extends AsyncDisposable {
   sent: string;
   /** Rewrites what clients send (each chunk read, as text), e.g. to spoil a header. */
   rewrite: ((text: string) => string) | null;
+  /** Waits this long after passing on each chunk a client sent (at most 16 KiB): a slow uplink. */
+  delayMs: number;
   /** Closes every open connection (a network drop). */
   cut(): void;
 }
@@ -284,6 +289,7 @@ export function startProxy(target: number): Proxy {
     refused: 0,
     sent: "",
     rewrite: null,
+    delayMs: 0,
     cut() {
       for (const conn of [...open]) close(conn);
     },
@@ -308,6 +314,9 @@ export function startProxy(target: number): Proxy {
         }
         let sent = 0;
         while (sent < data.length) sent += await to.write(data.subarray(sent));
+        if (log && proxy.delayMs) {
+          await new Promise((resolve) => setTimeout(resolve, proxy.delayMs));
+        }
       }
     } catch {
       // either side went away
@@ -340,3 +349,71 @@ export function startProxy(target: number): Proxy {
   })().catch(() => {});
   return proxy;
 }
+
+/** The client in a real pseudo-terminal: a detached tmux session on its own socket. */
+export class TmuxClient implements AsyncDisposable {
+  readonly socket = `parley-cli-test-${crypto.randomUUID().slice(0, 8)}`;
+
+  async start(command: string[], env: Record<string, string>): Promise<void> {
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
+    const line = ["env", ...vars, ...command.map(quote)].join(" ");
+    await this.#tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "t", "-c", root, line);
+  }
+
+  /** Types text literally, or named keys such as Enter. */
+  async keys(text: string, literal = true): Promise<void> {
+    await this.#tmux("send-keys", "-t", "t", ...(literal ? ["-l", text] : [text]));
+  }
+
+  /** The visible screen, trailing blanks trimmed. */
+  async screen(): Promise<string> {
+    const out = await this.#tmux("capture-pane", "-p", "-t", "t");
+    return out.replace(/\s+$/, "");
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs = 8000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      if (pattern.test(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${screen}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Whether the session ended (its only program exited) within `timeoutMs`. */
+  async ended(timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!(await this.#tmux("has-session", "-t", "t").then(() => true, () => false))) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#tmux("kill-server").catch(() => {});
+  }
+
+  async #tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`tmux ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+    return new TextDecoder().decode(out.stdout);
+  }
+}
+
+function quote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Whether tmux is here, for the tests that need a real terminal. */
+export const hasTmux = await new Deno.Command("tmux", {
+  args: ["-V"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output().then((o) => o.success, () => false);
