@@ -15,6 +15,14 @@ interface MeResult {
   user: User;
   unread: number;
   presenceVisibility: PresenceVisibility;
+  /** Bytes the user's attachments take, and may take. */
+  storage: StorageUse;
+}
+
+/** What the user's files take of their quota, in bytes. */
+export interface StorageUse {
+  used: number;
+  quota: number;
 }
 
 /** Builds the account actions. */
@@ -91,6 +99,11 @@ export function createAccount(core: StoreCore, actions: RoomActions) {
     return (await api<MeResult>("GET", "/api/me")).presenceVisibility;
   }
 
+  /** What the user's files take of their quota. */
+  async function storage(): Promise<StorageUse> {
+    return (await api<MeResult>("GET", "/api/me")).storage;
+  }
+
   async function setPresence(visibility: PresenceVisibility): Promise<PresenceVisibility> {
     const me = await api<MeResult>("PATCH", "/api/me", { presenceVisibility: visibility });
     return me.presenceVisibility;
@@ -106,6 +119,7 @@ export function createAccount(core: StoreCore, actions: RoomActions) {
     changePassword,
     presence,
     setPresence,
+    storage,
   };
 }
 

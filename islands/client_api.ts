@@ -64,7 +64,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
 }
 
 /** The seconds to wait, from the error's details or else the `Retry-After` header. */
-function retryAfterOf(detail: unknown, header: string | null): number | undefined {
+export function retryAfterOf(detail: unknown, header: string | null): number | undefined {
   for (const value of [detail, header]) {
     const seconds = Number(value);
     if (value !== null && value !== undefined && Number.isFinite(seconds) && seconds >= 0) {

@@ -7,7 +7,9 @@
 import { useSignal } from "@preact/signals";
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { parseCommand } from "../shared/commands.ts";
 import { MESSAGE_MAX } from "../shared/limits.ts";
+import { MessageAttachments, UploadList } from "./attachments.tsx";
 import { splitLinks } from "./linkify.ts";
 import type { Conversation, Pending } from "./store.ts";
 import type { Member, Message, Room } from "./types.ts";
@@ -210,15 +212,79 @@ function ConversationView({ room }: { room: Room }) {
         </div>
       </header>
       <div class="conv-body">
-        <div class="conv-column">
+        <DropZone room={room}>
           <MessageList room={room} conv={conv} />
           <TypingLine roomId={room.id} />
           <Notices />
           <Composer room={room} />
-        </div>
+        </DropZone>
         {store.showMembers.value ? <MembersPanel room={room} /> : null}
       </div>
     </section>
+  );
+}
+
+/** Whether a drag carries files (not text or a link). */
+function carriesFiles(e: DragEvent): boolean {
+  return [...(e.dataTransfer?.types ?? [])].includes("Files");
+}
+
+/** The conversation's column, where files dropped are attached to the next message. */
+function DropZone({ room, children }: { room: Room; children: ComponentChildren }) {
+  const store = useStore();
+  const over = useSignal(false);
+  // dragenter and dragleave come for every child crossed: count them.
+  const depth = useRef(0);
+  useEffect(() => {
+    // A file dropped beside the column must not replace the app with itself.
+    const stop = (e: DragEvent) => carriesFiles(e) && e.preventDefault();
+    addEventListener("dragover", stop);
+    addEventListener("drop", stop);
+    return () => {
+      removeEventListener("dragover", stop);
+      removeEventListener("drop", stop);
+    };
+  }, []);
+  const leave = () => {
+    depth.current = 0;
+    over.value = false;
+  };
+  return (
+    <div
+      class={`conv-column${over.value ? " dropping" : ""}`}
+      onDragEnter={(e) => {
+        if (!carriesFiles(e)) return;
+        e.preventDefault();
+        depth.current++;
+        over.value = true;
+      }}
+      onDragOver={(e) => {
+        if (!carriesFiles(e)) return;
+        e.preventDefault();
+        e.dataTransfer!.dropEffect = "copy";
+      }}
+      onDragLeave={(e) => {
+        if (carriesFiles(e) && --depth.current <= 0) leave();
+      }}
+      onDrop={(e) => {
+        if (!carriesFiles(e)) return;
+        e.preventDefault();
+        leave();
+        const files = [...(e.dataTransfer?.files ?? [])];
+        if (files.length) store.uploads.attach(room.id, files);
+      }}
+    >
+      {children}
+      {over.value
+        ? (
+          <div class="drop-overlay" aria-hidden="true">
+            <p>
+              Drop files to send to {room.kind === "direct" ? room.name : `#${room.name}`}
+            </p>
+          </div>
+        )
+        : null}
+    </div>
   );
 }
 
@@ -249,7 +315,8 @@ function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
       atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
     } else if (first < before.first && before.first) {
       el.scrollTop += el.scrollHeight - before.height;
-    } else if (atBottom.current && count !== before.count) {
+    } else if (atBottom.current && (count !== before.count || el.scrollHeight !== before.height)) {
+      // New messages, or a message grown (its files in place of their progress): stay down.
       el.scrollTop = el.scrollHeight;
     }
     shape.current = { roomId: room.id, first, height: el.scrollHeight, count };
@@ -335,6 +402,8 @@ function MessageRow({ message: m, continued }: { message: Message; continued: bo
           ? <p class="msg-text msg-deleted">message deleted</p>
           : editing
           ? <MessageEditor message={m} />
+          : !m.text && m.attachments?.length
+          ? null
           : (
             <MessageText text={m.text}>
               {m.editedAt
@@ -346,6 +415,7 @@ function MessageRow({ message: m, continued }: { message: Message; continued: bo
                 : null}
             </MessageText>
           )}
+        {!m.deleted && m.attachments?.length ? <MessageAttachments list={m.attachments} /> : null}
       </div>
       {m.deleted || editing ? null : <MessageActions message={m} />}
     </li>
@@ -488,9 +558,24 @@ function PendingRow({ pending: p }: { pending: Pending }) {
       <div class="msg-body">
         <div class="msg-head">
           <span class="msg-author">{me.username}</span>
-          <span class="msg-time">{p.state === "sending" ? "Sending…" : "Not sent"}</span>
+          <span class="msg-time">
+            {p.state === "uploading"
+              ? "Uploading…"
+              : p.state === "sending"
+              ? "Sending…"
+              : "Not sent"}
+          </span>
         </div>
-        <MessageText text={p.text} />
+        {p.text ? <MessageText text={p.text} /> : null}
+        {p.uploads?.length
+          ? (
+            <UploadList
+              uploads={p.uploads}
+              label="Files of this message"
+              onRemove={p.state === "sending" ? undefined : (u) => store.removeUpload(p, u)}
+            />
+          )
+          : null}
         {p.state === "failed"
           ? (
             <p class="msg-error" role="alert">
@@ -556,13 +641,27 @@ function Composer({ room }: { room: Room }) {
   const store = useStore();
   const text = useSignal("");
   const input = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
   const editing = store.editing.value !== null;
+  const files = store.uploads.staged(room.id).value;
+  // The files a message would carry now: not the refused ones.
+  const ready = files.filter((u) => u.state.value !== "failed").length;
   // Back to the composer when the conversation opens and when an edit ends.
   useEffect(() => {
     if (!editing) input.current?.focus();
   }, [room.id, editing]);
+  const attach = (list: Iterable<File>) => {
+    store.uploads.attach(room.id, list);
+    input.current?.focus();
+  };
   const submit = () => {
     const line = text.value;
+    // A slash command runs on its own; the files wait for the next message.
+    if (ready && parseCommand(line).kind === "message") {
+      text.value = "";
+      store.submit(line, store.uploads.take(room.id));
+      return;
+    }
     if (!line.trim()) return;
     text.value = "";
     store.submit(line);
@@ -576,6 +675,34 @@ function Composer({ room }: { room: Room }) {
         submit();
       }}
     >
+      <UploadList
+        uploads={files}
+        label="Files to send"
+        onRemove={(u) => store.uploads.remove(u)}
+        onRetry={(u) => u.retry()}
+      />
+      <input
+        ref={picker}
+        type="file"
+        multiple
+        hidden
+        aria-label="Files to attach"
+        onChange={(e) => {
+          const chosen = [...(e.currentTarget.files ?? [])];
+          // Cleared, so choosing the same file again is a change too.
+          e.currentTarget.value = "";
+          if (chosen.length) attach(chosen);
+        }}
+      />
+      <button
+        type="button"
+        class="icon-button attach"
+        aria-label="Attach files"
+        title="Attach files (or drop or paste them here)"
+        onClick={() => picker.current?.click()}
+      >
+        <Icon name="clip" />
+      </button>
       <textarea
         ref={input}
         class="composer-input"
@@ -587,6 +714,13 @@ function Composer({ room }: { room: Room }) {
         onInput={(e) => {
           text.value = e.currentTarget.value;
           if (text.value && !text.value.startsWith("/")) store.typed(room.id);
+        }}
+        onPaste={(e) => {
+          // A pasted image (or file) is attached; pasted text is just text.
+          const pasted = [...(e.clipboardData?.files ?? [])];
+          if (!pasted.length) return;
+          e.preventDefault();
+          attach(pasted);
         }}
         onKeyDown={(e) => {
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -601,7 +735,12 @@ function Composer({ room }: { room: Room }) {
           }
         }}
       />
-      <button type="submit" class="send" aria-label="Send" disabled={!text.value.trim()}>
+      <button
+        type="submit"
+        class="send"
+        aria-label="Send"
+        disabled={!text.value.trim() && !ready}
+      >
         <Icon name="send" />
       </button>
     </form>

@@ -8,10 +8,12 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { CAPACITY_MAX, ROOM_NAME_MAX } from "../shared/limits.ts";
+import type { StorageUse } from "./account.ts";
 import { api, ApiFailure } from "./client_api.ts";
 import { AdminDialog, AuditDialog, BanDialog, BansDialog } from "./moderation_dialogs.tsx";
 import type { PresenceVisibility, PublicRoom, SessionInfo, User, UserPresence } from "./types.ts";
 import { Avatar, deviceName, formatWhen, Modal, PresenceDot, useStore } from "./ui.tsx";
+import { formatBytes } from "./uploads.ts";
 
 /** Whichever dialog is open. */
 export function Dialogs() {
@@ -264,6 +266,7 @@ function AccountDialog({ password }: { password: boolean }) {
       <SessionsSection />
       <PasswordSection />
       <PresenceSection />
+      <StorageSection />
       <BlockedSection />
     </Modal>
   );
@@ -476,6 +479,39 @@ function PresenceSection() {
       </fieldset>
       {error.value ? <p class="error" role="alert">{error.value}</p> : null}
       <p class="success" role="status">{saved.value ? "Saved." : ""}</p>
+    </section>
+  );
+}
+
+/** What the user's files take of their quota. */
+function StorageSection() {
+  const store = useStore();
+  const storage = useSignal<StorageUse | null>(null);
+  const error = useSignal("");
+  useEffect(() => {
+    store.account.storage().then((s) => storage.value = s, (e) => error.value = e.message);
+  }, []);
+  const use = storage.value;
+  return (
+    <section aria-labelledby="storage-title">
+      <h3 class="modal-sub" id="storage-title">Storage</h3>
+      {error.value ? <p class="error" role="alert">{error.value}</p> : null}
+      {use === null ? (error.value ? null : <p class="muted">Loading…</p>) : (
+        <>
+          <p class="storage-text">
+            {formatBytes(use.used)} of {formatBytes(use.quota)} used by your files
+          </p>
+          <meter
+            class="storage-meter"
+            aria-labelledby="storage-title"
+            min={0}
+            max={use.quota}
+            value={use.used}
+            high={use.quota * 0.9}
+          />
+          <p class="hint">Files go when the messages that carry them are deleted.</p>
+        </>
+      )}
     </section>
   );
 }

@@ -8,6 +8,7 @@
 import { api, failureText } from "./client_api.ts";
 import type { Pending, StoreCore } from "./store_core.ts";
 import type { Message } from "./types.ts";
+import type { Upload } from "./uploads.ts";
 
 const TYPING_THROTTLE_MS = 3_000;
 
@@ -16,13 +17,18 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
   const { conversation } = core;
   let lastTypingSent = 0;
 
-  function send(roomId: string, text: string) {
+  /**
+   * Sends a message, with the files being uploaded for it: it shows at once
+   * and goes to the server when every file is stored.
+   */
+  function send(roomId: string, text: string, uploads: Upload[] = []) {
     const pending: Pending = {
       clientId: crypto.randomUUID(),
       roomId,
       text,
       createdAt: Date.now(),
-      state: "sending",
+      state: uploads.length ? "uploading" : "sending",
+      ...(uploads.length ? { uploads } : {}),
     };
     const conv = conversation(roomId);
     conv.pending.value = [...conv.pending.value, pending];
@@ -31,29 +37,74 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
 
   async function post(p: Pending) {
     const conv = conversation(p.roomId);
+    const patch = (change: Partial<Pending>) => {
+      conv.pending.value = conv.pending.value.map((x) =>
+        x.clientId === p.clientId ? { ...x, ...change } : x
+      );
+    };
+    let ids: string[] = [];
+    if (p.uploads?.length) {
+      const ends = await Promise.allSettled(p.uploads.map((u) => u.finished()));
+      // Discarded while its files were on their way.
+      if (!conv.pending.value.some((x) => x.clientId === p.clientId)) return;
+      const failed = p.uploads.filter((_, i) => ends[i].status === "rejected");
+      const kept = p.uploads.filter((u) => u.state.value !== "cancelled");
+      if (failed.length) {
+        const which = failed.length === 1 ? "A file" : `${failed.length} files`;
+        const error = `${which} could not be uploaded. Remove ${
+          failed.length === 1 ? "it" : "them"
+        } to send the rest, or retry.`;
+        return patch({ state: "failed", uploads: kept, error });
+      }
+      // Every file cancelled and nothing written: nothing to send.
+      if (!kept.length && !p.text) return discard(p);
+      ids = kept.map((u) => u.attachment!.id);
+      patch({ state: "sending", uploads: kept });
+    }
     try {
       const { message: m } = await api<{ message: Message }>(
         "POST",
         `/api/rooms/${p.roomId}/messages`,
-        { text: p.text, clientId: p.clientId },
+        { text: p.text, clientId: p.clientId, ...(ids.length ? { attachments: ids } : {}) },
       );
       receiveMessage(m);
     } catch (e) {
-      conv.pending.value = conv.pending.value.map((x) =>
-        x.clientId === p.clientId ? { ...x, state: "failed", error: failureText(e, "messages") } : x
-      );
+      patch({ state: "failed", error: failureText(e, "messages") });
     }
   }
 
+  /** Sends a failed message again: only the files that did not get there are uploaded again. */
   function retry(p: Pending) {
     const conv = conversation(p.roomId);
-    const again = { ...p, state: "sending" as const, error: undefined };
+    for (const u of p.uploads ?? []) u.retry();
+    const waiting = p.uploads?.some((u) => u.state.value === "uploading");
+    const again = { ...p, state: waiting ? "uploading" as const : "sending" as const };
+    delete again.error;
     conv.pending.value = conv.pending.value.map((x) => x.clientId === p.clientId ? again : x);
     post(again);
   }
 
+  /**
+   * Takes a file out of a message not yet sent: one on its way stops (the
+   * message goes without it); a refused one goes, and the message with the
+   * rest of its files is sent again.
+   */
+  function removeUpload(p: Pending, upload: Upload) {
+    const refused = upload.state.value === "failed";
+    upload.cancel();
+    if (p.state !== "failed") return;
+    const conv = conversation(p.roomId);
+    const left = (p.uploads ?? []).filter((u) => u !== upload);
+    if (!left.length && !p.text) return discard(p);
+    const next = { ...p, uploads: left };
+    conv.pending.value = conv.pending.value.map((x) => x.clientId === p.clientId ? next : x);
+    if (refused && !left.some((u) => u.state.value === "failed")) retry(next);
+  }
+
+  /** Drops a message not sent, stopping its uploads. */
   function discard(p: Pending) {
     const conv = conversation(p.roomId);
+    for (const u of p.uploads ?? []) u.cancel();
     conv.pending.value = conv.pending.value.filter((x) => x.clientId !== p.clientId);
   }
 
@@ -65,7 +116,7 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
     api("POST", `/api/rooms/${roomId}/typing`).catch(() => {});
   }
 
-  return { send, retry, discard, typed };
+  return { send, retry, discard, removeUpload, typed };
 }
 
 /** The sending actions. */

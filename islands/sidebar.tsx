@@ -148,6 +148,11 @@ function RoomList() {
   );
 }
 
+/** What a message of files alone shows as its preview: the file's name, or how many. */
+function filesOf(list: { name: string }[]): string {
+  return list.length === 1 ? list[0].name : list.length ? `${list.length} files` : "";
+}
+
 function RoomItem({ room }: { room: Room }) {
   const store = useStore();
   const active = store.currentId.value === room.id;
@@ -155,7 +160,7 @@ function RoomItem({ room }: { room: Room }) {
   const last = room.lastMessage;
   const preview = last
     ? `${last.author.id === store.me.value?.id ? "You" : last.author.username}: ` +
-      (last.deleted ? "message deleted" : last.text)
+      (last.deleted ? "message deleted" : last.text || filesOf(last.attachments ?? []))
     : room.kind === "direct"
     ? "Say hello"
     : "No messages yet";

@@ -14,6 +14,7 @@ import { HISTORY_PAGE } from "./navigation.ts";
 import type { Outbox } from "./outbox.ts";
 import type { RoomActions } from "./room_actions.ts";
 import { message, type StoreCore } from "./store_core.ts";
+import type { Upload } from "./uploads.ts";
 
 /** Builds `submit`, which handles one line of the composer. */
 export function createSlashCommands(
@@ -49,11 +50,16 @@ export function createSlashCommands(
   } = actions;
   const { send } = outbox;
 
-  /** Handles one line of the composer: a message or a slash command. */
-  async function submit(line: string) {
+  /**
+   * Handles one line of the composer: a message (with the files uploaded for
+   * it, if any) or a slash command.
+   */
+  async function submit(line: string, uploads: Upload[] = []) {
     const command = parseCommand(line);
     if (command.kind === "message") {
-      if (command.text && currentId.value) send(currentId.value, command.text);
+      if ((command.text || uploads.length) && currentId.value) {
+        send(currentId.value, command.text, uploads);
+      }
       return;
     }
     try {

@@ -14,6 +14,7 @@ import { createRoomActions } from "./room_actions.ts";
 import { createSlashCommands } from "./slash_commands.ts";
 import { createCore } from "./store_core.ts";
 import { connectSharedStream } from "./stream.ts";
+import { createUploads } from "./uploads.ts";
 import type { Boot } from "./types.ts";
 
 export type { Conversation, Dialog, Editing, Notice, Pending, RoomProblem } from "./store_core.ts";
@@ -29,6 +30,7 @@ export function createStore(boot: Boot) {
   const actions = createRoomActions(core, nav, outbox);
   const account = createAccount(core, actions);
   const moderation = createModeration(core);
+  const uploads = createUploads(core, boot.maxUploadBytes);
   const { submit } = createSlashCommands(core, actions, account, outbox, moderation);
   const { me, status, currentId, stream, refreshRooms, refreshAccount, refreshPeople } = core;
   const { openRoom, goHome, markRead } = nav;
@@ -86,6 +88,8 @@ export function createStore(boot: Boot) {
     submit,
     retry: outbox.retry,
     discard: outbox.discard,
+    removeUpload: outbox.removeUpload,
+    uploads,
     typed: outbox.typed,
     joinRoom: actions.joinRoom,
     createRoom: actions.createRoom,

@@ -18,6 +18,7 @@ import {
 } from "../shared/client_state.ts";
 import { api, failureText } from "./client_api.ts";
 import type { SharedStream } from "./stream.ts";
+import type { Upload } from "./uploads.ts";
 import type {
   Block,
   Boot,
@@ -35,8 +36,11 @@ export interface Pending {
   roomId: string;
   text: string;
   createdAt: number;
-  state: "sending" | "failed";
+  /** `uploading`: waiting for its files to be stored before it is sent. */
+  state: "uploading" | "sending" | "failed";
   error?: string;
+  /** Its files; once stored, a retry sends their ids again without uploading them again. */
+  uploads?: Upload[];
 }
 
 /** One conversation as the page shows it. */

@@ -9,6 +9,7 @@ import type { Invitation, Room, User } from "../shared/api_types.ts";
 
 export type {
   AdminUser,
+  Attachment,
   AuditEntry,
   Ban,
   Block,
@@ -36,6 +37,8 @@ export interface Boot {
   invitations?: Invitation[];
   /** The users the user blocks (signed in only). */
   blocked?: User[];
+  /** The largest file an upload may be, in bytes (signed in only). */
+  maxUploadBytes?: number;
   /** Whether the user administers the server (signed in only). */
   admin?: boolean;
   /** The conversation named by the URL, if any. */

@@ -6,7 +6,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { type ComponentChildren, createContext } from "preact";
-import { useContext, useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { useContext, useLayoutEffect, useRef } from "preact/hooks";
 import type { Store } from "./store.ts";
 
 /** The store, for every component under the app. */
@@ -60,7 +60,19 @@ export function PresenceDot({ online }: { online: boolean }) {
 /** Icons drawn inline, so nothing is fetched and the policy stays strict. */
 export function Icon(
   { name }: {
-    name: "plus" | "back" | "people" | "send" | "search" | "close" | "compass" | "chat" | "more";
+    name:
+      | "plus"
+      | "back"
+      | "people"
+      | "send"
+      | "search"
+      | "close"
+      | "compass"
+      | "chat"
+      | "more"
+      | "clip"
+      | "file"
+      | "download";
   },
 ) {
   const paths: Record<string, string> = {
@@ -74,6 +86,10 @@ export function Icon(
     compass: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM15.5 8.5l-2 5-5 2 2-5 5-2z",
     chat: "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z",
     more: "M5 12h.01M12 12h.01M19 12h.01",
+    clip:
+      "M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5",
+    file: "M13 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9zM13 2v7h7",
+    download: "M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M7 10l5 5 5-5M12 15V3",
   };
   return (
     <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
@@ -160,7 +176,8 @@ export function ActionMenu({ label, items }: { label: string; items: MenuItem[] 
     open.value = false;
     if (refocus) button.current?.focus();
   };
-  useEffect(() => {
+  // Before paint, so the keys pressed right after opening (End, the arrows) reach the menu.
+  useLayoutEffect(() => {
     if (!open.value) return;
     wrap.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
     const outside = (e: Event) => {

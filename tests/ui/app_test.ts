@@ -4,7 +4,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import { Buffer } from "node:buffer";
+import type { Download, Locator, Page, Route } from "playwright-core";
 import { call } from "../helpers.ts";
 import { parseLimit } from "../../lib/rate_limits.ts";
 import { skipBrowser, startUi, type UiHarness } from "./browser.ts";
@@ -825,6 +826,488 @@ Deno.test({
 
     // Failed requests are expected above (aborted sends, a cut network, a 403 probe); a
     // script error or a Content-Security-Policy violation is not.
+    const unexpected = h.errors.filter((e) => !e.includes("Failed to load resource"));
+    assert.deepEqual(unexpected, []);
+  },
+});
+
+/** A PNG of `width` × `height` pixels, one colour. */
+async function png(width: number, height: number): Promise<Buffer> {
+  const row = width * 3 + 1;
+  const pixels = new Uint8Array(row * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) pixels.set([68, 81, 214], y * row + 1 + x * 3);
+  }
+  const deflated = new Uint8Array(
+    await new Response(new Blob([pixels]).stream().pipeThrough(new CompressionStream("deflate")))
+      .arrayBuffer(),
+  );
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  const header = new Uint8Array(13);
+  new DataView(header.buffer).setUint32(0, width);
+  new DataView(header.buffer).setUint32(4, height);
+  header.set([8, 2], 8); // 8 bits, RGB
+  return Buffer.concat([
+    Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a),
+    chunk("IHDR", header),
+    chunk("IDAT", deflated),
+    chunk("IEND", new Uint8Array()),
+  ]);
+}
+
+function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** Uploads a file with the API, as `curl -F file=@name` does. */
+async function uploadViaApi(
+  h: UiHarness,
+  token: string,
+  roomId: string,
+  file: File,
+): Promise<{ id: string; contentType: string }> {
+  const form = new FormData();
+  form.append("file", file);
+  const res = await fetch(`${h.url}/api/rooms/${roomId}/attachments`, {
+    method: "POST",
+    body: form,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(res.status, 201);
+  return (await res.json()).attachment;
+}
+
+function fileInput(page: Page) {
+  return page.locator(".composer input[type=file]");
+}
+
+/** A file of `size` bytes for `setInputFiles`. */
+function blob(name: string, size: number, mimeType = "application/octet-stream") {
+  return { name, mimeType, buffer: Buffer.alloc(size, 7) };
+}
+
+/**
+ * Holds a page's requests for attachments until `release()`, so an image's
+ * box can be measured before it loads.
+ */
+async function holdAttachments(page: Page) {
+  const held: Route[] = [];
+  let holding = true;
+  await page.route("**/api/attachments/*", (route) => {
+    if (holding) held.push(route);
+    else route.continue();
+  });
+  return {
+    /** Waits until the page has asked for a file. */
+    async asked() {
+      for (let waited = 0; !held.length; waited += 50) {
+        if (waited > T.timeout) throw new Error("the page never asked for the file");
+        await page.waitForTimeout(50);
+      }
+    },
+    async release() {
+      holding = false;
+      for (const route of held.splice(0)) await route.continue();
+      await page.unroute("**/api/attachments/*");
+    },
+  };
+}
+
+/**
+ * An image preview's box before its bytes arrive and after they load: the
+ * same, `width` × `height` (give or take its border), so nothing moves.
+ */
+async function assertSteadyPreview(
+  hold: Awaited<ReturnType<typeof holdAttachments>>,
+  image: Locator,
+  size: { width: number; height: number; naturalWidth: number },
+) {
+  await image.waitFor(T);
+  await hold.asked();
+  const loaded = (el: HTMLImageElement) => el.complete && el.naturalWidth > 0;
+  assert.equal(await image.evaluate(loaded), false, "not loaded yet");
+  const before = (await image.boundingBox())!;
+  assert.equal(before.width, size.width);
+  assert.ok(Math.abs(before.height - size.height) <= 2, `height ${before.height}`);
+  await hold.release();
+  await image.evaluate((el: HTMLImageElement) => el.decode());
+  assert.equal(await image.evaluate((el: HTMLImageElement) => el.naturalWidth), size.naturalWidth);
+  assert.deepEqual(await image.boundingBox(), before, "the box did not move when it loaded");
+}
+
+Deno.test({
+  name: "[ui] files: attach, paste, previews, progress, cancel, limits, sandboxed downloads",
+  ignore: skipBrowser,
+  async fn(t) {
+    await using h = await startUi();
+
+    await t.step(
+      "attached with the button and pasted: previews sized before they load, a chip for a file",
+      async () => {
+        const nora = await h.user("nora");
+        const otto = await h.user("otto");
+        const roomId = await createRoomViaApi(h, nora.token, "gallery");
+        await call(h.url, `/api/rooms/${roomId}/join`, { token: otto.token, method: "POST" });
+        const n = await h.open(nora.context, `/rooms/${roomId}`);
+        const o = await h.open(otto.context, `/rooms/${roomId}`);
+
+        // The button opens the (hidden) file input, which takes several files.
+        await n.getByRole("button", { name: "Attach files" }).waitFor(T);
+        assert.equal(await fileInput(n).getAttribute("multiple"), "");
+        await fileInput(n).setInputFiles([
+          { name: "wide.png", mimeType: "image/png", buffer: await png(800, 400) },
+          blob("notes.pdf", 3 * 1024 + 100, "application/pdf"),
+        ]);
+        const tray = n.getByRole("list", { name: "Files to send" });
+        await tray.locator(".upload-done").nth(1).waitFor(T);
+        let hold = await holdAttachments(o);
+        await send(n, "the plan, and a picture");
+        await tray.waitFor({ state: "detached", ...T });
+
+        // Otto sees the picture in a 360 × 180 box before and after it loads.
+        const row = messageList(o).locator("li.msg", { hasText: "the plan, and a picture" });
+        const image = row.getByRole("img", { name: "wide.png" });
+        await assertSteadyPreview(hold, image, { width: 360, height: 180, naturalWidth: 800 });
+        const full = row.getByRole("link", { name: "wide.png" });
+        assert.match((await full.getAttribute("href"))!, /^\/api\/attachments\/[\w-]+$/);
+        assert.equal(await full.getAttribute("target"), "_blank");
+        // The other file is a chip: name, size, a download.
+        const chip = row.getByRole("link", { name: "Download notes.pdf 3.1 KB" });
+        await chip.waitFor(T);
+        assert.equal(await chip.getAttribute("download"), "notes.pdf");
+        const got = await fetch(h.url + (await chip.getAttribute("href"))!, {
+          headers: { authorization: `Bearer ${otto.token}` },
+        });
+        assert.equal((await got.arrayBuffer()).byteLength, 3 * 1024 + 100);
+
+        // An image pasted into the composer goes with an empty text.
+        const composer = n.getByLabel("Message", { exact: true });
+        await composer.focus();
+        await n.evaluate(async () => {
+          const canvas = document.createElement("canvas");
+          canvas.width = 300;
+          canvas.height = 600;
+          const g = canvas.getContext("2d")!;
+          g.fillStyle = "#e8590c";
+          g.fillRect(0, 0, 300, 600);
+          const png = await new Promise<Blob>((done) =>
+            canvas.toBlob((b) => done(b!), "image/png")
+          );
+          const data = new DataTransfer();
+          data.items.add(new File([png], "pasted.png", { type: "image/png" }));
+          const paste = new ClipboardEvent("paste", {
+            clipboardData: data,
+            bubbles: true,
+            cancelable: true,
+          });
+          document.activeElement!.dispatchEvent(paste);
+        });
+        await tray.locator(".upload-done", { hasText: "pasted.png" }).waitFor(T);
+        assert.equal(await composer.inputValue(), "", "a pasted file is not text");
+        hold = await holdAttachments(o);
+        await composer.press("Enter");
+        const pasted = messageList(o).locator(`li.msg[data-seq="2"]`).getByRole("img", {
+          name: "pasted.png",
+        });
+        await assertSteadyPreview(hold, pasted, { width: 180, height: 360, naturalWidth: 300 });
+        assert.equal(await messageList(o).locator(`li.msg[data-seq="2"] .msg-text`).count(), 0);
+        await o.locator(`[data-room-id="${roomId}"]`, { hasText: "nora: pasted.png" }).waitFor(T);
+        await messageList(n).getByRole("img", { name: "pasted.png" }).waitFor(T);
+
+        // A deleted message shows no files.
+        const deleted = await call(h.url, `/api/rooms/${roomId}/messages/1`, {
+          token: nora.token,
+          method: "DELETE",
+        });
+        assert.equal(deleted.status, 204);
+        const first = messageList(o).locator(`li.msg[data-seq="1"]`);
+        await first.getByText("message deleted").waitFor(T);
+        assert.equal(await first.locator(".attachments").count(), 0);
+        assert.equal(await messageList(o).getByRole("img", { name: "wide.png" }).count(), 0);
+        for (const u of [nora, otto]) await u.context.close();
+      },
+    );
+
+    await t.step(
+      "a large upload shows its progress; cancelled, nothing is sent; a message waits for it",
+      async () => {
+        const pia = await h.user("pia");
+        const roomId = await createRoomViaApi(h, pia.token, "big-files");
+        const page = await h.open(pia.context, `/rooms/${roomId}`);
+        const sends: string[] = [];
+        page.on("request", (r) => {
+          if (r.method() === "POST" && r.url().endsWith("/messages")) sends.push(r.url());
+        });
+        // 2 MB/s up: an 8 MB file takes four seconds.
+        const cdp = await pia.context.newCDPSession(page);
+        await cdp.send("Network.enable");
+        const throttle = (up: number) =>
+          cdp.send("Network.emulateNetworkConditions", {
+            offline: false,
+            latency: 0,
+            downloadThroughput: -1,
+            uploadThroughput: up,
+          });
+        await throttle(2 * 1024 * 1024);
+        const big = blob("big.bin", 8 * 1024 * 1024);
+        const bar = page.getByRole("progressbar", { name: "Uploading big.bin" });
+        const sendButton = page.getByRole("button", { name: "Send" });
+
+        await fileInput(page).setInputFiles(big);
+        await bar.waitFor(T);
+        assert.equal(await bar.getAttribute("aria-valuemax"), "100");
+        await page.waitForFunction(
+          () => Number(document.querySelector("[role=progressbar]")?.ariaValueNow) > 0,
+          null,
+          T,
+        );
+        assert.ok(Number(await bar.getAttribute("aria-valuenow")) < 100, "still on its way");
+        assert.equal(await sendButton.isEnabled(), true);
+        await page.getByRole("button", { name: "Cancel uploading big.bin" }).click();
+        await bar.waitFor({ state: "detached", ...T });
+        assert.equal(await page.locator(".upload").count(), 0);
+        assert.equal(await sendButton.isEnabled(), false);
+        await page.waitForTimeout(300);
+        const me = await call(h.url, "/api/me", { token: pia.token });
+        assert.equal(me.body.storage.used, 0, "nothing stored");
+
+        // Sent while its file is on the way: the message waits, with the bar; cancelling
+        // the file of a message with no text drops the message.
+        await fileInput(page).setInputFiles(big);
+        await bar.waitFor(T);
+        await page.getByLabel("Message", { exact: true }).press("Enter");
+        const waiting = page.locator(".msg-pending");
+        await waiting.getByText("Uploading…").waitFor(T);
+        await waiting.getByRole("progressbar", { name: "Uploading big.bin" }).waitFor(T);
+        await waiting.getByRole("button", { name: "Cancel uploading big.bin" }).click();
+        await waiting.waitFor({ state: "detached", ...T });
+
+        // With text, it is sent once the file is stored.
+        await fileInput(page).setInputFiles(big);
+        await send(page, "here it comes");
+        await waiting.getByRole("progressbar", { name: "Uploading big.bin" }).waitFor(T);
+        assert.deepEqual(sends, [], "nothing sent while a file is on its way");
+        await throttle(-1);
+        const row = page.locator(`li.msg[data-seq="1"]`, { hasText: "here it comes" });
+        await row.getByRole("link", { name: "Download big.bin 8 MB" }).waitFor(T);
+        assert.equal(await page.locator(".msg-pending").count(), 0);
+        assert.equal(sends.length, 1);
+        assert.equal(await page.locator("li.msg[data-seq]").count(), 1);
+        await pia.context.close();
+      },
+    );
+
+    await t.step("a send that failed is retried without uploading the file again", async () => {
+      const quill = await h.user("quill");
+      const roomId = await createRoomViaApi(h, quill.token, "patchy");
+      const page = await h.open(quill.context, `/rooms/${roomId}`);
+      const uploads: string[] = [];
+      page.on("request", (r) => {
+        if (r.method() === "POST" && r.url().endsWith("/attachments")) uploads.push(r.url());
+      });
+      await page.route(
+        "**/api/rooms/*/messages",
+        (route) => route.request().method() === "POST" ? route.abort() : route.continue(),
+      );
+      // Dropped onto the conversation this time.
+      const dropped = await page.evaluateHandle(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["x".repeat(2048)], "report.txt", { type: "text/plain" }));
+        return data;
+      });
+      const messages = page.locator(".scroller");
+      await messages.dispatchEvent("dragenter", { dataTransfer: dropped });
+      await page.getByText("Drop files to send to #patchy").waitFor(T);
+      await messages.dispatchEvent("drop", { dataTransfer: dropped });
+      await page.getByText("Drop files to send to #patchy").waitFor({ state: "detached", ...T });
+      await page.locator(".composer .upload-done", { hasText: "report.txt" }).waitFor(T);
+      await send(page, "see attached");
+      const failed = page.locator(".msg-failed", { hasText: "see attached" });
+      await failed.getByRole("alert").waitFor(T);
+      await page.unroute("**/api/rooms/*/messages");
+      await failed.getByRole("button", { name: "Retry" }).click();
+      const row = page.locator(`li.msg[data-seq="1"]`, { hasText: "see attached" });
+      await row.getByRole("link", { name: "Download report.txt 2 KB" }).waitFor(T);
+      assert.equal(uploads.length, 1, "uploaded once");
+      await quill.context.close();
+    });
+
+    await t.step("too large, over quota, too many: the server's reason; storage used", async () => {
+      await using limited = await startUi({
+        browser: h.browser,
+        rateLimits: { uploads: parseLimit("1/h:3") },
+        config: { maxUploadBytes: 1024 * 1024, uploadQuotaBytes: 2 * 1024 * 1024 },
+      });
+      const rex = await limited.user("rex");
+      const roomId = await createRoomViaApi(limited, rex.token, "tight");
+      const page = await limited.open(rex.context, `/rooms/${roomId}`);
+      const tray = page.getByRole("list", { name: "Files to send" });
+      const mb = 1024 * 1024;
+      await fileInput(page).setInputFiles(blob("huge.bin", 1.5 * mb));
+      await tray.getByRole("alert").filter({
+        hasText: "huge.bin is too large: a file may be at most 1 MB.",
+      }).waitFor(T);
+      // No use trying that one again; a refused file does not go with the message.
+      assert.equal(await tray.getByRole("button", { name: /^Retry/ }).count(), 0);
+      assert.equal(await page.getByRole("button", { name: "Send" }).isEnabled(), false);
+      await tray.getByRole("button", { name: "Remove huge.bin" }).click();
+      await tray.waitFor({ state: "detached", ...T });
+
+      await fileInput(page).setInputFiles([blob("a.bin", 0.9 * mb), blob("b.bin", 0.9 * mb)]);
+      await tray.locator(".upload-done").nth(1).waitFor(T);
+      await fileInput(page).setInputFiles(blob("c.bin", 0.9 * mb));
+      await tray.getByRole("alert").filter({
+        hasText: "No room for c.bin: your files may take 2 MB in all.",
+      }).waitFor(T);
+      await fileInput(page).setInputFiles(blob("d.bin", 1000));
+      await tray.getByRole("alert").filter({
+        hasText: /^d\.bin was not sent\. Too many uploads — try again in \d+ min\.$/,
+      }).waitFor(T);
+      // The stored two still go; the refused stay, with their reasons.
+      await send(page, "two of four");
+      const row = page.locator(`li.msg[data-seq="1"]`, { hasText: "two of four" });
+      await row.locator(".file-chip").nth(1).waitFor(T);
+      assert.equal(await row.locator(".file-chip").count(), 2);
+      assert.equal(await tray.getByRole("alert").count(), 2);
+
+      await page.getByRole("button", { name: "Account settings" }).click();
+      const dialog = page.getByRole("dialog", { name: "Your account" });
+      await dialog.getByText("1.8 MB of 2 MB used by your files").waitFor(T);
+      await rex.context.close();
+      h.errors.push(...limited.errors);
+    });
+
+    await t.step(
+      "an uploaded HTML or SVG file never runs: opened, it downloads; shown, it is sandboxed",
+      async () => {
+        const vera = await h.user("vera");
+        const roomId = await createRoomViaApi(h, vera.token, "quarantine");
+        const script = "document.title='pwned';window.ran=1;fetch('/api/me')";
+        const files = {
+          html: new File(
+            [
+              `<!doctype html><title>evil</title><script>${script}</script>` +
+              `<img src=x onerror="${script}">`,
+            ],
+            "evil.html",
+            { type: "text/html" },
+          ),
+          svg: new File(
+            [
+              `<svg xmlns="http://www.w3.org/2000/svg" onload="${script}">` +
+              `<script>${script}</script></svg>`,
+            ],
+            "evil.svg",
+            { type: "image/svg+xml" },
+          ),
+          // Markup that says it is a PNG.
+          fake: new File([`<html><script>${script}</script></html>`], "fake.png", {
+            type: "image/png",
+          }),
+        };
+        const html = await uploadViaApi(h, vera.token, roomId, files.html);
+        const svg = await uploadViaApi(h, vera.token, roomId, files.svg);
+        const fake = await uploadViaApi(h, vera.token, roomId, files.fake);
+        const sent = await call(h.url, `/api/rooms/${roomId}/messages`, {
+          token: vera.token,
+          body: { text: "open me", attachments: [html.id, svg.id, fake.id] },
+        });
+        assert.equal(sent.status, 201);
+
+        // In the conversation they are chips to download; nothing is rendered.
+        const page = await h.open(vera.context, `/rooms/${roomId}`);
+        const row = messageList(page).locator("li.msg", { hasText: "open me" });
+        for (const name of ["evil.html", "evil.svg", "fake.png"]) {
+          const chip = row.getByRole("link", { name: new RegExp(`^Download ${name}`) });
+          await chip.waitFor(T);
+          assert.equal(await chip.getAttribute("download"), name);
+        }
+        assert.equal(await messageList(page).locator("img").count(), 0);
+
+        const opened = async (path: string) => {
+          const tab = await vera.context.newPage();
+          const calls: string[] = [];
+          tab.on("request", (r) => void (r.url().includes("/api/me") && calls.push(r.url())));
+          let download: Download | null = null;
+          tab.on("download", (d) => download = d);
+          // A download is not a page: goto fails for it.
+          const response = await tab.goto(h.url + path).catch(() => null);
+          // Time for a script, had one run, to be seen.
+          await tab.waitForTimeout(300);
+          // In a sandbox without scripts the page may not even be evaluated: that is a pass.
+          const seen = await tab.evaluate(() => ({
+            title: document.title,
+            ran: (window as { ran?: number }).ran,
+            origin: self.origin,
+            type: document.contentType,
+          })).catch(() => null);
+          return { tab, calls, download: download as Download | null, response, seen };
+        };
+
+        // A control: served plainly, the same page runs, and the probe sees it.
+        const body = await files.html.text();
+        await vera.context.route(
+          "**/control.html",
+          (r) => r.fulfill({ contentType: "text/html", body }),
+        );
+        const control = await opened("/control.html");
+        assert.equal(control.seen?.title, "pwned");
+        assert.equal(control.seen?.ran, 1);
+        assert.ok(control.calls.length > 0);
+        await control.tab.close();
+
+        // The HTML and the SVG download, under their names; nothing of them runs.
+        for (const [file, stored] of [[files.html, html], [files.svg, svg]] as const) {
+          const res = await fetch(`${h.url}/api/attachments/${stored.id}`, {
+            headers: { authorization: `Bearer ${vera.token}` },
+          });
+          assert.equal(res.headers.get("content-type"), "application/octet-stream");
+          assert.match(res.headers.get("content-disposition")!, /^attachment;/);
+          assert.equal(res.headers.get("content-security-policy"), "sandbox");
+          assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+          assert.equal(await res.text(), await file.text());
+
+          const { tab, calls, download, seen } = await opened(`/api/attachments/${stored.id}`);
+          assert.ok(download, `${file.name} is downloaded, not shown`);
+          assert.equal(download.suggestedFilename(), file.name);
+          assert.notEqual(seen?.title, "pwned");
+          assert.equal(seen?.ran, undefined);
+          assert.deepEqual(calls, [], "no request from its script");
+          await tab.close();
+        }
+
+        // Markup sent as a PNG is shown as an image (a broken one), in a sandbox.
+        const { tab, calls, download, response, seen } = await opened(
+          `/api/attachments/${fake.id}`,
+        );
+        assert.equal(download, null);
+        assert.equal(response?.headers()["content-type"], "image/png");
+        assert.equal(response?.headers()["content-security-policy"], "sandbox");
+        assert.notEqual(seen?.title, "pwned");
+        assert.equal(seen?.ran, undefined);
+        if (seen) {
+          assert.equal(seen.type, "image/png");
+          assert.equal(seen.origin, "null", "an opaque origin: not Parley's");
+        }
+        assert.deepEqual(calls, []);
+        await tab.close();
+        await vera.context.close();
+      },
+    );
+
     const unexpected = h.errors.filter((e) => !e.includes("Failed to load resource"));
     assert.deepEqual(unexpected, []);
   },

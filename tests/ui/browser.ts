@@ -6,7 +6,7 @@
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { createApp, type ParleyApp } from "../../http/app.ts";
-import { defaultConfig } from "../../lib/config.ts";
+import { type Config, defaultConfig } from "../../lib/config.ts";
 import { defaultLimits, type Limits } from "../../lib/rate_limits.ts";
 import { build } from "../../scripts/build.ts";
 import { registerUser } from "../helpers.ts";
@@ -59,6 +59,8 @@ export interface UiOptions {
   browser?: Browser;
   /** The usernames of the server's administrators. */
   admins?: string[];
+  /** Settings in place of the defaults (the upload limits, say). */
+  config?: Partial<Config>;
 }
 
 /** Builds the bundle if stale, serves Parley on 127.0.0.1 and launches Chromium. */
@@ -75,6 +77,7 @@ export async function startUi(options: UiOptions = {}): Promise<UiHarness> {
       rateLimitsOn: options.rateLimits !== undefined,
       admins: options.admins ?? [],
       limits: { ...defaultLimits, ...options.rateLimits },
+      ...options.config,
     },
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, parley.fetch);
