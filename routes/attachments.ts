@@ -106,6 +106,10 @@ export function attachmentRoutes(s: Services) {
       if (error instanceof MultipartError) {
         throw new ApiError(Errors.invalidInput, undefined, { message: error.message });
       }
+      // The client went away mid-file (a cancelled upload): nothing was stored; say so quietly.
+      if (error instanceof Deno.errors.BadResource || /request body/i.test(String(error))) {
+        throw new ApiError(Errors.invalidInput, undefined, { message: "The upload was cut off." });
+      }
       throw error;
     }
   });

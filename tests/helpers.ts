@@ -188,7 +188,7 @@ export async function spawnServer(
     env: { RATE_LIMITS: "off", ...env, PORT: String(port), HOST: "127.0.0.1", KV_PATH: kvPath },
     cwd: new URL("..", import.meta.url).pathname,
     stdout: "null",
-    stderr: "null",
+    stderr: Deno.env.get("PARLEY_TEST_SERVER_LOGS") ? "inherit" : "null",
   }).spawn();
   let done = false;
   const kill = async (signal: Deno.Signal = "SIGTERM") => {
