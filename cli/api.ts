@@ -79,6 +79,13 @@ export interface SignedIn {
   token: string;
 }
 
+/** A message that mentions the user, and the room it is in (`GET /api/me/mentions`). */
+export interface Mention {
+  roomId: string;
+  roomName: string;
+  message: Message;
+}
+
 /** Who sees the user's presence: everyone, or only people who share a room with them. */
 export type PresenceVisibility = "everyone" | "contacts";
 
@@ -271,9 +278,15 @@ export class Api {
     clientId: string,
     timeoutMs?: number,
     attachments: string[] = [],
+    replyTo?: number,
   ): Promise<Message> {
     const path = `/api/rooms/${enc(id)}/messages`;
-    const body = attachments.length ? { text, clientId, attachments } : { text, clientId };
+    const body = {
+      text,
+      clientId,
+      ...(attachments.length ? { attachments } : {}),
+      ...(replyTo !== undefined ? { replyTo } : {}),
+    };
     return (await this.request<{ message: Message }>("POST", path, { body, timeoutMs })).message;
   }
 
@@ -362,6 +375,32 @@ export class Api {
   /** Deletes a message (its author, the room's moderators): it stays as a tombstone. */
   async deleteMessage(id: string, seq: number): Promise<void> {
     await this.request("DELETE", `/api/rooms/${enc(id)}/messages/${seq}`);
+  }
+
+  /**
+   * Reacts to message `seq` with one emoji (`add`), or takes the reaction
+   * back; either twice changes nothing. Members get a `reaction` event.
+   *
+   * @throws {ApiFailure} 404 when there is no such message, 409 past 20 kinds of reaction.
+   */
+  async react(id: string, seq: number, emoji: string, add: boolean): Promise<void> {
+    const path = `/api/rooms/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`;
+    await this.request(add ? "PUT" : "DELETE", path);
+  }
+
+  /** Mutes a room or unmutes it, for the user alone; returns the room as they now see it. */
+  async setMuted(id: string, muted: boolean): Promise<Room> {
+    const path = `/api/rooms/${enc(id)}/settings`;
+    return (await this.request<{ room: Room }>("PUT", path, { body: { muted } })).room;
+  }
+
+  /** The user's latest mentions across rooms, newest first, and where the next page starts. */
+  async mentions(
+    limit: number,
+    before?: string,
+  ): Promise<{ mentions: Mention[]; next: string | null }> {
+    const query = `?limit=${limit}` + (before ? `&before=${enc(before)}` : "");
+    return await this.request("GET", `/api/me/mentions${query}`);
   }
 
   /** Gives a member a role (the owner only); `owner` hands the room over. */
@@ -459,6 +498,8 @@ export async function sendWithRetry(
     clientId?: string;
     /** Ids of files uploaded for this message. */
     attachments?: string[];
+    /** The seq of the message in the room this one answers. */
+    replyTo?: number;
     deadlineMs?: number;
     attemptTimeoutMs?: number;
     rateLimitWaitMaxMs?: number;
@@ -471,7 +512,8 @@ export async function sendWithRetry(
   for (let attempt = 1;; attempt++) {
     try {
       const timeoutMs = options.attemptTimeoutMs ?? 8_000;
-      return await api.send(roomId, text, clientId, timeoutMs, options.attachments);
+      const { attachments, replyTo } = options;
+      return await api.send(roomId, text, clientId, timeoutMs, attachments, replyTo);
     } catch (error) {
       let wait: number;
       if (error instanceof ApiFailure && error.rateLimited) {

@@ -31,6 +31,8 @@ export interface ChatOptions {
   forgetSession: () => Promise<void>;
   /** Backoff bounds of the event stream, in milliseconds. */
   backoff?: { min: number; max: number };
+  /** Whether the terminal takes colour: mentions of the user highlighted, seqs dimmed. */
+  color?: boolean;
 }
 
 /** How long start waits for the stream's first event before loading anyway. */
@@ -61,7 +63,9 @@ export class Chat {
 
   constructor(options: ChatOptions) {
     this.#o = options;
-    const view = this.#view = new ChatView(options.api, options.screen, options.me);
+    const view = this.#view = new ChatView(options.api, options.screen, options.me, {
+      color: options.color,
+    });
     this.#outbox = new Outbox(options.api, (text) => view.say(text));
     this.#stream = new EventStream({
       server: options.api.server,

@@ -15,7 +15,14 @@ import { fetchHistory } from "../shared/client_actions.ts";
 import { applyEvent, type ClientState, emptyState, withRoom } from "../shared/client_state.ts";
 import type { ParleyEvent } from "../shared/events.ts";
 import type { Api } from "./api.ts";
-import { describe, formatMessage, formatNotice, roomLabel } from "./format.ts";
+import {
+  describe,
+  formatMessage,
+  formatNotice,
+  mentionsMe,
+  type MessageStyle,
+  roomLabel,
+} from "./format.ts";
 import { ReadMarkers } from "./read_markers.ts";
 import type { Screen } from "./screen.ts";
 
@@ -48,21 +55,27 @@ export class ChatView {
   /** The sessions as `/sessions` last numbered them, for `/sessions end <n>`. */
   listedSessions: SessionInfo[] | null = null;
   /**
-   * Changes to messages told already (`roomId/seq/editedAt` or
-   * `roomId/seq/deleted`): a command's answer and its event say one once.
+   * Changes to messages told already (`roomId/seq/editedAt`,
+   * `roomId/seq/deleted`, or the user's own reaction
+   * `reaction/roomId/seq/emoji/added`): a command's answer and its event say
+   * one once.
    */
   readonly toldUpdates = new Set<string>();
+  /** How messages show: mentions of the user marked, colour or not. */
+  readonly style: MessageStyle;
   #current: string | null = null;
   /** The messages printed in this session, as `roomId/seq`. */
   #shown = new Set<string>();
   #events: Promise<void> = Promise.resolve();
   #reads: ReadMarkers;
 
-  constructor(api: Api, screen: Screen, me: User) {
+  /** @param options.color whether the terminal takes colour (default: none). */
+  constructor(api: Api, screen: Screen, me: User, options: { color?: boolean } = {}) {
     this.api = api;
     this.call = api.call;
     this.screen = screen;
     this.me = me;
+    this.style = { me, color: options.color ?? false };
     this.state = emptyState(me);
     this.#reads = new ReadMarkers(
       (roomId, seq) => api.markRead(roomId, seq),
@@ -81,14 +94,16 @@ export class ChatView {
   }
 
   /**
-   * Replaces the state. The current conversation has nothing unread, since
-   * the screen shows all of it; when it is gone (left, here or elsewhere),
-   * there is no current conversation any more.
+   * Replaces the state. The current conversation has nothing unread (and no
+   * unread mention), since the screen shows all of it; when it is gone
+   * (left, here or elsewhere), there is no current conversation any more.
    */
   update(next: ClientState): void {
     const current = this.#current ? next.rooms[this.#current] : undefined;
     if (this.#current && !current) this.#setCurrent(null);
-    this.state = current?.unread ? withRoom(next, { ...current, unread: 0 }) : next;
+    this.state = current?.unread || current?.mentions
+      ? withRoom(next, { ...current, unread: 0, mentions: 0 })
+      : next;
   }
 
   /** Moves the state along with one event; returns the state before it. */
@@ -108,16 +123,39 @@ export class ChatView {
    * message's event does, so that event, when it comes, finds it shown. In
    * the current conversation it is printed in full and marked read;
    * elsewhere it is a one-line notice.
+   *
+   * @returns whether it was shown and calls for the user (see
+   * {@linkcode calls}): the caller rings the bell, once for all it showed.
    */
-  show(m: Message): void {
+  show(m: Message): boolean {
     const room = this.state.rooms[m.roomId];
-    if (!room || m.seq <= room.lastSeq) return;
+    if (!room || m.seq <= room.lastSeq) return false;
     this.apply({ type: "message", id: null, data: m });
     this.#shown.add(`${m.roomId}/${m.seq}`);
     if (m.roomId === this.#current) {
-      this.say(formatMessage(m));
+      this.say(formatMessage(m, this.style));
       this.#reads.mark(m.roomId);
-    } else this.say(formatNotice(this.state.rooms[m.roomId] ?? room, m, width()));
+    } else {
+      this.say(formatNotice(this.state.rooms[m.roomId] ?? room, m, width(), this.style));
+    }
+    return this.calls(m);
+  }
+
+  /**
+   * Whether a new message calls for the user's attention: a direct message
+   * or a mention of them, from someone else they do not block, in a room
+   * they did not mute.
+   */
+  calls(m: Message): boolean {
+    const room = this.state.rooms[m.roomId];
+    if (!room || room.muted || m.deleted) return false;
+    if (m.author.id === this.me.id || this.state.blocked[m.author.id]) return false;
+    return room.kind === "direct" || mentionsMe(m, this.me);
+  }
+
+  /** Rings the terminal bell. */
+  bell(): void {
+    this.screen.bell();
   }
 
   /** Whether the message `seq` of a room was printed in this session, in full or as a notice. */
@@ -134,7 +172,7 @@ export class ChatView {
     const { messages } = await fetchHistory(this.call, room.id, count);
     if (messages.length) this.say(`-- ${title} messages in ${roomLabel(room)} --`);
     for (const m of messages) {
-      this.say(formatMessage(m));
+      this.say(formatMessage(m, this.style));
       this.#shown.add(`${m.roomId}/${m.seq}`);
     }
     // What was printed is shown: its events, if still on the way, must not print it again.
@@ -211,14 +249,14 @@ export class ChatView {
  */
 function placeRoom(known: Room | undefined, delivered: Room): Room {
   if (known) {
-    const { lastSeq, lastMessage, lastActivityAt, unread } = known;
-    return { ...delivered, lastSeq, lastMessage, lastActivityAt, unread };
+    const { lastSeq, lastMessage, lastActivityAt, unread, mentions } = known;
+    return { ...delivered, lastSeq, lastMessage, lastActivityAt, unread, mentions };
   }
-  return { ...delivered, lastSeq: delivered.lastSeq - delivered.unread, unread: 0 };
+  return { ...delivered, lastSeq: delivered.lastSeq - delivered.unread, unread: 0, mentions: 0 };
 }
 
-/** How wide a notice may be: the terminal's width, or 120 on a pipe. */
-function width(): number {
+/** How wide a one-line notice may be: the terminal's width, or 120 on a pipe. */
+export function width(): number {
   try {
     return Deno.stdout.isTerminal() ? Deno.consoleSize().columns : 120;
   } catch {

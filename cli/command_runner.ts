@@ -4,7 +4,8 @@
  * `/history` and `/who` (`shared/client_actions.ts`); this module runs them
  * and prints the outcome. A few commands only the terminal has
  * (`/sessions end <n>`, `/logout-all`, `/delete`, `/bans`, `/audit`,
- * `/upload`, `/download`) are parsed here.
+ * `/upload`, `/download`, `/reply`, `/react`, `/unreact`, `/mute`,
+ * `/unmute`, `/mentions`) are parsed here.
  *
  * @module
  */
@@ -19,16 +20,17 @@ import {
   withRoom,
 } from "../shared/client_state.ts";
 import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
-import { HISTORY_PAGE_MAX, MESSAGE_MAX } from "../shared/limits.ts";
+import { EMOJI, HISTORY_PAGE_MAX, MESSAGE_MAX } from "../shared/limits.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 import { downloadFile, takePath, uploadFile } from "./attachment_commands.ts";
-import type { ChatView } from "./chat_view.ts";
+import { type ChatView, width } from "./chat_view.ts";
 import {
   clean,
   cut,
   formatAuditEntry,
   formatBan,
   formatInvitation,
+  formatMention,
   formatRoomLine,
   formatSession,
   messageSummary,
@@ -44,6 +46,7 @@ import {
   sayBlock,
   sayMember,
   sayUpdate,
+  tellOwnReaction,
 } from "./event_printer.ts";
 import type { Outbox } from "./outbox.ts";
 import { ask } from "./sign_in.ts";
@@ -53,6 +56,9 @@ const HISTORY_DEFAULT = 20;
 /** How many entries `/audit` shows when not told, and at most (one page of the log). */
 const AUDIT_DEFAULT = 20;
 const AUDIT_MAX = 100;
+/** How many mentions `/mentions` shows when not told, and at most (one page). */
+const MENTIONS_DEFAULT = 20;
+const MENTIONS_MAX = 100;
 /** How far back `/edit` and `/delete` look for the user's last message. */
 const OWN_MESSAGE_LOOKBACK = 500;
 
@@ -68,17 +74,31 @@ export type TerminalCommand =
   | { kind: "bans" }
   | { kind: "audit"; count?: number }
   | { kind: "upload"; path: string; text: string }
-  | { kind: "download"; id: string; path?: string };
+  | { kind: "download"; id: string; path?: string }
+  | { kind: "reply"; seq: number; text: string }
+  | { kind: "react"; seq: number; emoji: string; add: boolean }
+  | { kind: "mute"; muted: boolean }
+  | { kind: "mentions"; count?: number };
 
 /** Help for the terminal's own commands, shown after the shared command they go with. */
 const terminalHelp: Record<string, [string, string][]> = {
   "/sessions": [["/sessions end <n>", "end session n of that list"]],
-  "/edit <text>": [["/delete [seq]", "delete your last message, or message seq (moderators)"]],
+  "/edit <text>": [
+    ["/delete [seq]", "delete your last message, or message seq (moderators)"],
+    ["/reply <seq> <text>", "answer message seq (the #seq before each message)"],
+    ["/react <seq> <emoji>", "react to message seq: an emoji, or :+1: :heart: :tada: …"],
+    ["/unreact <seq> <emoji>", "take your reaction back"],
+  ],
   "/unban <user>": [["/bans", "who is banned from the room (owner and moderators)"]],
   "/unmod <user>": [[
     "/audit [n]",
     "the room's last n moderation actions (owner and moderators)",
   ]],
+  "/rooms": [
+    ["/mute", "no bell for the current conversation (unread still counts)"],
+    ["/unmute", "the bell again for the current conversation"],
+    ["/mentions [n]", "your last n mentions (@you) across rooms"],
+  ],
   "/history [n]": [
     ["/upload <path> [text]", 'send a file, with text (quote a path with spaces: "…")'],
     ["/download <id> [path]", "save a file (its id is under its message) here or at path"],
@@ -88,6 +108,49 @@ const terminalHelp: Record<string, [string, string][]> = {
 
 /** An attachment's id, as the server makes them. */
 const ATTACHMENT_ID = /^[\w-]{1,64}$/;
+
+/**
+ * Names for emoji that are hard to type in a terminal, as `/react` takes
+ * them (`:+1:` or `+1`).
+ */
+export const EMOJI_NAMES: Readonly<Record<string, string>> = {
+  "+1": "👍",
+  thumbsup: "👍",
+  "-1": "👎",
+  thumbsdown: "👎",
+  heart: "❤️",
+  tada: "🎉",
+  joy: "😂",
+  laughing: "😆",
+  smile: "😄",
+  wink: "😉",
+  thinking: "🤔",
+  eyes: "👀",
+  fire: "🔥",
+  rocket: "🚀",
+  clap: "👏",
+  pray: "🙏",
+  wave: "👋",
+  ok: "👌",
+  check: "✅",
+  x: "❌",
+  100: "💯",
+  cry: "😢",
+  open_mouth: "😮",
+};
+
+/** The emoji `/react` was given: one emoji, or a name from {@linkcode EMOJI_NAMES}. */
+function emojiOf(word: string | undefined): string | null {
+  if (!word) return null;
+  if (EMOJI.test(word)) return word;
+  return EMOJI_NAMES[word.replace(/^:(.*):$/, "$1").toLowerCase()] ?? null;
+}
+
+/** A message's seq as typed: `12` or `#12`. */
+function seqOf(word: string | undefined): number | null {
+  const seq = Number(word?.replace(/^#/, "") || NaN);
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : null;
+}
 
 /**
  * Parses one line: the terminal's own commands here, the rest as the web
@@ -151,6 +214,36 @@ export function parseLine(line: string): TerminalCommand {
     const arg = takePath(rest);
     return arg && !arg.rest ? { kind: "download", id, path: arg.path } : usage;
   }
+  if (head === "/reply") {
+    const seq = seqOf(words[1]);
+    const text = words.length > 2 ? line.trim().replace(/^\S+\s+\S+\s+/, "").trim() : "";
+    return seq && text
+      ? { kind: "reply", seq, text }
+      : { kind: "error", message: "Usage: /reply <seq> <text>, seq from the #seq of a message" };
+  }
+  if (head === "/react" || head === "/unreact") {
+    const seq = seqOf(words[1]);
+    const emoji = emojiOf(words[2]);
+    if (seq && emoji && words.length === 3) {
+      return { kind: "react", seq, emoji, add: head === "/react" };
+    }
+    const usage = `Usage: ${head} <seq> <emoji>, the emoji as itself or a name like :+1:`;
+    return seq && words.length === 3
+      ? { kind: "error", message: `Not one emoji: ${words[2]}. ${usage}` }
+      : { kind: "error", message: usage };
+  }
+  if (head === "/mute" || head === "/unmute") {
+    return words.length === 1
+      ? { kind: "mute", muted: head === "/mute" }
+      : { kind: "error", message: `Usage: ${head} (the current conversation)` };
+  }
+  if (head === "/mentions") {
+    if (words.length === 1) return { kind: "mentions" };
+    const count = Number(words[1]);
+    return words.length === 2 && Number.isInteger(count) && count > 0 && count <= MENTIONS_MAX
+      ? { kind: "mentions", count }
+      : { kind: "error", message: `Usage: /mentions [n], n from 1 to ${MENTIONS_MAX}` };
+  }
   return parseCommand(line);
 }
 
@@ -164,6 +257,8 @@ const limitedThings: Partial<Record<TerminalCommand["kind"], string>> = {
   delete: "deletions",
   upload: "uploads",
   download: "downloads",
+  react: "reactions",
+  mute: "changes",
 };
 
 /** What the commands act on. */
@@ -202,6 +297,44 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
     case "message":
       send(ctx, cmd.text);
       return null;
+    case "reply":
+      ctx.outbox.send(need(view), cmd.text, [], cmd.seq);
+      return null;
+    case "react":
+      await react(ctx, cmd.seq, cmd.emoji, cmd.add);
+      return null;
+    case "mute": {
+      const room = need(view);
+      const label = roomLabel(room);
+      if (room.muted === cmd.muted) {
+        view.say(cmd.muted ? `* ${label} is muted already.` : `* ${label} is not muted.`);
+        return null;
+      }
+      const updated = await api.setMuted(room.id, cmd.muted);
+      // As its `room` event will: the room's place in the stream stays.
+      view.apply({ type: "room", id: null, data: { room: updated } });
+      view.say(
+        cmd.muted
+          ? `* Muted ${label}: no bell for it; its messages still count as unread.`
+          : `* Unmuted ${label}`,
+      );
+      return null;
+    }
+    case "mentions": {
+      const count = cmd.count ?? MENTIONS_DEFAULT;
+      const { mentions, next } = await api.mentions(count);
+      if (!mentions.length) {
+        view.say("Nobody has mentioned you yet.");
+        return null;
+      }
+      view.say("-- Your latest mentions, oldest first --");
+      const now = Date.now();
+      for (const mention of mentions.toReversed()) {
+        view.say(formatMention(mention, view.state.rooms[mention.roomId], now, width()));
+      }
+      if (next && count < MENTIONS_MAX) view.say(`  (older ones: /mentions ${MENTIONS_MAX})`);
+      return null;
+    }
     case "error":
       view.say(`! ${cmd.message}`);
       return null;
@@ -496,6 +629,32 @@ async function remove(ctx: CommandContext, seq: number | undefined): Promise<voi
   await view.api.deleteMessage(room.id, target.seq).catch(missing(room));
   const { id, roomId, author, createdAt } = target;
   sayUpdate(view, { id, roomId, seq: target.seq, author, text: "", createdAt, deleted: true });
+}
+
+/**
+ * `/react` and `/unreact`: the message is looked up first, so a reaction
+ * the user has (or has not) already is said without asking the server to
+ * change nothing, and the change is said once with its event.
+ */
+async function react(ctx: CommandContext, seq: number, emoji: string, add: boolean) {
+  const { view } = ctx;
+  const room = need(view);
+  // A message just typed may be the one reacted to.
+  await ctx.outbox.drained();
+  const target = await messageAt(view, room, seq);
+  if (!target) throw new Error(`There is no message ${seq} in ${roomLabel(room)}.`);
+  if (target.deleted) throw new Error(`Message ${seq} is deleted.`);
+  const mine = target.reactions?.some((r) => r.emoji === emoji && r.me) ?? false;
+  if (mine === add) {
+    view.say(
+      add
+        ? `* You reacted ${emoji} to #${seq} already.`
+        : `* You have no ${emoji} on #${seq} to take back.`,
+    );
+    return;
+  }
+  await view.api.react(room.id, seq, emoji, add).catch(missing(room));
+  tellOwnReaction(view, view.state.rooms[room.id] ?? room, seq, emoji, add);
 }
 
 /** The user's last message in a room that is not deleted, looking back a few pages. */

@@ -8,8 +8,8 @@
  * @module
  */
 import type { Invitation, Message, Role, Room, User } from "../shared/api_types.ts";
-import { fetchAfter } from "../shared/client_actions.ts";
-import { type ClientState, withRoom, withRooms } from "../shared/client_state.ts";
+import { fetchAfter, fetchMembers } from "../shared/client_actions.ts";
+import { type ClientState, withMembers, withRoom, withRooms } from "../shared/client_state.ts";
 import type { EventData, ParleyEvent } from "../shared/events.ts";
 import type { ChatView } from "./chat_view.ts";
 import { clean, formatInvitation, indented, roomLabel } from "./format.ts";
@@ -49,6 +49,8 @@ export async function printEvent(view: ChatView, event: ParleyEvent): Promise<vo
     }
     case "block":
       return sayBlock(view, event.data.user, event.data.blocked);
+    case "reaction":
+      return await sayReaction(view, event.data);
     case "presence": {
       const { userId, username, online } = event.data;
       // Only a change is news; someone never seen online may still go offline.
@@ -82,12 +84,14 @@ async function printMessage(
     view.apply(event);
     return;
   }
+  let calls = false;
   if (room.id === view.current && m.seq > room.lastSeq + 1) {
     // A gap: fetch what is missing, so nothing is lost even if an event was.
     const { messages } = await fetchAfter(view.call, room.id, room.lastSeq);
-    for (const earlier of messages) if (earlier.seq < m.seq) view.show(earlier);
+    for (const earlier of messages) if (earlier.seq < m.seq) calls = view.show(earlier) || calls;
   }
-  view.show(m);
+  // One bell for what this event showed, however many messages that was.
+  if (view.show(m) || calls) view.bell();
 }
 
 /** Tells of an invitation waiting for the user's answer. */
@@ -221,6 +225,85 @@ export function sayUpdate(view: ChatView, m: Message): void {
   view.say(head + text);
 }
 
+/** What a `reaction` event carries. */
+export type ReactionChange = EventData<"reaction">;
+
+/**
+ * Tells the state of a reaction, and says it in one line: someone else's
+ * only on a message shown on this screen (and never a blocked user's); the
+ * user's own once, whichever of their `/react` and its event gets there
+ * first.
+ *
+ * @example
+ * ```ts
+ * await sayReaction(view, event.data); // "~ bob reacted 👍 to #12"
+ * ```
+ */
+export async function sayReaction(view: ChatView, r: ReactionChange): Promise<void> {
+  const before = view.apply({ type: "reaction", id: null, data: r });
+  const room = before.rooms[r.roomId];
+  if (!room) return;
+  if (r.userId === view.me.id) return tellOwnReaction(view, room, r.seq, r.emoji, r.added);
+  if (!view.wasShown(r.roomId, r.seq) || before.blocked[r.userId]) return;
+  const who = clean(await nameOf(view, room, r.userId), { oneLine: true });
+  view.say(reactionLine(view, room, who, r.seq, r.emoji, r.added));
+}
+
+/** Says the user's own reaction (or its end) once: from their command or from its event. */
+export function tellOwnReaction(
+  view: ChatView,
+  room: Room,
+  seq: number,
+  emoji: string,
+  added: boolean,
+): void {
+  const key = `reaction/${room.id}/${seq}/${emoji}/${added}`;
+  if (view.toldUpdates.delete(key)) return; // the other of the two said it
+  view.toldUpdates.add(key);
+  view.say(reactionLine(view, room, "You", seq, emoji, added));
+}
+
+/** "~ bob reacted 👍 to #12", "~ You took back 👍 on #12 in #den". */
+function reactionLine(
+  view: ChatView,
+  room: Room,
+  who: string,
+  seq: number,
+  emoji: string,
+  added: boolean,
+): string {
+  const where = room.id === view.current ? "" : ` in ${roomLabel(room)}`;
+  const shown = clean(emoji, { oneLine: true });
+  return added
+    ? `~ ${who} reacted ${shown} to #${seq}${where}`
+    : `~ ${who} took back ${shown} on #${seq}${where}`;
+}
+
+/**
+ * A user's name, for an event that gives only their id: from the room's
+ * members (fetched once, then kept up to date by the stream), the other
+ * side of a direct conversation, or the users the user blocks.
+ */
+async function nameOf(view: ChatView, room: Room, userId: string): Promise<string> {
+  const known = () =>
+    view.state.members[room.id]?.find((m) => m.id === userId)?.username ??
+      (room.peer?.id === userId ? room.peer.username : undefined) ??
+      view.state.blocked[userId]?.username;
+  let name = known();
+  if (name === undefined && !view.state.members[room.id]) {
+    try {
+      const members = await fetchMembers(view.call, room.id);
+      if (view.state.rooms[room.id]) {
+        view.update(withMembers(view.state, room.id, members));
+      }
+      name = known() ?? members.find((m) => m.id === userId)?.username;
+    } catch {
+      // Not worth an error line: the reaction is told all the same.
+    }
+  }
+  return name ?? "someone";
+}
+
 /** Tells of a room the user is now in, unless their own command put them there. */
 function announceRoom(view: ChatView, room: Room): void {
   if (view.joining) return;
@@ -249,6 +332,7 @@ async function catchUp(view: ChatView): Promise<void> {
   for (const invitation of invitations) {
     if (!before.invitations[invitation.roomId]) sayInvitation(view, invitation);
   }
+  let calls = false;
   for (const room of rooms) {
     const known = before.rooms[room.id];
     if (!known) {
@@ -258,12 +342,16 @@ async function catchUp(view: ChatView): Promise<void> {
     if (room.lastSeq <= known.lastSeq) continue;
     if (room.id !== view.current) {
       view.say(`» ${roomLabel(room)} · ${room.lastSeq - known.lastSeq} new messages`);
+      // Counted, not shown: a new direct message or mention among them still calls.
+      const direct = room.kind === "direct" && room.unread > known.unread;
+      calls ||= !room.muted && (direct || room.mentions > known.mentions);
       continue;
     }
     // Back to where the screen was, then forward through what it missed.
     const { lastSeq, lastMessage } = known;
     view.update(withRoom(view.state, { ...room, lastSeq, lastMessage }));
     const { messages } = await fetchAfter(view.call, room.id, lastSeq);
-    for (const m of messages) view.show(m);
+    for (const m of messages) calls = view.show(m) || calls;
   }
+  if (calls) view.bell();
 }

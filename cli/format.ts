@@ -11,10 +11,13 @@ import type {
   Ban,
   Invitation,
   Message,
+  ReplyQuote,
   Room,
   SessionInfo,
+  User,
 } from "../shared/api_types.ts";
-import { ApiFailure, Unreachable } from "./api.ts";
+import { MENTION } from "../shared/limits.ts";
+import { ApiFailure, type Mention, Unreachable } from "./api.ts";
 
 /**
  * Removes control characters (escape sequences, carriage returns, bells)
@@ -43,21 +46,111 @@ export function clock(ms: number): string {
 }
 
 /**
- * A message of the current conversation; lines after the first are indented
- * under the text.
+ * How messages are shown to one user: whose mentions stand out, and whether
+ * the terminal takes colour (`NO_COLOR` unset, output a terminal).
+ */
+export interface MessageStyle {
+  /** The signed-in user: messages mentioning them are marked. */
+  me?: User;
+  /** Colour and weight through escape sequences; without it, plain markers. */
+  color?: boolean;
+}
+
+/** What marks a line that mentions the user when there is no colour. */
+export const MENTION_MARK = "@ ";
+
+const DIM = ["\x1b[2m", "\x1b[22m"] as const;
+const BOLD = ["\x1b[1m", "\x1b[22m"] as const;
+const HIGHLIGHT = ["\x1b[1;7m", "\x1b[22;27m"] as const;
+
+function paint(text: string, [on, off]: readonly [string, string], color = false): string {
+  return color && text ? on + text + off : text;
+}
+
+/**
+ * Whether a message mentions the user (the server lists whom it mentions),
+ * and is by someone else.
+ */
+export function mentionsMe(m: Pick<Message, "author" | "mentions">, me?: User): boolean {
+  return !!me && m.author.id !== me.id && (m.mentions?.includes(me.id) ?? false);
+}
+
+/**
+ * A message of the current conversation: its seq (what `/reply` and
+ * `/react` take), time, author and text; lines after the first are
+ * indented under the text. Under it go the quote of the message it answers,
+ * its files and its reactions. A message mentioning the user has the
+ * mention highlighted, or the line marked `@ ` without colour.
  *
  * @example
  * ```ts
- * formatMessage(message); // "[14:02] bob: hello"
+ * formatMessage(message); // "#12 [14:02] bob: hello"
+ * formatMessage(reply);   // "#13 [14:03] bob: see above\n  ↳ #12 alice: what time…"
  * ```
  */
-export function formatMessage(m: Message): string {
-  const head = `[${clock(m.createdAt)}] ${clean(m.author.username, { oneLine: true })}: `;
-  const text = head + indented(messageText(m), head.length);
+export function formatMessage(m: Message, style: MessageStyle = {}): string {
+  const { color } = style;
+  const mentioned = !m.deleted && mentionsMe(m, style.me);
+  const mark = mentioned && !color ? MENTION_MARK : "";
+  const seq = `#${m.seq}`;
+  const rest = ` [${clock(m.createdAt)}] ${clean(m.author.username, { oneLine: true })}: `;
+  const width = mark.length + seq.length + rest.length;
+  const body = indented(messageText(m), width);
+  const text = mark + paint(seq, DIM, color) + rest +
+    (mentioned ? highlightMentions(body, style) : body);
   const files = m.deleted ? [] : m.attachments ?? [];
+  const quote = m.replyTo ? [formatQuote(m.replyTo, color)] : [];
+  const reactions = !m.deleted && m.reactions?.length ? [formatReactions(m.reactions, color)] : [];
   // A message of files alone ends at its author's name.
-  return [files.length && !m.text ? text.trimEnd() : text, ...files.map(formatAttachment)]
-    .join("\n");
+  const first = files.length && !m.text ? text.trimEnd() : text;
+  return [first, ...quote, ...files.map(formatAttachment), ...reactions].join("\n");
+}
+
+/**
+ * The line under a reply quoting what it answers: seq, author and the start
+ * of its text on one line, or that it was deleted.
+ *
+ * @example
+ * ```ts
+ * formatQuote(quote); // "  ↳ #12 alice: what time do we…"
+ * ```
+ */
+export function formatQuote(q: ReplyQuote, color = false): string {
+  const what = q.deleted
+    ? "(deleted)"
+    : `${clean(q.author.username, { oneLine: true })}: ${clean(q.text, { oneLine: true })}`;
+  return paint(cut(`  ↳ #${q.seq} ${what}`, QUOTE_SHOWN), DIM, color);
+}
+
+/** How many characters of a reply's quote line show. */
+const QUOTE_SHOWN = 72;
+
+/**
+ * The line under a message with its reactions and their counts; with
+ * colour, the user's own in bold.
+ *
+ * @example
+ * ```ts
+ * formatReactions([{ emoji: "👍", count: 2 }, { emoji: "🎉", count: 1 }]); // "  👍 2  🎉 1"
+ * ```
+ */
+export function formatReactions(
+  reactions: NonNullable<Message["reactions"]>,
+  color = false,
+): string {
+  return "  " + reactions
+    .map((r) => paint(`${clean(r.emoji, { oneLine: true })} ${r.count}`, BOLD, color && !!r.me))
+    .join("  ");
+}
+
+/** The user's `@name` in `text` highlighted (with colour only). */
+function highlightMentions(text: string, style: MessageStyle): string {
+  if (!style.color || !style.me) return text;
+  const name = style.me.username.toLowerCase();
+  return text.replace(
+    MENTION,
+    (token, who: string) => who.toLowerCase() === name ? paint(token, HIGHLIGHT, true) : token,
+  );
 }
 
 /**
@@ -125,17 +218,28 @@ export function indented(text: string, width: number): string {
 }
 
 /**
- * A one-line notice of a message in another conversation, cut to `width`.
+ * A one-line notice of a message in another conversation, cut to `width`;
+ * one mentioning the user is marked as in {@linkcode formatMessage}.
  *
  * @example
  * ```ts
  * formatNotice(room, message, 80); // "» #random · bob: hi there"
  * ```
  */
-export function formatNotice(room: Room, m: Message, width = 100): string {
-  const line = `» ${roomLabel(room)} · ${clean(m.author.username, { oneLine: true })}: ` +
-    messageSummary(m);
-  return cut(line, width);
+export function formatNotice(
+  room: Room,
+  m: Message,
+  width = 100,
+  style: MessageStyle = {},
+): string {
+  const mentioned = mentionsMe(m, style.me);
+  const mark = mentioned && !style.color ? MENTION_MARK : "";
+  const line = cut(
+    `${mark}» ${roomLabel(room)} · ${clean(m.author.username, { oneLine: true })}: ` +
+      messageSummary(m),
+    width,
+  );
+  return mentioned ? highlightMentions(line, style) : line;
 }
 
 /**
@@ -152,13 +256,52 @@ export function messageSummary(m: Message): string {
   return [...(m.text || m.deleted ? [text] : []), ...files].join(" ");
 }
 
-/** One line of `/rooms`: label, unread count, members. */
+/**
+ * One line of `/rooms`: label, unread count and how many of those mention
+ * the user, members, and whether it is muted.
+ *
+ * @example
+ * ```ts
+ * formatRoomLine(room, true); // "> #den  3 unread, 1 mention  (4/100, muted)"
+ * ```
+ */
 export function formatRoomLine(room: Room, current: boolean): string {
-  const unread = room.unread > 0 ? `  ${room.unread} unread` : "";
-  const extra = room.kind === "group"
-    ? `  (${room.memberCount}/${room.capacity}${room.private ? ", private" : ""})`
-    : "";
+  const counts = [
+    ...(room.unread > 0 ? [`${room.unread} unread`] : []),
+    ...(room.mentions > 0 ? [`${room.mentions} mention${room.mentions === 1 ? "" : "s"}`] : []),
+  ];
+  const notes = [
+    ...(room.kind === "group" ? [`${room.memberCount}/${room.capacity}`] : []),
+    ...(room.kind === "group" && room.private ? ["private"] : []),
+    ...(room.muted ? ["muted"] : []),
+  ];
+  const unread = counts.length ? `  ${counts.join(", ")}` : "";
+  const extra = notes.length ? `  (${notes.join(", ")})` : "";
   return `${current ? ">" : " "} ${roomLabel(room)}${unread}${extra}`;
+}
+
+/**
+ * One line of `/mentions`: when, where, the message's seq, who and what.
+ *
+ * @param room the room as the user's list has it, for its label (a direct conversation's name).
+ * @example
+ * ```ts
+ * formatMention(mention); // "  14:02  #den  #12 bob: @alice lunch?"
+ * ```
+ */
+export function formatMention(
+  mention: Mention,
+  room?: Pick<Room, "kind" | "name">,
+  now = Date.now(),
+  width = 120,
+): string {
+  const m = mention.message;
+  const label = roomLabel(room ?? { kind: "group", name: mention.roomName });
+  const author = clean(m.author.username, { oneLine: true });
+  return cut(
+    `  ${when(m.createdAt, now)}  ${label}  #${m.seq} ${author}: ${messageSummary(m)}`,
+    width,
+  );
 }
 
 /**

@@ -43,7 +43,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
       register: args.register,
       password: env.PARLEY_PASSWORD || undefined,
     });
-    chat = new Chat({ api, screen, me, forgetSession: () => store.delete(api.server) });
+    chat = new Chat({
+      api,
+      screen,
+      me,
+      forgetSession: () => store.delete(api.server),
+      // https://no-color.org: set and not empty means none; a pipe gets none either.
+      color: screen.interactive && !env.NO_COLOR && env.TERM !== "dumb",
+    });
     await chat.start();
     const end = await chat.run();
     return end === "unauthorized" ? 1 : 0;

@@ -39,10 +39,11 @@ export class Outbox {
   }
 
   /**
-   * Queues `text` for `room`, with the files uploaded for it (their ids);
-   * refuses at once what the server would refuse for its length.
+   * Queues `text` for `room`, with the files uploaded for it (their ids) and
+   * the seq of the message it answers; refuses at once what the server would
+   * refuse for its length.
    */
-  send(room: Room, text: string, attachments: string[] = []): void {
+  send(room: Room, text: string, attachments: string[] = [], replyTo?: number): void {
     if (text.length > MESSAGE_MAX) {
       this.#say(`! Not sent: ${text.length} characters; a message holds at most ${MESSAGE_MAX}.`);
       return;
@@ -61,6 +62,7 @@ export class Outbox {
         await sendWithRetry(this.#api, room.id, text, {
           clientId,
           attachments,
+          replyTo,
           rateLimitWaitMaxMs: RATE_LIMIT_WAIT_MAX_MS,
           onRetry: (_, { error, waitMs }) => {
             if (warned) return;

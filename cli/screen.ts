@@ -76,6 +76,14 @@ export class Screen {
   }
 
   /**
+   * Rings the terminal bell (BEL), on a pipe too: it moves nothing on the
+   * screen, and whatever reads the pipe may take it as the alert it is.
+   */
+  bell(): void {
+    this.#io.write("\x07");
+  }
+
+  /**
    * Shows `text` on a status line just above the line being typed, redrawn
    * in place each time (a progress bar); `null` removes it. Only on a
    * terminal: a pipe gets the lines printed, never a status.

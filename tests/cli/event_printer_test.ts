@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { Api } from "../../cli/api.ts";
 import { ChatView } from "../../cli/chat_view.ts";
-import { printEvent } from "../../cli/event_printer.ts";
+import { printEvent, tellOwnReaction } from "../../cli/event_printer.ts";
 import { Screen } from "../../cli/screen.ts";
 import type { Message, Room, User } from "../../shared/api_types.ts";
-import { withRooms } from "../../shared/client_state.ts";
+import { withMembers, withRooms } from "../../shared/client_state.ts";
 import type { ParleyEvent } from "../../shared/events.ts";
 
 const me: User = { id: "u-me", username: "alice" };
@@ -211,4 +211,71 @@ Deno.test("printEvent() tells of roles and removals of others, and of a deleted 
     "! #den was deleted",
   ]);
   assert.deepEqual(view.state.rooms, {});
+});
+
+Deno.test("printEvent() tells of reactions to messages on screen, and the user's own once", async () => {
+  const { view, printed } = testView();
+  const carol: User = { id: "u-carol", username: "carol" };
+  view.update(withRooms(view.state, [room()]));
+  view.update(
+    withMembers(view.state, "r-den", [
+      { ...me, role: "member", online: true },
+      { ...bob, role: "owner", online: true },
+    ]),
+  );
+  view.apply({ type: "block", id: null, data: { user: carol, blocked: true } });
+  await printEvent(view, message(1));
+  const reaction = (seq: number, userId: string, emoji: string, added: boolean): ParleyEvent => ({
+    type: "reaction",
+    id: null,
+    data: { roomId: "r-den", seq, emoji, userId, added, count: added ? 1 : 0 },
+  });
+  await printEvent(view, reaction(1, bob.id, "👍", true));
+  await printEvent(view, reaction(1, bob.id, "👍", false));
+  // Not on this screen, or from someone blocked: the state moves, nothing is said.
+  await printEvent(view, reaction(7, bob.id, "🎉", true));
+  await printEvent(view, reaction(1, carol.id, "🎉", true));
+  // The user's own: said by the command or by its event, whichever comes first, once.
+  tellOwnReaction(view, view.state.rooms["r-den"], 1, "🎉", true);
+  await printEvent(view, reaction(1, me.id, "🎉", true));
+  await printEvent(view, reaction(1, me.id, "🎉", false));
+  tellOwnReaction(view, view.state.rooms["r-den"], 1, "🎉", false);
+  assert.deepEqual(printed, [
+    "» #den · bob: den 1",
+    "~ bob reacted 👍 to #1 in #den",
+    "~ bob took back 👍 on #1 in #den",
+    "~ You reacted 🎉 to #1 in #den",
+    "~ You took back 🎉 on #1 in #den",
+  ]);
+  assert.equal(view.toldUpdates.size, 0);
+});
+
+Deno.test("printEvent() rings the bell for a mention or a direct message, unless muted or own", async () => {
+  const { view, printed } = testView();
+  const dm = room({ id: "r-dm", name: "bob", kind: "direct", ownerId: null, peer: bob });
+  view.update(withRooms(view.state, [room(), room({ id: "r-lab", name: "lab", muted: true }), dm]));
+  const post = (roomId: string, seq: number, text: string, over: Partial<Message> = {}) =>
+    printEvent(view, {
+      type: "message",
+      id: null,
+      data: { ...(message(seq).data as Message), roomId, text, ...over },
+    });
+  await post("r-den", 1, "plain");
+  await post("r-den", 2, "hey @alice", { mentions: [me.id] });
+  await post("r-lab", 1, "muted @alice", { mentions: [me.id] });
+  await post("r-dm", 1, "psst");
+  await post("r-dm", 2, "mine", { author: me });
+  assert.deepEqual(printed, [
+    "» #den · bob: plain",
+    "@ » #den · bob: hey @alice",
+    "\x07",
+    "@ » #lab · bob: muted @alice",
+    "» @bob · bob: psst",
+    "\x07",
+    "» @bob · alice: mine",
+  ]);
+  assert.deepEqual(
+    [view.state.rooms["r-den"].mentions, view.state.rooms["r-lab"].mentions],
+    [1, 1],
+  );
 });

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { parseArgs, usage } from "../../cli/args.ts";
-import { clean, cut, formatMessage, formatNotice, roomLabel } from "../../cli/format.ts";
+import {
+  clean,
+  cut,
+  formatMention,
+  formatMessage,
+  formatNotice,
+  formatReactions,
+  formatRoomLine,
+  roomLabel,
+} from "../../cli/format.ts";
 import type { Message, Room } from "../../shared/api_types.ts";
 
 const message: Message = {
@@ -20,7 +29,7 @@ Deno.test("clean() strips what would steer someone else's terminal", () => {
 
 Deno.test("formatMessage() and formatNotice() show clean text", () => {
   const shown = formatMessage(message);
-  assert.match(shown, /^\[\d\d:\d\d\] bob: hi\[2J there\n {13}second line$/);
+  assert.match(shown, /^#1 \[\d\d:\d\d\] bob: hi\[2J there\n {16}second line$/);
   assert.equal(roomLabel(room), "#random]0;pwned");
   assert.equal(roomLabel({ kind: "direct", name: "bob" }), "@bob");
   assert.equal(
@@ -60,4 +69,79 @@ Deno.test("formatMessage() marks edited messages and shows tombstones", () => {
   const tombstone = { ...message, text: "", deleted: true as const };
   assert.match(formatMessage(tombstone), /\] bob: \(message deleted\)$/);
   assert.equal(formatNotice(room, tombstone, 200), "» #random]0;pwned · bob: (message deleted)");
+});
+
+Deno.test("formatMessage() shows a reply's quote, reactions, and a mention of the user", () => {
+  const alice = { id: "u2", username: "alice" };
+  const reply: Message = {
+    ...message,
+    seq: 12,
+    text: "yes @Alice, see\nbelow",
+    mentions: [alice.id],
+    replyTo: { seq: 3, author: alice, text: "shall we\nmeet at noon? ".repeat(10) },
+    reactions: [{ emoji: "👍", count: 2, me: true }, { emoji: "🎉", count: 1 }],
+  };
+  const plain = formatMessage(reply, { me: alice });
+  assert.match(
+    plain,
+    /^@ #12 \[\d\d:\d\d\] bob: yes @Alice, see\n {19}below\n {2}↳ #3 alice: shall we ⏎ meet at noon\? shall we ⏎ .*…\n {2}👍 2 {2}🎉 1$/,
+  );
+  assert.equal(Array.from(plain.split("\n")[2]).length, 72);
+  // Not the user's mention, or no user: no mark.
+  assert.match(formatMessage(reply), /^#12 /);
+  assert.match(formatMessage({ ...reply, author: alice }, { me: alice }), /^#12 /);
+
+  // Escape shown as ⎋: dim seq and quote, the mention inverse and bold, the user's reaction bold.
+  const colored = formatMessage(reply, { me: alice, color: true }).replaceAll("\x1b", "⎋");
+  assert.match(
+    colored,
+    /^⎋\[2m#12⎋\[22m \[\d\d:\d\d\] bob: yes ⎋\[1;7m@Alice⎋\[22;27m, see\n {17}below\n/,
+  );
+  assert.match(colored, /\n⎋\[2m {2}↳ #3 alice: .*⎋\[22m\n {2}⎋\[1m👍 2⎋\[22m {2}🎉 1$/);
+
+  const gone = { seq: 3, author: alice, text: "", deleted: true as const };
+  assert.match(formatMessage({ ...message, replyTo: gone }), /\n {2}↳ #3 \(deleted\)$/);
+  assert.equal(
+    formatReactions([{ emoji: "👍", count: 2 }, { emoji: "🎉", count: 1 }]),
+    "  👍 2  🎉 1",
+  );
+  assert.equal(
+    formatNotice(room, reply, 200, { me: alice }),
+    "@ » #random]0;pwned · bob: yes @Alice, see ⏎ below",
+  );
+});
+
+Deno.test("formatRoomLine() counts unread and mentions and marks a muted room", () => {
+  const den = {
+    id: "r1",
+    name: "den",
+    kind: "group",
+    capacity: 100,
+    private: true,
+    memberCount: 4,
+    unread: 3,
+    mentions: 1,
+    muted: true,
+  } as Room;
+  assert.equal(formatRoomLine(den, true), "> #den  3 unread, 1 mention  (4/100, private, muted)");
+  assert.equal(
+    formatRoomLine({ ...den, unread: 0, mentions: 0, muted: false, private: false }, false),
+    "  #den  (4/100)",
+  );
+  const dm = { ...den, kind: "direct", name: "bob", unread: 2, mentions: 2 } as Room;
+  assert.equal(formatRoomLine(dm, false), "  @bob  2 unread, 2 mentions  (muted)");
+});
+
+Deno.test("formatMention() says when, where, which message, who and what", () => {
+  const at = new Date(2026, 0, 1, 14, 2).getTime();
+  const mention = {
+    roomId: "r1",
+    roomName: "den",
+    message: { ...message, seq: 12, text: "@alice\nlunch?", createdAt: at },
+  };
+  assert.equal(formatMention(mention, undefined, at), "  14:02  #den  #12 bob: @alice ⏎ lunch?");
+  assert.equal(
+    formatMention(mention, { kind: "direct", name: "bob" }, at + 86_400_000),
+    "  2026-01-01 14:02  @bob  #12 bob: @alice ⏎ lunch?",
+  );
 });

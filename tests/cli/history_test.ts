@@ -49,7 +49,7 @@ Deno.test("Chat prints /history 500 in pages", async () => {
   const shown = alice.stdout.slice(from);
   const lines = shown.split("\n").filter((line) => / bob: message \d+$/.test(line));
   assert.equal(lines.length, 500, shown.slice(0, 500));
-  assert.match(shown, /^-- Last messages in #archive --\n\[\d\d:\d\d\] bob: message 21\n/);
+  assert.match(shown, /^-- Last messages in #archive --\n#21 \[\d\d:\d\d\] bob: message 21\n/);
   assert.match(lines.at(-1)!, /\] bob: message 520$/);
   assert.equal(count(shown, "bob: message 20\n"), 0);
   assert.doesNotMatch(shown, /^! /m);

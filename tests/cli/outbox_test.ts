@@ -97,6 +97,48 @@ Deno.test("parseLine() knows the terminal's own commands and leaves the rest to 
   assert.deepEqual(parseLine("hello"), { kind: "message", text: "hello" });
 });
 
+Deno.test("parseLine() reads /reply, /react, /unreact, /mute, /unmute and /mentions", () => {
+  assert.deepEqual(parseLine("/reply 12  yes,  at noon "), {
+    kind: "reply",
+    seq: 12,
+    text: "yes,  at noon",
+  });
+  assert.deepEqual(parseLine("/reply #3 ok"), { kind: "reply", seq: 3, text: "ok" });
+  for (const bad of ["/reply", "/reply 12", "/reply x hi", "/reply 0 hi", "/reply 1.5 hi"]) {
+    assert.equal(parseLine(bad).kind, "error", bad);
+  }
+  assert.deepEqual(parseLine("/react 12 👍"), { kind: "react", seq: 12, emoji: "👍", add: true });
+  assert.deepEqual(parseLine("/react #12 :+1:"), {
+    kind: "react",
+    seq: 12,
+    emoji: "👍",
+    add: true,
+  });
+  assert.deepEqual(parseLine("/unreact 4 tada"), {
+    kind: "react",
+    seq: 4,
+    emoji: "🎉",
+    add: false,
+  });
+  assert.deepEqual(parseLine("/react 2 👩‍💻"), { kind: "react", seq: 2, emoji: "👩‍💻", add: true });
+  assert.deepEqual(parseLine("/react 2 hello"), {
+    kind: "error",
+    message: "Not one emoji: hello. Usage: /react <seq> <emoji>, the emoji as itself or a name " +
+      "like :+1:",
+  });
+  for (const bad of ["/react", "/react 2", "/react x 👍", "/react 2 👍 👍", "/react 2 👍👍"]) {
+    assert.equal(parseLine(bad).kind, "error", bad);
+  }
+  assert.deepEqual(parseLine("/mute"), { kind: "mute", muted: true });
+  assert.deepEqual(parseLine("/UNMUTE"), { kind: "mute", muted: false });
+  assert.equal(parseLine("/mute den").kind, "error");
+  assert.deepEqual(parseLine("/mentions"), { kind: "mentions" });
+  assert.deepEqual(parseLine("/mentions 5"), { kind: "mentions", count: 5 });
+  for (const bad of ["/mentions 0", "/mentions 101", "/mentions all"]) {
+    assert.equal(parseLine(bad).kind, "error", bad);
+  }
+});
+
 Deno.test("formatInvitation() shows who invites, where, and how to answer, in clean text", () => {
   const invitation = {
     roomId: "r1",

@@ -230,10 +230,13 @@ Deno.test("a message's files show under its text: name cleaned, size, dimensions
   assert.equal(formatAttachment(photo), "  📎 photo.png · 1.2 MB · 640×480 · id att_1");
   assert.match(
     formatMessage(message),
-    /^\[\d\d:\d\d\] bob: look\n {2}📎 photo\.png · 1\.2 MB · 640×480 · id att_1\n {2}📎 evil\[2J ⏎ name\.txt · 1\.2 MB · id att_2$/,
+    /^#\d+ \[\d\d:\d\d\] bob: look\n {2}📎 photo\.png · 1\.2 MB · 640×480 · id att_1\n {2}📎 evil\[2J ⏎ name\.txt · 1\.2 MB · id att_2$/,
   );
   // Files alone: the line ends at the author's name.
-  assert.match(formatMessage({ ...message, text: "" }), /^\[\d\d:\d\d\] bob:\n {2}📎 photo\.png/);
+  assert.match(
+    formatMessage({ ...message, text: "" }),
+    /^#\d+ \[\d\d:\d\d\] bob:\n {2}📎 photo\.png/,
+  );
   // A deleted message's files are gone with it.
   assert.match(formatMessage({ ...message, text: "", deleted: true }), /bob: \(message deleted\)$/);
   assert.equal(messageSummary({ ...message, text: "" }), "📎 photo.png 📎 evil[2J ⏎ name.txt");
