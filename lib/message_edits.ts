@@ -14,7 +14,7 @@ import { recordAudit } from "./audit.ts";
 import type { ContentFilter } from "./content_filter.ts";
 import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
-import { memberKey, messageKey, roomHeadKey } from "./keys.ts";
+import { memberKey, mentionFeedKey, mentionKey, messageKey, roomHeadKey } from "./keys.ts";
 import { ROLE_RANK, type StoredMember } from "./members.ts";
 import type { Message, RoomHead } from "./messages.ts";
 
@@ -81,6 +81,11 @@ export function deleteMessage(
       apply(op) {
         plan.apply(op);
         discardWrites(op, attachments, files);
+        // A deleted message mentions nobody any more.
+        for (const userId of message.value.mentions ?? []) {
+          op.delete(mentionKey(userId, roomId, seq));
+          op.delete(mentionFeedKey(userId, createdAt, roomId, seq));
+        }
         if (own) return;
         recordAudit(kv, op, {
           action: "delete_message",

@@ -60,7 +60,8 @@ export function react(
     if (!updated.reactions!.length) delete updated.reactions;
     const isLast = head.value?.lastMessage?.seq === seq;
     return {
-      checks: [message, mine],
+      // The head too: writing it unchecked could put back an older seq under a racing send.
+      checks: [message, mine, head],
       events: [{ type: "reaction", roomId, seq, emoji, userId: user.id, added: add, count }],
       apply(op) {
         op.set(messageKey(roomId, seq), updated);

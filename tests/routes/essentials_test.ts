@@ -4,7 +4,16 @@
  * @mentions and muting.
  */
 import assert from "node:assert/strict";
-import { call, post, registerUser, roomWith, serve, testApp } from "../helpers.ts";
+import {
+  call,
+  manualClock,
+  post,
+  registerUser,
+  roomWith,
+  serve,
+  tempKvPath,
+  testApp,
+} from "../helpers.ts";
 import { SseClient } from "../sse_client.ts";
 
 const send = (url: string, token: string, room: string, body: Record<string, unknown>) =>
@@ -172,4 +181,55 @@ Deno.test("a muted room still counts unread, and mentions in it still reach the 
   } finally {
     await s.close();
   }
+});
+
+Deno.test("reactions racing sends on another instance never set a room's seq back", async () => {
+  await using file = await tempKvPath();
+  const clock = manualClock(Date.now());
+  await using one = await testApp({}, { path: file.path, clock });
+  await using two = await testApp({}, { path: file.path, clock });
+  await using s1 = serve(one.app.fetch);
+  await using s2 = serve(two.app.fetch);
+  const [a, b] = await Promise.all([registerUser(s1.url), registerUser(s1.url)]);
+  const room = await roomWith(s1.url, a, [b]);
+  await post(s1.url, a.token, room, "first");
+  let sending = true;
+  const sends = (async () => {
+    for (let i = 0; i < 10; i++) {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, k) => post(s1.url, a.token, room, `m${i}.${k}`)),
+      );
+    }
+  })().finally(() => sending = false);
+  // Keep reacting to whatever is the room's last message, through the other instance.
+  const reactions = (async () => {
+    for (let n = 0; sending; n++) {
+      const rooms = await call(s2.url, "/api/rooms", { token: b.token });
+      const last = rooms.body.rooms[0].lastSeq;
+      const emoji = n % 2 ? "👍" : "🎉";
+      await call(
+        s2.url,
+        `/api/rooms/${room}/messages/${last}/reactions/${encodeURIComponent(emoji)}`,
+        {
+          token: b.token,
+          method: "PUT",
+        },
+      );
+    }
+  })();
+  await Promise.all([sends, reactions]);
+  const seqs: number[] = [];
+  for (let after = 0;;) {
+    const page = await call(s1.url, `/api/rooms/${room}/messages?after=${after}&limit=100`, {
+      token: a.token,
+    });
+    seqs.push(...page.body.messages.map((m: any) => m.seq));
+    if (!page.body.hasMore) break;
+    after = seqs.at(-1)!;
+  }
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: 201 }, (_, i) => i + 1),
+    "every acknowledged send kept",
+  );
 });
