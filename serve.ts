@@ -18,4 +18,16 @@ if (config.contentFilterFile) {
 const kv = await openKv(kvLocation(config));
 const app = createApp({ kv, clock: Date.now, config });
 
+// A stop signal ends this worker's streams cleanly (clients resume elsewhere) and exits.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  try {
+    Deno.addSignalListener(signal, async () => {
+      setTimeout(() => Deno.exit(1), 4_000);
+      await app.close();
+      kv.close();
+      Deno.exit(0);
+    });
+  } catch { /* a worker that cannot listen for signals stops with the process */ }
+}
+
 export default { fetch: app.fetch } satisfies Deno.ServeDefaultExport;

@@ -18,12 +18,17 @@ if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
   throw new Error(`WORKERS must be a whole number from 1 to 256, not "${Deno.env.get("WORKERS")}"`);
 }
 
+// Each worker would get a database of its own in memory: one worker, then.
+if (workers > 1 && config.kvPath === ":memory:" && !config.kvUrl && !config.onDeploy) {
+  console.warn("KV_PATH=:memory: is one database per worker: serving with one worker.");
+}
 const permissions = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
 const location = kvLocation(config);
 if (location && !config.kvUrl && location !== ":memory:") {
   await Deno.mkdir(dirname(location), { recursive: true });
 }
-const args = workers === 1 ? ["run", ...permissions, "main.ts"] : [
+const single = workers === 1 || (config.kvPath === ":memory:" && !config.kvUrl);
+const args = single ? ["run", ...permissions, "main.ts"] : [
   "serve",
   "--parallel",
   ...permissions,
