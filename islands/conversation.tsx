@@ -10,7 +10,9 @@ import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { parseCommand } from "../shared/commands.ts";
 import { MESSAGE_MAX } from "../shared/limits.ts";
 import { MessageAttachments, UploadList } from "./attachments.tsx";
-import { splitLinks } from "./linkify.ts";
+import { splitLinks, splitMentions } from "./linkify.ts";
+import { useMentionInput } from "./mention_input.tsx";
+import { Quote, ReactionPicker, Reactions } from "./message_extras.tsx";
 import type { Conversation, Pending } from "./store.ts";
 import type { Member, Message, Room } from "./types.ts";
 import {
@@ -168,6 +170,7 @@ function ConversationView({ room }: { room: Room }) {
     ? (peerBlocked ? "Blocked" : peerOnline ? "Online" : "Offline")
     : `${room.memberCount} ${room.memberCount === 1 ? "member" : "members"}` +
       (room.private ? " · private" : " · public");
+  const sub = room.muted ? `${subtitle} · muted` : subtitle;
   return (
     <section class="conversation" aria-labelledby="conv-title">
       <header class="conv-head">
@@ -179,9 +182,24 @@ function ConversationView({ room }: { room: Room }) {
         />
         <div class="conv-title">
           <h1 id="conv-title">{room.name}</h1>
-          <p class="conv-sub">{subtitle}</p>
+          <p class="conv-sub">{sub}</p>
         </div>
         <div class="conv-actions">
+          <button
+            type="button"
+            class="button small"
+            title={room.muted
+              ? "Notify me again of direct messages and mentions here"
+              : "No notifications from here; unread still counts"}
+            onClick={() =>
+              store.essentials.setMuted(room.id, !room.muted).catch((e) =>
+                store.notify("error", room.muted ? "Could not unmute" : "Could not mute", [
+                  e.message,
+                ])
+              )}
+          >
+            {room.muted ? "Unmute" : "Mute"}
+          </button>
           <button
             type="button"
             class={`icon-button${store.showMembers.value ? " pressed" : ""}`}
@@ -290,15 +308,25 @@ function DropZone({ room, children }: { room: Room; children: ComponentChildren 
 
 /** Messages with the same author within five minutes share one header. */
 const GROUP_MS = 5 * 60_000;
+/** How long a message a jump brought into view stays highlighted. */
+const FLASH_MS = 2_500;
 
 function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
   const store = useStore();
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
-  const shape = useRef({ roomId: "", first: 0, height: 0, count: 0 });
+  const shape = useRef({ roomId: "", first: 0, height: 0, count: 0, pending: 0 });
   const messages = conv.messages.value;
   const pending = conv.pending.value;
   const divider = conv.dividerSeq.value;
+  const jump = store.essentials.jump.value;
+  /** The message a jump brought into view, flashed for a moment. */
+  const flash = useSignal<number | null>(null);
+  const flashTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const me = store.me.value!;
+  // Who each mention names, for highlighting: the members, and the user in any case.
+  const names = new Map(store.members.value.map((u) => [u.id, u.username.toLowerCase()]));
+  names.set(me.id, me.username.toLowerCase());
 
   // Keeps the view steady: stick to the bottom for new messages, keep the
   // reader's place when older ones are added above, and start at the divider.
@@ -313,14 +341,39 @@ function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
       if (mark) mark.scrollIntoView({ block: "center" });
       else el.scrollTop = el.scrollHeight;
       atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    } else if (pending.length > before.pending) {
+      // The user just sent something: show it, wherever they were reading.
+      el.scrollTop = el.scrollHeight;
+      atBottom.current = true;
     } else if (first < before.first && before.first) {
       el.scrollTop += el.scrollHeight - before.height;
     } else if (atBottom.current && (count !== before.count || el.scrollHeight !== before.height)) {
       // New messages, or a message grown (its files in place of their progress): stay down.
       el.scrollTop = el.scrollHeight;
     }
-    shape.current = { roomId: room.id, first, height: el.scrollHeight, count };
+    shape.current = {
+      roomId: room.id,
+      first,
+      height: el.scrollHeight,
+      count,
+      pending: pending.length,
+    };
   });
+
+  // A jump to a message (a quote clicked): bring it to the middle, focus it, flash it.
+  useLayoutEffect(() => {
+    if (!jump || jump.roomId !== room.id) return;
+    store.essentials.jump.value = null;
+    const row = scroller.current?.querySelector<HTMLElement>(`li.msg[data-seq="${jump.seq}"]`);
+    if (!row) return;
+    row.scrollIntoView({ block: "center" });
+    row.tabIndex = -1;
+    row.focus({ preventScroll: true });
+    flash.value = jump.seq;
+    clearTimeout(flashTimer.current);
+    flashTimer.current = setTimeout(() => flash.value = null, FLASH_MS);
+  }, [jump]);
+  useEffect(() => () => clearTimeout(flashTimer.current), []);
 
   const onScroll = () => {
     const el = scroller.current!;
@@ -348,9 +401,18 @@ function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
       );
       prev = null;
     }
-    const continued = prev !== null && prev.author.id === m.author.id &&
+    // A reply starts a group of its own: its quote goes above its author.
+    const continued = prev !== null && prev.author.id === m.author.id && !m.replyTo &&
       m.createdAt - prev.createdAt < GROUP_MS;
-    rows.push(<MessageRow key={m.seq} message={m} continued={continued} />);
+    rows.push(
+      <MessageRow
+        key={m.seq}
+        message={m}
+        continued={continued}
+        flash={m.seq === flash.value}
+        names={names}
+      />,
+    );
     prev = m;
   }
   for (const p of pending) rows.push(<PendingRow key={p.clientId} pending={p} />);
@@ -376,20 +438,34 @@ function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
   );
 }
 
-function MessageRow({ message: m, continued }: { message: Message; continued: boolean }) {
+function MessageRow(
+  { message: m, continued, flash, names }: {
+    message: Message;
+    continued: boolean;
+    /** Whether a jump just brought it into view. */
+    flash: boolean;
+    /** Members' usernames (lower case) by id, for its mentions. */
+    names: Map<string, string>;
+  },
+) {
   const store = useStore();
   const when = new Date(m.createdAt);
   const edit = store.editing.value;
   const editing = !m.deleted && edit?.roomId === m.roomId && edit.seq === m.seq;
+  const meId = store.me.value?.id ?? "";
+  const mentioned = new Set(m.mentions?.flatMap((id) => names.get(id) ?? []));
+  const mentionsMe = !m.deleted && (m.mentions?.includes(meId) ?? false);
   return (
     <li
-      class={`msg${continued ? " msg-cont" : ""}${editing ? " msg-editing" : ""}`}
+      class={`msg${continued ? " msg-cont" : ""}${editing ? " msg-editing" : ""}` +
+        (mentionsMe ? " msg-mention" : "") + (flash ? " msg-flash" : "")}
       data-seq={m.seq}
     >
       {continued
         ? <time class="msg-side-time" dateTime={when.toISOString()}>{formatTime(m.createdAt)}</time>
         : <Avatar name={m.author.username} />}
       <div class="msg-body">
+        {m.replyTo && !m.deleted ? <Quote quote={m.replyTo} roomId={m.roomId} /> : null}
         {continued ? null : (
           <div class="msg-head">
             <span class="msg-author">{m.author.username}</span>
@@ -405,7 +481,7 @@ function MessageRow({ message: m, continued }: { message: Message; continued: bo
           : !m.text && m.attachments?.length
           ? null
           : (
-            <MessageText text={m.text}>
+            <MessageText text={m.text} mentioned={mentioned} self={names.get(meId)}>
               {m.editedAt
                 ? (
                   <span class="msg-edited" title={`Edited ${formatWhen(m.editedAt)}`}>
@@ -416,17 +492,23 @@ function MessageRow({ message: m, continued }: { message: Message; continued: bo
             </MessageText>
           )}
         {!m.deleted && m.attachments?.length ? <MessageAttachments list={m.attachments} /> : null}
+        {m.deleted ? null : <Reactions message={m} />}
       </div>
       {m.deleted || editing ? null : <MessageActions message={m} />}
     </li>
   );
 }
 
-/** Edit and Delete, for whoever may. */
+/** Reply and React; Edit and Delete, for whoever may. */
 function MessageActions({ message: m }: { message: Message }) {
   const store = useStore();
+  const picking = useSignal(false);
+  const wrap = useRef<HTMLDivElement>(null);
   const mine = m.author.id === store.me.value?.id;
-  const items: MenuItem[] = [];
+  const items: MenuItem[] = [
+    { label: "Reply", run: () => store.essentials.reply(m) },
+    { label: "Add reaction", run: () => picking.value = true },
+  ];
   if (mine) {
     items.push({
       label: "Edit",
@@ -449,11 +531,21 @@ function MessageActions({ message: m }: { message: Message }) {
       },
     });
   }
-  if (!items.length) return null;
   const whose = mine ? "your message" : `${m.author.username}’s message`;
   return (
-    <div class="msg-actions">
+    <div class={`msg-actions${picking.value ? " picking" : ""}`} ref={wrap}>
       <ActionMenu label={`Options for ${whose} at ${formatTime(m.createdAt)}`} items={items} />
+      {picking.value
+        ? (
+          <ReactionPicker
+            message={m}
+            onClose={(refocus) => {
+              picking.value = false;
+              if (refocus) wrap.current?.querySelector<HTMLElement>("[aria-haspopup]")?.focus();
+            }}
+          />
+        )
+        : null}
     </div>
   );
 }
@@ -531,8 +623,27 @@ function MessageEditor({ message: m }: { message: Message }) {
   );
 }
 
-/** The text as text; only http(s) links become elements. */
-function MessageText({ text, children }: { text: string; children?: ComponentChildren }) {
+/**
+ * The text as text; only http(s) links become elements, and the mentions
+ * of members (`mentioned`, lower case) are marked, more so the user's own (`self`).
+ */
+function MessageText(
+  { text, mentioned, self, children }: {
+    text: string;
+    mentioned?: Set<string>;
+    self?: string;
+    children?: ComponentChildren;
+  },
+) {
+  const marked = (plain: string) =>
+    mentioned?.size
+      ? splitMentions(plain).map((part, i) => {
+        const name = part.name?.toLowerCase();
+        if (!name || !mentioned.has(name)) return part.text;
+        const kind = name === self ? "mention mention-me" : "mention";
+        return <span key={i} class={kind}>{part.text}</span>;
+      })
+      : plain;
   return (
     <p class="msg-text">
       {splitLinks(text).map((part) =>
@@ -542,7 +653,7 @@ function MessageText({ text, children }: { text: string; children?: ComponentChi
               {part.text}
             </a>
           )
-          : part.text
+          : marked(part.text)
       )}
       {children}
     </p>
@@ -556,6 +667,7 @@ function PendingRow({ pending: p }: { pending: Pending }) {
     <li class={`msg msg-pending${p.state === "failed" ? " msg-failed" : ""}`}>
       <Avatar name={me.username} />
       <div class="msg-body">
+        {p.replyTo ? <Quote quote={p.replyTo} roomId={p.roomId} /> : null}
         <div class="msg-head">
           <span class="msg-author">{me.username}</span>
           <span class="msg-time">
@@ -644,27 +756,29 @@ function Composer({ room }: { room: Room }) {
   const picker = useRef<HTMLInputElement>(null);
   const editing = store.editing.value !== null;
   const files = store.uploads.staged(room.id).value;
+  const quote = store.essentials.replying.value[room.id];
+  const mention = useMentionInput(text, input, store.members.value, store.me.value!.id);
   // The files a message would carry now: not the refused ones.
   const ready = files.filter((u) => u.state.value !== "failed").length;
-  // Back to the composer when the conversation opens and when an edit ends.
+  // Back to the composer when the conversation opens, when an edit ends and to write a reply.
   useEffect(() => {
     if (!editing) input.current?.focus();
-  }, [room.id, editing]);
+  }, [room.id, editing, quote?.seq]);
   const attach = (list: Iterable<File>) => {
     store.uploads.attach(room.id, list);
     input.current?.focus();
   };
   const submit = () => {
     const line = text.value;
-    // A slash command runs on its own; the files wait for the next message.
-    if (ready && parseCommand(line).kind === "message") {
-      text.value = "";
-      store.submit(line, store.uploads.take(room.id));
-      return;
-    }
-    if (!line.trim()) return;
+    const isMessage = parseCommand(line).kind === "message";
+    // A slash command runs on its own; the files and the quote wait for the next message.
+    if (!line.trim() && !(ready && isMessage)) return;
     text.value = "";
-    store.submit(line);
+    if (!isMessage) return void store.submit(line);
+    store.submit(line, ready ? store.uploads.take(room.id) : [], quote);
+    store.essentials.cancelReply(room.id);
+    // Someone who writes may want to hear back: the moment to ask, once.
+    store.notifications.askOnce();
   };
   const lines = Math.min(6, text.value.split("\n").length);
   return (
@@ -675,6 +789,32 @@ function Composer({ room }: { room: Room }) {
         submit();
       }}
     >
+      {mention.list}
+      {quote
+        ? (
+          <div class="reply-bar">
+            <Icon name="reply" />
+            <span class="reply-bar-text" id="reply-bar-text">
+              Replying to <strong>{quote.author.username}</strong>
+              <span class={`quote-text${quote.deleted ? " msg-deleted" : ""}`}>
+                {quote.deleted ? "message deleted" : quote.text}
+              </span>
+            </span>
+            <button
+              type="button"
+              class="icon-button small"
+              aria-label="Cancel reply"
+              title="Cancel reply (Escape)"
+              onClick={() => {
+                store.essentials.cancelReply(room.id);
+                input.current?.focus();
+              }}
+            >
+              <Icon name="close" />
+            </button>
+          </div>
+        )
+        : null}
       <UploadList
         uploads={files}
         label="Files to send"
@@ -711,10 +851,17 @@ function Composer({ room }: { room: Room }) {
         rows={lines}
         maxLength={MESSAGE_MAX}
         value={text.value}
+        aria-describedby={quote ? "reply-bar-text" : undefined}
+        {...mention.aria}
         onInput={(e) => {
           text.value = e.currentTarget.value;
+          mention.track();
           if (text.value && !text.value.startsWith("/")) store.typed(room.id);
         }}
+        // The caret moved (arrows, Home, End, a click): the @ it is in, if any, may have changed.
+        onKeyUp={mention.track}
+        onClick={mention.track}
+        onBlur={mention.close}
         onPaste={(e) => {
           // A pasted image (or file) is attached; pasted text is just text.
           const pasted = [...(e.clipboardData?.files ?? [])];
@@ -723,9 +870,13 @@ function Composer({ room }: { room: Room }) {
           attach(pasted);
         }}
         onKeyDown={(e) => {
+          if (mention.onKeyDown(e)) return;
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
             submit();
+          } else if (e.key === "Escape" && quote) {
+            e.preventDefault();
+            store.essentials.cancelReply(room.id);
           } else if (e.key === "ArrowUp" && !text.value && !e.isComposing) {
             // Up in an empty composer edits your last message, as in the chat apps people know.
             const last = store.moderation.lastOwn(room.id);

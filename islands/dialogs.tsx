@@ -266,6 +266,7 @@ function AccountDialog({ password }: { password: boolean }) {
       <SessionsSection />
       <PasswordSection />
       <PresenceSection />
+      <NotificationsSection />
       <StorageSection />
       <BlockedSection />
     </Modal>
@@ -479,6 +480,36 @@ function PresenceSection() {
       </fieldset>
       {error.value ? <p class="error" role="alert">{error.value}</p> : null}
       <p class="success" role="status">{saved.value ? "Saved." : ""}</p>
+    </section>
+  );
+}
+
+/** Whether the browser may notify, and the button that asks it. */
+function NotificationsSection() {
+  const store = useStore();
+  const { permission, enable, refresh } = store.notifications;
+  useEffect(refresh, []);
+  const state = permission.value;
+  if (state === "unsupported") return null;
+  return (
+    <section aria-labelledby="notifications-title">
+      <h3 class="modal-sub" id="notifications-title">Notifications</h3>
+      <p class="muted" role="status">
+        {state === "granted"
+          ? "On: while Parley is in the background, direct messages and mentions of you " +
+            "notify you. Mute a room to silence it."
+          : state === "denied"
+          ? "Blocked in this browser. Allow notifications for this site in the browser's " +
+            "settings to have them."
+          : "Hear about direct messages and mentions of you while Parley is in the background."}
+      </p>
+      {state === "default"
+        ? (
+          <button type="button" class="button" onClick={() => enable().catch(() => {})}>
+            Enable notifications
+          </button>
+        )
+        : null}
     </section>
   );
 }

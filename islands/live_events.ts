@@ -35,8 +35,15 @@ function removedLines(action: "removed" | "banned"): string[] {
     : ["A moderator took you out of the room. You may rejoin it if it is public."];
 }
 
-/** Builds the event handlers on the store's core and navigation. */
-export function createLiveEvents(core: StoreCore, nav: Navigation) {
+/**
+ * Builds the event handlers on the store's core and navigation; `onNew`
+ * hears of every message of someone else's that is new to this page.
+ */
+export function createLiveEvents(
+  core: StoreCore,
+  nav: Navigation,
+  onNew: (m: Message) => void = () => {},
+) {
   const {
     me,
     state,
@@ -55,6 +62,7 @@ export function createLiveEvents(core: StoreCore, nav: Navigation) {
   function receiveMessage(m: Message) {
     const mine = m.author.id === me.value?.id;
     const known = state.value.rooms[m.roomId];
+    const fresh = !mine && (!known || m.seq > known.lastSeq);
     batch(() => {
       update((s) => applyEvent(s, { type: "message", id: null, data: m }, Date.now()));
       if (mine && m.clientId) {
@@ -62,7 +70,9 @@ export function createLiveEvents(core: StoreCore, nav: Navigation) {
         if (conv) conv.pending.value = conv.pending.value.filter((p) => p.clientId !== m.clientId);
       }
     });
-    if (!known) refreshRooms().catch(() => {});
+    // A conversation new to this page is fetched before anyone hears of its message.
+    if (!known) refreshRooms().then(() => fresh && onNew(m), () => {});
+    else if (fresh) onNew(m);
     if (state.value.conversations[m.roomId]?.gap) fillGap(m.roomId).catch(() => {});
     if (!mine) markRead(m.roomId);
   }

@@ -122,7 +122,7 @@ export function createNavigation(core: StoreCore) {
   function markRead(roomId: string) {
     const room = state.value.rooms[roomId];
     if (!room || room.unread === 0 || !isViewing(roomId)) return;
-    patchRoom(roomId, (r) => ({ ...r, unread: 0 }));
+    patchRoom(roomId, (r) => ({ ...r, unread: 0, mentions: 0 }));
     api("POST", `/api/rooms/${roomId}/read`, { seq: room.lastSeq }).catch(() => {});
   }
 

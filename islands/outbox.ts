@@ -7,7 +7,7 @@
  */
 import { api, failureText } from "./client_api.ts";
 import type { Pending, StoreCore } from "./store_core.ts";
-import type { Message } from "./types.ts";
+import type { Message, ReplyQuote } from "./types.ts";
 import type { Upload } from "./uploads.ts";
 
 const TYPING_THROTTLE_MS = 3_000;
@@ -18,10 +18,10 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
   let lastTypingSent = 0;
 
   /**
-   * Sends a message, with the files being uploaded for it: it shows at once
-   * and goes to the server when every file is stored.
+   * Sends a message, with the files being uploaded for it and the message it
+   * answers: it shows at once and goes to the server when every file is stored.
    */
-  function send(roomId: string, text: string, uploads: Upload[] = []) {
+  function send(roomId: string, text: string, uploads: Upload[] = [], replyTo?: ReplyQuote) {
     const pending: Pending = {
       clientId: crypto.randomUUID(),
       roomId,
@@ -29,6 +29,7 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
       createdAt: Date.now(),
       state: uploads.length ? "uploading" : "sending",
       ...(uploads.length ? { uploads } : {}),
+      ...(replyTo ? { replyTo } : {}),
     };
     const conv = conversation(roomId);
     conv.pending.value = [...conv.pending.value, pending];
@@ -65,7 +66,12 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
       const { message: m } = await api<{ message: Message }>(
         "POST",
         `/api/rooms/${p.roomId}/messages`,
-        { text: p.text, clientId: p.clientId, ...(ids.length ? { attachments: ids } : {}) },
+        {
+          text: p.text,
+          clientId: p.clientId,
+          ...(ids.length ? { attachments: ids } : {}),
+          ...(p.replyTo ? { replyTo: p.replyTo.seq } : {}),
+        },
       );
       receiveMessage(m);
     } catch (e) {

@@ -168,7 +168,8 @@ function RoomItem({ room }: { room: Room }) {
     <li>
       <a
         href={`/rooms/${room.id}`}
-        class={`room-item${active ? " active" : ""}${room.unread ? " has-unread" : ""}`}
+        class={`room-item${active ? " active" : ""}${room.unread ? " has-unread" : ""}` +
+          (room.muted ? " muted-room" : "")}
         aria-current={active ? "page" : undefined}
         data-room-id={room.id}
         onClick={(e) => {
@@ -187,6 +188,24 @@ function RoomItem({ room }: { room: Room }) {
           </span>
           <span class="room-preview">{preview}</span>
         </span>
+        {room.muted
+          ? (
+            <span class="room-muted" title="Muted">
+              <Icon name="muted" />
+              <span class="sr-only">muted</span>
+            </span>
+          )
+          : null}
+        {room.mentions
+          ? (
+            <span
+              class="badge badge-mention"
+              aria-label={`${room.mentions} ${room.mentions === 1 ? "mention" : "mentions"}`}
+            >
+              {room.mentions > 1 ? `@${room.mentions > 99 ? "99+" : room.mentions}` : "@"}
+            </span>
+          )
+          : null}
         {room.unread
           ? (
             <span class="badge" aria-label={`${room.unread} unread`}>

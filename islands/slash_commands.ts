@@ -14,6 +14,7 @@ import { HISTORY_PAGE } from "./navigation.ts";
 import type { Outbox } from "./outbox.ts";
 import type { RoomActions } from "./room_actions.ts";
 import { message, type StoreCore } from "./store_core.ts";
+import type { ReplyQuote } from "./types.ts";
 import type { Upload } from "./uploads.ts";
 
 /** Builds `submit`, which handles one line of the composer. */
@@ -52,13 +53,13 @@ export function createSlashCommands(
 
   /**
    * Handles one line of the composer: a message (with the files uploaded for
-   * it, if any) or a slash command.
+   * it, if any, answering `replyTo` if given) or a slash command.
    */
-  async function submit(line: string, uploads: Upload[] = []) {
+  async function submit(line: string, uploads: Upload[] = [], replyTo?: ReplyQuote) {
     const command = parseCommand(line);
     if (command.kind === "message") {
       if ((command.text || uploads.length) && currentId.value) {
-        send(currentId.value, command.text, uploads);
+        send(currentId.value, command.text, uploads, replyTo);
       }
       return;
     }

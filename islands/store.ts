@@ -6,9 +6,11 @@
  * @module
  */
 import { createAccount } from "./account.ts";
+import { createEssentials } from "./essentials.ts";
 import { createLiveEvents } from "./live_events.ts";
 import { createModeration } from "./moderation.ts";
 import { createNavigation } from "./navigation.ts";
+import { createNotifications } from "./notifications.ts";
 import { createOutbox } from "./outbox.ts";
 import { createRoomActions } from "./room_actions.ts";
 import { createSlashCommands } from "./slash_commands.ts";
@@ -25,12 +27,14 @@ const PEOPLE_REFRESH_MS = 30_000;
 export function createStore(boot: Boot) {
   const core = createCore(boot);
   const nav = createNavigation(core);
-  const live = createLiveEvents(core, nav);
+  const notifications = createNotifications(core, (roomId) => nav.openRoom(roomId));
+  const live = createLiveEvents(core, nav, notifications.consider);
   const outbox = createOutbox(core, live.receiveMessage);
   const actions = createRoomActions(core, nav, outbox);
   const account = createAccount(core, actions);
   const moderation = createModeration(core);
   const uploads = createUploads(core, boot.maxUploadBytes);
+  const essentials = createEssentials(core);
   const { submit } = createSlashCommands(core, actions, account, outbox, moderation);
   const { me, status, currentId, stream, refreshRooms, refreshAccount, refreshPeople } = core;
   const { openRoom, goHome, markRead } = nav;
@@ -51,7 +55,10 @@ export function createStore(boot: Boot) {
       else goHome(false);
     });
     document.addEventListener("visibilitychange", () => {
-      if (currentId.value) markRead(currentId.value);
+      notifications.refresh();
+      if (!currentId.value || document.visibilityState !== "visible") return;
+      markRead(currentId.value);
+      notifications.seen(currentId.value);
     });
     // The page was rendered a moment ago; catch up on what changed since.
     refreshRooms().catch(() => {});
@@ -82,7 +89,11 @@ export function createStore(boot: Boot) {
     notices: core.notices,
     unreadTotal: core.unreadTotal,
     conversation: core.conversation,
-    openRoom,
+    /** Opens a conversation; its notification, if one shows, has done its work. */
+    openRoom: (roomId: string, push?: boolean) => {
+      notifications.seen(roomId);
+      return openRoom(roomId, push);
+    },
     goHome,
     loadOlder: nav.loadOlder,
     submit,
@@ -101,6 +112,8 @@ export function createStore(boot: Boot) {
     logout: actions.logout,
     account,
     moderation,
+    essentials,
+    notifications,
     /** Deletes a room for everyone and leaves it here at once. */
     deleteRoom: async (roomId: string) => {
       const room = core.state.value.rooms[roomId];

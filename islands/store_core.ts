@@ -25,6 +25,7 @@ import type {
   Invitation,
   Member,
   Message,
+  ReplyQuote,
   Room,
   User,
   UserPresence,
@@ -41,6 +42,8 @@ export interface Pending {
   error?: string;
   /** Its files; once stored, a retry sends their ids again without uploading them again. */
   uploads?: Upload[];
+  /** The message it answers. */
+  replyTo?: ReplyQuote;
 }
 
 /** One conversation as the page shows it. */

@@ -17,6 +17,7 @@ export type {
   Member,
   Message,
   PublicRoom,
+  ReplyQuote,
   Role,
   Room,
   SessionInfo,

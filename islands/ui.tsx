@@ -72,7 +72,9 @@ export function Icon(
       | "more"
       | "clip"
       | "file"
-      | "download";
+      | "download"
+      | "reply"
+      | "muted";
   },
 ) {
   const paths: Record<string, string> = {
@@ -90,6 +92,9 @@ export function Icon(
       "M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5",
     file: "M13 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9zM13 2v7h7",
     download: "M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M7 10l5 5 5-5M12 15V3",
+    reply: "M9 17l-5-5 5-5M4 12h11a5 5 0 0 1 5 5v2",
+    muted:
+      "M13.7 21a2 2 0 0 1-3.4 0M18.6 13A18 18 0 0 1 18 8M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14M18 8a6 6 0 0 0-9.3-5M2 2l20 20",
   };
   return (
     <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">

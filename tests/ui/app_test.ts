@@ -9,29 +9,7 @@ import type { Download, Locator, Page, Route } from "playwright-core";
 import { call } from "../helpers.ts";
 import { parseLimit } from "../../lib/rate_limits.ts";
 import { skipBrowser, startUi, type UiHarness } from "./browser.ts";
-
-const T = { timeout: 10_000 };
-
-async function createRoomViaApi(h: UiHarness, token: string, name: string, isPrivate = false) {
-  const res = await call(h.url, "/api/rooms", { token, body: { name, private: isPrivate } });
-  assert.equal(res.status, 201);
-  return res.body.room.id as string;
-}
-
-async function say(h: UiHarness, token: string, roomId: string, text: string) {
-  const res = await call(h.url, `/api/rooms/${roomId}/messages`, { token, body: { text } });
-  assert.equal(res.status, 201);
-}
-
-function messageList(page: Page) {
-  return page.locator("ol.messages");
-}
-
-async function send(page: Page, text: string) {
-  const box = page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
-}
+import { createRoomViaApi, messageList, say, send, T } from "./helpers.ts";
 
 Deno.test({
   name: "[ui] the web app in Chromium",
@@ -397,11 +375,15 @@ Deno.test({
         await send(b, "/edit first");
         await messageList(a).locator(`li.msg[data-seq="2"]`, { hasText: "first (edited)" })
           .waitFor(T);
-        // A member has no actions on someone else's message.
-        assert.equal(
-          await messageList(b).locator(`li.msg[data-seq="1"]`).getByRole("button").count(),
-          0,
-        );
+        // A member may answer or react to someone else's message, not edit or delete it.
+        const others = messageList(b).locator(`li.msg[data-seq="1"]`);
+        await others.hover();
+        await others.getByRole("button", { name: /^Options for amber’s message/ }).click();
+        assert.deepEqual(await b.getByRole("menuitem").allTextContents(), [
+          "Reply",
+          "Add reaction",
+        ]);
+        await b.keyboard.press("Escape");
 
         // Deleting asks first, then both sides show the placeholder and no text.
         const own = messageList(a).locator(`li.msg[data-seq="1"]`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { splitLinks } from "../../islands/linkify.ts";
+import { splitLinks, splitMentions } from "../../islands/linkify.ts";
 
 Deno.test("splitLinks() makes http and https URLs links and leaves the rest as text", () => {
   assert.deepEqual(splitLinks("see https://deno.com/x?a=1. or http://a.example"), [
@@ -29,4 +29,20 @@ Deno.test("splitLinks() stops a URL at quotes and angle brackets", () => {
   const parts = splitLinks(`"https://example.com/a"><img src=x>`);
   assert.deepEqual(parts.filter((p) => p.href).map((p) => p.href), ["https://example.com/a"]);
   assert.equal(parts.map((p) => p.text).join(""), `"https://example.com/a"><img src=x>`);
+});
+
+Deno.test("splitMentions() finds @username as the server does, and nothing else", () => {
+  assert.deepEqual(splitMentions("hi @rita, and @Riley_2!"), [
+    { text: "hi " },
+    { text: "@rita", name: "rita" },
+    { text: ", and " },
+    { text: "@Riley_2", name: "Riley_2" },
+    { text: "!" },
+  ]);
+  // Not an address, not two @, not too short.
+  for (const text of ["mail me@example.com", "@@rita", "@ab", "plain"]) {
+    assert.deepEqual(splitMentions(text), [{ text }], text);
+  }
+  assert.equal(splitMentions("a @rita b @rita").filter((p) => p.name).length, 2);
+  assert.deepEqual(splitMentions(""), []);
 });
