@@ -23,7 +23,7 @@ import {
 import { SseClient } from "../sse_client.ts";
 
 /** A PNG's first bytes: the signature and an IHDR of `width` × `height`. */
-function png(width: number, height: number, extra = 100): Uint8Array {
+function png(width: number, height: number, extra = 100): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(33 + extra);
   bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
   bytes.set(new TextEncoder().encode("IHDR"), 12);
@@ -33,13 +33,19 @@ function png(width: number, height: number, extra = 100): Uint8Array {
   return bytes;
 }
 
-function random(size: number): Uint8Array {
+function random(size: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
   return out;
 }
 
-async function upload(url: string, token: string, room: string, bytes: Uint8Array, name: string) {
+async function upload(
+  url: string,
+  token: string,
+  room: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  name: string,
+) {
   const form = new FormData();
   form.append("note", "a field before the file is skipped");
   form.append("file", new File([bytes], name, { type: "application/x-test" }));
