@@ -23,6 +23,12 @@ export interface HttpResponse {
   body: string;
 }
 
+/**
+ * The header naming the instance (or worker of `deno serve --parallel`) that
+ * answered, which Parley and the floor both send.
+ */
+export const INSTANCE_HEADER = "x-parley-instance";
+
 /** A request body sent while it is produced: its type, its exact length, then its pieces. */
 export interface StreamedBody {
   contentType: string;
@@ -178,12 +184,12 @@ export class HttpConnection {
     return new HttpConnection(conn, `${target.hostname}:${target.port}`);
   }
 
-  /** Sends a request and reads the whole response. */
+  /** Sends a request and reads the whole response (headers lower-cased). */
   async request(
     method: string,
     path: string,
     options: { token?: string; json?: unknown } = {},
-  ): Promise<HttpResponse> {
+  ): Promise<HttpResponse & { headers: Map<string, string> }> {
     const body = options.json === undefined ? "" : JSON.stringify(options.json);
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.#host}\r\n`;
     if (options.token) head += `authorization: Bearer ${options.token}\r\n`;
@@ -210,7 +216,7 @@ export class HttpConnection {
     } else {
       bytes = await this.#reader.exactly(Number(headers.get("content-length") ?? 0));
     }
-    return { status, body: decoder.decode(bytes) };
+    return { status, headers, body: decoder.decode(bytes) };
   }
 
   /**
@@ -326,9 +332,16 @@ export class SseConnection {
   #closed = false;
   /** The id of the last event received. */
   lastEventId = "";
+  /** Which instance (or worker) serves the stream: its `x-parley-instance`, if it sent one. */
+  readonly instance: string | undefined;
 
-  private constructor(conn: Deno.TcpConn, done: (self: SseConnection) => Promise<void>) {
+  private constructor(
+    conn: Deno.TcpConn,
+    instance: string | undefined,
+    done: (self: SseConnection) => Promise<void>,
+  ) {
     this.#conn = conn;
+    this.instance = instance;
     this.#done = done(this);
   }
 
@@ -359,7 +372,11 @@ export class SseConnection {
       throw new Error(`GET /api/events answered ${status}`);
     }
     const chunked = headers.get("transfer-encoding")?.includes("chunked") ?? false;
-    return new SseConnection(conn, (self) => self.#read(reader, chunked, onEvent));
+    return new SseConnection(
+      conn,
+      headers.get(INSTANCE_HEADER),
+      (self) => self.#read(reader, chunked, onEvent),
+    );
   }
 
   /** Resolves when the stream has ended. */

@@ -1,21 +1,29 @@
 /**
  * `deno task bench`: measures Parley end to end. For every part it starts a
  * fresh server process (as `deno task start` runs it, KV on a temporary
- * file; two of them over one file for the two-instance part), runs the load
+ * file; two of them over one file for the two-instance part; `deno serve
+ * --parallel` with a worker per core for the workers part), runs the load
  * generator (`bench/load.ts`) in another process against it over loopback,
  * reads the server's CPU time and memory from `/proc` and its KV commit
  * counters from `GET /metrics`, prints a table and writes the results as JSON.
  *
- * Flags: `--quick` (small sizes, under a minute; writes
+ * Right after Parley's run of one-to-one (one worker and all workers), room
+ * fan-out, idle streams and the connect storm, the same load runs against
+ * the floor (`bench/floor.ts`, a bare relay on `Deno.serve`), and the results
+ * carry both and their ratio: the ratio is what compares across machines.
+ *
+ * Flags: `--quick` (small sizes, about a minute; writes
  * `bench/results.quick.json`), `--only=oneToOne,history` (some parts),
  * `--profile` (CPU-profile the server during the measured phase of each part
  * and print where the time went), `--out=<file>`, `--server-root=<dir>` (run
- * the server from another checkout, e.g. an instrumented scratch copy).
+ * the server from another checkout, e.g. an instrumented scratch copy),
+ * `--workers=<n>` (the workers part's worker count; default the core count),
+ * `--no-floor` (skip the floor's runs).
  *
  * @module
  */
 import type { LoadJob } from "./load.ts";
-import { type KvCounters, kvDelta, readKvCounters } from "./metrics.ts";
+import { type KvCounters, kvDelta, readKvCounters, readKvCountersOfWorkers } from "./metrics.ts";
 import { printSummary, Profiler, summarize } from "./profile.ts";
 import {
   cpuBetween,
@@ -36,6 +44,7 @@ import {
 /** The parts, in the order they run. */
 export const PARTS = [
   "oneToOne",
+  "oneToOneWorkers",
   "oneToOneTwoInstances",
   "roomFanout",
   "connections",
@@ -47,14 +56,25 @@ export const PARTS = [
 /** One part's name. */
 export type Part = typeof PARTS[number];
 
+/** The parts the floor runs too, each right after Parley's. */
+export const FLOOR_PARTS = [
+  "oneToOne",
+  "oneToOneWorkers",
+  "roomFanout",
+  "connections",
+  "connectStorm",
+] as const satisfies readonly Part[];
+
 /** A delivery rate counts as saturated when it falls short of the offered one by more than this. */
 export const SATURATION_SHORTFALL = 0.05;
 /** … or when delivery p99 exceeds this many milliseconds. */
 export const SATURATION_P99_MS = 50;
 
+type OneToOneSizes = Omit<Extract<LoadJob, { part: "oneToOne" }>, "part" | "target" | "placement">;
 type Sizes = {
-  oneToOne: Omit<Extract<LoadJob, { part: "oneToOne" }>, "part" | "target">;
-  oneToOneTwoInstances: Omit<Extract<LoadJob, { part: "oneToOne" }>, "part" | "target">;
+  oneToOne: OneToOneSizes;
+  oneToOneWorkers: OneToOneSizes;
+  oneToOneTwoInstances: OneToOneSizes;
   roomFanout: Omit<Extract<LoadJob, { part: "roomFanout" }>, "part" | "target">;
   connections: { counts: number[]; users: number; concurrency: number };
   connectStorm: Omit<Extract<LoadJob, { part: "connectStorm" }>, "part" | "target">;
@@ -66,6 +86,8 @@ type Sizes = {
 /** The sizes of the real run, as the issue asks. */
 export const fullSizes: Sizes = {
   oneToOne: { pairs: 25, inFlight: 32, durationMs: 10_000, warmupMs: 2_000 },
+  // The same load on every worker of one process (deno serve --parallel).
+  oneToOneWorkers: { pairs: 25, inFlight: 32, durationMs: 10_000, warmupMs: 2_000 },
   // The same load as one-to-one, split over two instances; a longer warm-up because an instance
   // learns of the other's commits through a poll that backs off to about 1 s while idle.
   oneToOneTwoInstances: { pairs: 25, inFlight: 32, durationMs: 10_000, warmupMs: 3_000 },
@@ -89,6 +111,7 @@ export const fullSizes: Sizes = {
 /** Small sizes that exercise every path in well under a minute. */
 export const quickSizes: Sizes = {
   oneToOne: { pairs: 4, inFlight: 8, durationMs: 1_000, warmupMs: 200 },
+  oneToOneWorkers: { pairs: 4, inFlight: 8, durationMs: 1_000, warmupMs: 300 },
   oneToOneTwoInstances: { pairs: 4, inFlight: 8, durationMs: 1_000, warmupMs: 1_500 },
   roomFanout: {
     members: 8,
@@ -108,6 +131,8 @@ export const quickSizes: Sizes = {
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** Where the server's `main.ts` is taken from: this checkout, or `--server-root=<dir>`. */
 let serverRoot = root;
+/** The workers part's worker count: `--workers=<n>`, default the core count (as `deno task start`). */
+let allWorkers = navigator.hardwareConcurrency;
 
 /** A load job before it knows where the server listens. */
 type JobSpec = LoadJob extends infer J ? J extends unknown ? Omit<J, "target"> : never : never;
@@ -137,26 +162,49 @@ interface PartRun {
   kvByInstance: (KvCounters | null)[];
 }
 
+/** Which server a part runs against. */
+interface ServerChoice {
+  /** The floor (`bench/floor.ts`) instead of Parley. */
+  floor?: boolean;
+  /** Workers of `deno serve --parallel` (default 1: `deno run main.ts`, or plain `deno serve`). */
+  workers?: number;
+}
+
 /**
- * Runs one load job against a fresh server, or against `instances` fresh
- * servers over one KV file.
+ * Runs one load job against a fresh server (Parley, or the floor; on one
+ * worker or several), or against `instances` fresh Parley servers over one
+ * KV file.
  */
 async function runLoad(
   job: JobSpec,
-  options: { profile?: [string, string]; instances?: number } = {},
+  options: { profile?: [string, string]; instances?: number } & ServerChoice = {},
 ): Promise<PartRun> {
   const instances = options.instances ?? 1;
   let servers: ServerProcess[], stopAll: () => Promise<void>;
   if (instances > 1) {
     ({ servers, stop: stopAll } = await startSharedServers(serverRoot, instances));
   } else {
-    const one = await startServer(serverRoot, { inspect: !!options.profile });
+    // The floor is this checkout's, whichever server is measured.
+    const one = await startServer(options.floor ? root : serverRoot, {
+      inspect: !!options.profile,
+      workers: options.workers,
+      floor: options.floor,
+    });
     servers = [one];
     stopAll = one.stop;
   }
   const server = servers[0];
   const pids = servers.map((s) => s.pid);
-  const readKv = () => Promise.all(servers.map((s) => readKvCounters(s.port, s.metricsToken)));
+  const readKv = () =>
+    Promise.all(
+      servers.map((s) =>
+        s.kind === "floor"
+          ? null
+          : s.workers > 1
+          ? readKvCountersOfWorkers(s.port, s.metricsToken, s.workers)
+          : readKvCounters(s.port, s.metricsToken)
+      ),
+    );
   try {
     const kvBefore = await readKv();
     const profiler = options.profile ? await Profiler.attach(server.inspectPort!) : undefined;
@@ -281,14 +329,44 @@ function serverCost(run: PartRun, from: string, to: string) {
   };
 }
 
-async function oneToOne(sizes: Sizes, profile: boolean) {
+async function oneToOne(sizes: Sizes, profile: boolean, choice: ServerChoice = {}) {
   const run = await runLoad({ part: "oneToOne", ...sizes.oneToOne }, {
     profile: profile ? ["start", "end"] : undefined,
+    ...choice,
   });
   const server = serverCost(run, "start", "end");
   // Server CPU per acknowledged message holds up better than msgs/s on a busy machine.
   return {
     ...run.result,
+    workers: 1,
+    cpuUsPerMsg: perUnit(server.cpuS, run.result.acked),
+    server,
+    kv: run.kv,
+  };
+}
+
+/**
+ * One-to-one on every worker of one process (`deno serve --parallel`, as
+ * `deno task start` serves). The receivers' streams are spread evenly over
+ * the workers. For Parley each sender's connections are spread evenly too, so
+ * (workers − 1) / workers of the messages are posted on another worker than
+ * the receiver's stream and cross through KV. The floor keeps its state per
+ * worker and relays only within one, so for it each pair's connections are
+ * pinned to its stream's worker. See `placePairs` in `bench/load.ts`. Not
+ * profiled.
+ */
+async function oneToOneWorkers(sizes: Sizes, choice: ServerChoice = {}) {
+  const workers = allWorkers;
+  const mode = choice.floor ? "pin" : "spread";
+  const run = await runLoad({
+    part: "oneToOne",
+    ...sizes.oneToOneWorkers,
+    ...(workers > 1 ? { placement: { workers, mode } } : {}),
+  }, { ...choice, workers });
+  const server = serverCost(run, "start", "end");
+  return {
+    ...run.result,
+    workers,
     cpuUsPerMsg: perUnit(server.cpuS, run.result.acked),
     server,
     kv: run.kv,
@@ -318,11 +396,12 @@ function perUnit(cpuS: number, n: number): number | null {
   return n ? Math.round(cpuS * 1e6 / n) : null;
 }
 
-async function roomFanout(sizes: Sizes, profile: boolean) {
+async function roomFanout(sizes: Sizes, profile: boolean, choice: ServerChoice = {}) {
   const rates = sizes.roomFanout.rates;
   const top = rates.at(-1);
   const run = await runLoad({ part: "roomFanout", ...sizes.roomFanout }, {
     profile: profile ? [`start:${top}`, `end:${top}`] : undefined,
+    ...choice,
   });
   // deno-lint-ignore no-explicit-any
   const steps = run.result.steps.map((s: any) => {
@@ -334,18 +413,22 @@ async function roomFanout(sizes: Sizes, profile: boolean) {
     s.deliveriesPerSec < s.offeredDeliveriesPerSec * (1 - SATURATION_SHORTFALL) ||
     s.p99Ms > SATURATION_P99_MS || s.missing > 0
   );
+  const at = saturated ? steps.indexOf(saturated) : steps.length;
   return {
     steps,
     members: run.result.members,
     senders: run.result.senders,
     saturationRate: saturated?.rate ?? null,
+    // The highest rate held before the first saturated one (the top rate when none saturated;
+    // null when the first already did): what the saturation ratio compares.
+    heldRate: at > 0 ? steps[at - 1].rate : null,
     // deno-lint-ignore no-explicit-any
     peakRssMiB: Math.max(...steps.map((s: any) => s.server.peakRssMiB)),
     kv: run.kv,
   };
 }
 
-async function connections(sizes: Sizes) {
+async function connections(sizes: Sizes, choice: ServerChoice = {}) {
   const out = [];
   for (const count of sizes.connections.counts) {
     const run = await runLoad({
@@ -353,7 +436,7 @@ async function connections(sizes: Sizes) {
       count,
       users: sizes.connections.users,
       concurrency: sizes.connections.concurrency,
-    });
+    }, choice);
     const before = run.marks.get("before")!.server, after = run.marks.get("after")!.server;
     out.push({
       count,
@@ -370,8 +453,8 @@ async function connections(sizes: Sizes) {
   return out;
 }
 
-async function connectStorm(sizes: Sizes) {
-  const run = await runLoad({ part: "connectStorm", ...sizes.connectStorm });
+async function connectStorm(sizes: Sizes, choice: ServerChoice = {}) {
+  const run = await runLoad({ part: "connectStorm", ...sizes.connectStorm }, choice);
   return { ...run.result, server: serverCost(run, "start", "end"), kv: run.kv };
 }
 
@@ -432,12 +515,63 @@ async function machine() {
   };
 }
 
-/** Formats the results as the table printed and pasted in the README. */
+/** `a / b` to three decimals; null unless both are positive numbers. */
+function ratio(a: unknown, b: unknown): number | null {
+  if (typeof a !== "number" || typeof b !== "number" || !(a > 0) || !(b > 0)) return null;
+  return Math.round(a / b * 1000) / 1000;
+}
+
+/**
+ * Parley's figures divided by the floor's, from the same run. For room
+ * fan-out the saturation ratio compares the highest rates each held (the rate
+ * before its first saturated one, or the top rate); `roomSaturationBound`
+ * says how exact that is: `exact` (both saturated: to the ladder's step),
+ * `atMost` (only Parley saturated: the floor may hold more, so the true ratio
+ * is lower), `atLeast` (only the floor saturated), `neither` (both held the
+ * top rate: the ladder, or the load generator, is the limit, and 1 says
+ * nothing more).
+ */
 // deno-lint-ignore no-explicit-any
-export function formatTable(r: any): string {
+export function floorRatios(r: any, f: any): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    oneToOne: ratio(r.oneToOne?.msgsPerSec, f.oneToOne?.msgsPerSec),
+    roomSaturation: ratio(r.roomFanout?.heldRate, f.roomFanout?.heldRate),
+    roomSaturationBound: null,
+    // At the largest count, where the per-stream cost dominates the fixed one.
+    rssPerConn: ratio(r.connections?.at(-1)?.rssPerConnKiB, f.connections?.at(-1)?.rssPerConnKiB),
+    rssPerConnAt: r.connections?.at(-1)?.count ?? null,
+    connectStorm: ratio(r.connectStorm?.allReadyMs, f.connectStorm?.allReadyMs),
+    // All workers: Parley's (connections spread, half crossing) against the floor's (pinned).
+    oneToOneWorkers: ratio(r.oneToOneWorkers?.msgsPerSec, f.oneToOneWorkers?.msgsPerSec),
+    workersVsOneWorker: ratio(r.oneToOneWorkers?.msgsPerSec, r.oneToOne?.msgsPerSec),
+    floorWorkersVsOneWorker: ratio(f.oneToOneWorkers?.msgsPerSec, f.oneToOne?.msgsPerSec),
+    roomDeliveriesByRate: null,
+  };
+  if (r.roomFanout && f.roomFanout) {
+    const ps = r.roomFanout.saturationRate !== null, fs = f.roomFanout.saturationRate !== null;
+    out.roomSaturationBound = ps && fs ? "exact" : ps ? "atMost" : fs ? "atLeast" : "neither";
+    out.roomDeliveriesByRate = Object.fromEntries(
+      // deno-lint-ignore no-explicit-any
+      r.roomFanout.steps.map((s: any) => {
+        // deno-lint-ignore no-explicit-any
+        const fs = f.roomFanout.steps.find((x: any) => x.rate === s.rate);
+        return [s.rate, ratio(s.deliveriesPerSec, fs?.deliveriesPerSec)];
+      }),
+    );
+  }
+  return out;
+}
+
+/** Results as parsed JSON: their shape is checked by tests/bench/bench_test.ts. */
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/** Formats the results as the table printed and pasted in the README. */
+export function formatTable(r: Json): string {
+  const f = r.floor ?? {}, q = r.ratios ?? {};
   const lines = [
-    "| part | figure | server CPU (other programs) | server peak RSS | KV commits / conflicts / lock retries |",
-    "|---|---|---|---|---|",
+    "| part | figure | server CPU (other programs) | server peak RSS | KV commits / conflicts / lock retries | floor, same run | Parley ÷ floor |",
+    "|---|---|---|---|---|---|---|",
   ];
   // Other programs' CPU on the machine during the phase says how far to trust a figure.
   const cpu = (s: { cpuPct: number; otherCpuPct?: number }) =>
@@ -445,64 +579,132 @@ export function formatTable(r: any): string {
   // The whole part's commit counters from GET /metrics; "–" when the server has none.
   const kv = (k: KvCounters | null | undefined) =>
     k ? `${k.commits ?? "?"} / ${k.conflicts ?? "?"} / ${k.lockRetries ?? "?"}` : "–";
-  // deno-lint-ignore no-explicit-any
-  const oneToOneRow = (label: string, o: any, extra = "") =>
+  const times = (x: number | null | undefined) => x === null || x === undefined ? "–" : `**${x}×**`;
+  // A row's last two cells: the floor's figure (empty when it did not run) and the ratio.
+  const vs = (floorCell: string | undefined, x: number | null | undefined) =>
+    floorCell === undefined ? " | |" : ` ${floorCell} | ${times(x)} |`;
+  const lost = (o: Json) =>
+    `${o.undelivered ? `; ${o.undelivered} undelivered` : ""}` +
+    `${o.duplicates ? `; ${o.duplicates} duplicates` : ""}`;
+  const oneToOneRow = (label: string, o: Json, extra = "") =>
     `| ${label} (${o.pairs} pairs × ${o.inFlight} in flight, ${o.durationS} s) | ` +
     `**${o.msgsPerSec} msgs/s**${extra}; delivery p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms; ack p50 ` +
-    `${o.ackP50Ms} ms, p99 ${o.ackP99Ms} ms; ${o.cpuUsPerMsg} µs server CPU/msg` +
-    `${o.undelivered ? `; ${o.undelivered} undelivered` : ""}` +
-    `${o.duplicates ? `; ${o.duplicates} duplicates` : ""} | ` +
+    `${o.ackP50Ms} ms, p99 ${o.ackP99Ms} ms; ${o.cpuUsPerMsg} µs server CPU/msg${lost(o)} | ` +
     `${cpu(o.server)} | ${o.server.peakRssMiB} MiB | ${kv(o.kv)} |`;
-  if (r.oneToOne) lines.push(oneToOneRow("one-to-one", r.oneToOne));
-  if (r.oneToOneTwoInstances) {
-    const t = r.oneToOneTwoInstances;
-    lines.push(oneToOneRow(
-      "one-to-one, two instances on one KV file",
-      t,
-      t.vsSingleInstance === null || t.vsSingleInstance === undefined
-        ? ""
-        : ` (${t.vsSingleInstance}× one instance's ${t.singleInstanceMsgsPerSec})`,
-    ));
+  const floorOneToOne = (o: Json, extra = "") =>
+    o &&
+    `**${o.msgsPerSec} msgs/s**${extra}; delivery p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms; ` +
+      `${o.cpuUsPerMsg} µs server CPU/msg; ${cpu(o.server)}${lost(o)}`;
+  if (r.oneToOne) {
+    lines.push(oneToOneRow("one-to-one", r.oneToOne) + vs(floorOneToOne(f.oneToOne), q.oneToOne));
   }
-  if (r.roomFanout) {
-    const f = r.roomFanout;
-    for (const s of f.steps) {
-      lines.push(
-        `| room fan-out, ${f.members} members, ${s.rate} msgs/s | ${s.deliveriesPerSec} ` +
-          `deliveries/s of ${s.offeredDeliveriesPerSec}; p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms` +
-          `${s.missing ? `; ${s.missing} missing` : ""} | ${cpu(s.server)} | ` +
-          `${s.server.peakRssMiB} MiB | |`,
-      );
-    }
+  if (r.oneToOneWorkers) {
+    const w = r.oneToOneWorkers;
+    const share = w.ackedTotal ? Math.round(w.crossedInstances / w.ackedTotal * 100) : 0;
+    const fw = f.oneToOneWorkers;
     lines.push(
-      `| room fan-out saturation | ${f.saturationRate ?? "none up to the highest rate"}` +
-        `${f.saturationRate ? " msgs/s" : ""} | | | ${kv(f.kv)} |`,
+      oneToOneRow(
+        `one-to-one, ${w.workers} workers (deno serve --parallel)`,
+        w,
+        `${w.vsOneWorker ? ` (${w.vsOneWorker}× one worker's ${w.oneWorkerMsgsPerSec})` : ""}; ` +
+          `${share}% posted on another worker than the receiver's stream`,
+      ) +
+        vs(
+          fw &&
+            floorOneToOne(
+              fw,
+              `${fw.vsOneWorker ? ` (${fw.vsOneWorker}× its one worker's)` : ""}` +
+                `${fw.placement === "pin" ? "; each pair pinned to one worker" : ""}`,
+            ),
+          q.oneToOneWorkers,
+        ),
     );
   }
-  for (const c of r.connections ?? []) {
+  if (r.oneToOneTwoInstances) {
+    const t = r.oneToOneTwoInstances;
+    lines.push(
+      oneToOneRow(
+        "one-to-one, two instances on one KV file",
+        t,
+        t.vsSingleInstance === null || t.vsSingleInstance === undefined
+          ? ""
+          : ` (${t.vsSingleInstance}× one instance's ${t.singleInstanceMsgsPerSec})`,
+      ) + vs(undefined, null),
+    );
+  }
+  if (r.roomFanout) {
+    const rf = r.roomFanout, ff = f.roomFanout;
+    for (const s of rf.steps) {
+      const fs = ff?.steps.find((x: Json) => x.rate === s.rate);
+      lines.push(
+        `| room fan-out, ${rf.members} members, ${s.rate} msgs/s | ${s.deliveriesPerSec} ` +
+          `deliveries/s of ${s.offeredDeliveriesPerSec}; p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms` +
+          `${s.missing ? `; ${s.missing} missing` : ""} | ${cpu(s.server)} | ` +
+          `${s.server.peakRssMiB} MiB | |` +
+          vs(
+            fs &&
+              `${fs.deliveriesPerSec} deliveries/s; p50 ${fs.p50Ms} ms, p99 ${fs.p99Ms} ms` +
+                `${fs.missing ? `; ${fs.missing} missing` : ""}; ${cpu(fs.server)}`,
+            q.roomDeliveriesByRate?.[s.rate],
+          ),
+      );
+    }
+    const saturation = (x: Json) =>
+      x.saturationRate ? `${x.saturationRate} msgs/s` : "none up to the highest rate";
+    const bound = { atMost: "at most ", atLeast: "at least ", neither: "", exact: "" }[
+      q.roomSaturationBound as string
+    ] ?? "";
+    const satRatio = !ff
+      ? ""
+      : q.roomSaturation === null || q.roomSaturation === undefined
+      ? `– (highest rate held: Parley ${rf.heldRate ?? "none"}, floor ${ff.heldRate ?? "none"})`
+      : `${bound}${times(q.roomSaturation)} of the highest rate held` +
+        `${q.roomSaturationBound === "neither" ? " (neither saturated)" : ""}`;
+    lines.push(
+      `| room fan-out saturation | ${saturation(rf)} | | | ${kv(rf.kv)} | ` +
+        `${ff ? saturation(ff) : ""} | ${satRatio} |`,
+    );
+  }
+  for (const [i, c] of (r.connections ?? []).entries()) {
+    const fc = f.connections?.[i];
     lines.push(
       `| ${c.count} idle SSE streams | **${c.rssPerConnKiB} KiB/stream**; all open in ` +
         `${c.connectMs} ms (${c.rssBeforeMiB} → ${c.rssAfterMiB} MiB)` +
         `${c.failed ? `; ${c.failed} failed` : ""} | ${cpu(c.server)} | ` +
-        `${c.server.peakRssMiB} MiB | ${kv(c.kv)} |`,
+        `${c.server.peakRssMiB} MiB | ${kv(c.kv)} |` +
+        vs(
+          fc &&
+            `**${fc.rssPerConnKiB} KiB/stream**; all open in ${fc.connectMs} ms ` +
+              `(${fc.rssBeforeMiB} → ${fc.rssAfterMiB} MiB)${
+                fc.failed ? `; ${fc.failed} failed` : ""
+              }`,
+          ratio(c.rssPerConnKiB, fc?.rssPerConnKiB),
+        ),
     );
   }
   if (r.connectStorm) {
-    const c = r.connectStorm;
+    const c = r.connectStorm, fc = f.connectStorm;
     lines.push(
       `| connect storm, ${c.users} users at once | **all ready in ${c.allReadyMs ?? "–"} ms**; ` +
         `time to ready p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms; TCP connect p50 ` +
         `${c.tcpConnectP50Ms} ms, p99 ${c.tcpConnectP99Ms} ms` +
         `${c.tcpConnectsOver900Ms ? ` (${c.tcpConnectsOver900Ms} over 900 ms)` : ""}` +
         `${c.failed ? `; ${c.failed} of ${c.users} failed` : ""} | ${cpu(c.server)} | ` +
-        `${c.server.peakRssMiB} MiB | ${kv(c.kv)} |`,
+        `${c.server.peakRssMiB} MiB | ${kv(c.kv)} |` +
+        vs(
+          fc &&
+            `**all ready in ${fc.allReadyMs ?? "–"} ms**; p50 ${fc.p50Ms} ms, p99 ${fc.p99Ms} ms` +
+              `${fc.tcpConnectsOver900Ms ? ` (${fc.tcpConnectsOver900Ms} TCP over 900 ms)` : ""}` +
+              `${fc.failed ? `; ${fc.failed} failed` : ""}`,
+          q.connectStorm,
+        ),
     );
   }
   if (r.catchUp) {
     const c = r.catchUp;
     lines.push(
       `| catch-up of ${c.messages} missed | **${c.ms} ms** (${c.received} received) | ` +
-        `${cpu(c.server)} | ${c.server.peakRssMiB} MiB | ${kv(c.kv)} |`,
+        `${cpu(c.server)} | ${c.server.peakRssMiB} MiB | ${kv(c.kv)} | | |`,
     );
   }
   if (r.history) {
@@ -512,7 +714,7 @@ export function formatTable(r: any): string {
         `(seeded at ${h.seedMsgsPerSec} msgs/s) | ${
           cpu(h.server)
         } | ${h.server.peakRssMiB} MiB | ` +
-        `${kv(h.kv)} |`,
+        `${kv(h.kv)} | | |`,
     );
   }
   if (r.attachments) {
@@ -522,12 +724,12 @@ export function formatTable(r: any): string {
       `| attachment upload, ${size} | **${a.uploadMBps} MB/s** (median; best ` +
         `${a.uploadBestMBps}); ${a.uploadCpuMsPerMB} ms server CPU/MB; RSS ${a.rssBeforeMiB} → ` +
         `peak ${a.peakRssUploadMiB} MiB | ${cpu(a.server.upload)} | ` +
-        `${a.server.upload.peakRssMiB} MiB | |`,
+        `${a.server.upload.peakRssMiB} MiB | | | |`,
       `| attachment download, ${size}, another member | **${a.downloadMBps} MB/s** (median; ` +
         `best ${a.downloadBestMBps}); ${a.downloadCpuMsPerMB} ms server CPU/MB; sha256 ` +
         `${a.sha256Verified ? `verified ${a.verifiedDownloads}×` : "NOT verified"}; RSS ` +
         `${a.rssBeforeDownloadMiB} → peak ${a.peakRssDownloadMiB} MiB | ` +
-        `${cpu(a.server.download)} | ${a.server.download.peakRssMiB} MiB | ${kv(a.kv)} |`,
+        `${cpu(a.server.download)} | ${a.server.download.peakRssMiB} MiB | ${kv(a.kv)} | | |`,
     );
   }
   return lines.join("\n");
@@ -549,6 +751,11 @@ export async function main(argv: string[]): Promise<void> {
     }`;
   const sizes = quick ? quickSizes : fullSizes;
   serverRoot = flags.get("server-root") ?? root;
+  if (flags.has("workers")) {
+    allWorkers = Number(flags.get("workers"));
+    if (!Number.isInteger(allWorkers) || allWorkers < 1) throw new Error("--workers=<n>, n >= 1");
+  }
+  const withFloor = !flags.has("no-floor");
   const chosen = only ?? PARTS;
 
   const started = performance.now();
@@ -556,17 +763,31 @@ export async function main(argv: string[]): Promise<void> {
     date: new Date().toISOString(),
     commit: await git("rev-parse", "HEAD"),
     ...(flags.has("server-root") ? { serverRoot } : {}),
-    serverCodeChanged:
-      (await git("status", "--porcelain", "--", "lib", "http", "routes", "shared", "main.ts")) !==
-        "",
+    serverCodeChanged: (await git(
+      "status",
+      "--porcelain",
+      "--",
+      "lib",
+      "http",
+      "routes",
+      "shared",
+      "main.ts",
+      "serve.ts",
+    )) !==
+      "",
     mode: quick ? "quick" : "full",
     machine: await machine(),
+    workers: allWorkers,
     sizes: Object.fromEntries(chosen.map((p) => [p, sizes[p]])),
   };
+  // The floor's figures, in the same shape as Parley's, each run right after Parley's part.
+  const floor: Record<string, unknown> = {};
+  const floorChoice = { floor: true };
   for (const part of chosen) {
     const t = performance.now();
     console.error(`[bench] ${part}…`);
     if (part === "oneToOne") results.oneToOne = await oneToOne(sizes, profile);
+    if (part === "oneToOneWorkers") results.oneToOneWorkers = await oneToOneWorkers(sizes);
     if (part === "oneToOneTwoInstances") {
       results.oneToOneTwoInstances = await oneToOneTwoInstances(sizes);
     }
@@ -577,6 +798,30 @@ export async function main(argv: string[]): Promise<void> {
     if (part === "history") results.history = await history(sizes, profile);
     if (part === "attachments") results.attachments = await attachments(sizes);
     console.error(`[bench] ${part} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    if (!withFloor || !(FLOOR_PARTS as readonly string[]).includes(part)) continue;
+    const f = performance.now();
+    console.error(`[bench] ${part} on the floor…`);
+    if (part === "oneToOne") floor.oneToOne = await oneToOne(sizes, false, floorChoice);
+    if (part === "oneToOneWorkers") {
+      floor.oneToOneWorkers = await oneToOneWorkers(sizes, floorChoice);
+    }
+    if (part === "roomFanout") floor.roomFanout = await roomFanout(sizes, false, floorChoice);
+    if (part === "connections") floor.connections = await connections(sizes, floorChoice);
+    if (part === "connectStorm") floor.connectStorm = await connectStorm(sizes, floorChoice);
+    console.error(
+      `[bench] ${part} on the floor done in ${((performance.now() - f) / 1000).toFixed(1)} s`,
+    );
+  }
+  // All workers against one, for Parley and for the floor, from the same run.
+  for (const side of [results, floor]) {
+    const all = side.oneToOneWorkers as Json, one = side.oneToOne as Json;
+    if (!all) continue;
+    all.oneWorkerMsgsPerSec = one?.msgsPerSec ?? null;
+    all.vsOneWorker = ratio(all.msgsPerSec, one?.msgsPerSec);
+  }
+  if (Object.keys(floor).length) {
+    results.floor = floor;
+    results.ratios = floorRatios(results, floor);
   }
   // The two-instance figure beside the single-instance one of the same run (same machine, same
   // minutes): the ratio is what compares across machines.

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { HttpConnection, INSTANCE_HEADER } from "./http_client.ts";
 
 /** The KV counters the benchmark reports; a field is null when the server does not expose it. */
 export interface KvCounters {
@@ -68,7 +69,58 @@ export async function readKvCounters(port: number, token: string): Promise<KvCou
     if (res.status !== 404) console.error(`[bench] GET /metrics answered ${res.status}`);
     return null;
   }
-  const values = parsePrometheus(await res.text());
+  return countersOf(await res.text());
+}
+
+/**
+ * Reads the KV counters of every worker of a `deno serve --parallel` server
+ * and sums them: each worker keeps its own, and a request lands on whichever
+ * worker the kernel hands its connection to, so each reading is taken on a
+ * new connection until every worker (told apart by `x-parley-instance`) has
+ * answered once. Null when the server has no metrics, or does not name its
+ * workers, or not all of them answered in 200 tries.
+ */
+export async function readKvCountersOfWorkers(
+  port: number,
+  token: string,
+  workers: number,
+): Promise<KvCounters | null> {
+  if (workers === 1) return await readKvCounters(port, token);
+  const byWorker = new Map<string, KvCounters>();
+  for (let i = 0; i < 200 && byWorker.size < workers; i++) {
+    let res;
+    try {
+      const conn = await HttpConnection.open({ hostname: "127.0.0.1", port });
+      res = await conn.request("GET", "/metrics", { token }).finally(() => conn.close());
+    } catch (e) {
+      console.error(`[bench] GET /metrics failed: ${e}`);
+      return null;
+    }
+    const worker = res.headers.get(INSTANCE_HEADER);
+    if (res.status !== 200 || !worker) {
+      if (res.status !== 404) console.error(`[bench] GET /metrics answered ${res.status}`);
+      return null;
+    }
+    if (!byWorker.has(worker)) byWorker.set(worker, countersOf(res.body));
+  }
+  if (byWorker.size < workers) {
+    console.error(`[bench] GET /metrics reached ${byWorker.size} of ${workers} workers`);
+    return null;
+  }
+  const sum = (k: keyof KvCounters): number | null => {
+    let total = 0;
+    for (const c of byWorker.values()) {
+      const v = c[k];
+      if (v === null) return null;
+      total += v;
+    }
+    return total;
+  };
+  return { commits: sum("commits"), conflicts: sum("conflicts"), lockRetries: sum("lockRetries") };
+}
+
+function countersOf(text: string): KvCounters {
+  const values = parsePrometheus(text);
   const get = (name: string) => values.get(name) ?? null;
   return {
     commits: get(NAMES.commits),

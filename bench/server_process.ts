@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { HttpConnection, INSTANCE_HEADER } from "./http_client.ts";
 
 /** One reading of a process's counters. */
 export interface ProcSample {
@@ -138,6 +139,10 @@ export function withFileLimit(cmd: string[]): { cmd: string; args: string[] } {
 export interface ServerProcess extends AsyncDisposable {
   pid: number;
   port: number;
+  /** Its workers (threads of `deno serve --parallel`); 1 for a plain `deno run` or `deno serve`. */
+  workers: number;
+  /** Parley, or the floor (`bench/floor.ts`, which has no metrics). */
+  kind: "parley" | "floor";
   /** The inspector's address when started with `inspect`. */
   inspectPort?: number;
   /** The `METRICS_TOKEN` it was started with, for `GET /metrics`. */
@@ -145,10 +150,20 @@ export interface ServerProcess extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
+
 /**
  * Starts `main.ts` exactly as `deno task start` does, on a free port with
  * its KV on a fresh temporary file (or on `kvPath`, which it then leaves in
  * place), and waits until `/api/health` answers.
+ *
+ * With `workers` above 1 it runs `serve.ts` under `deno serve --parallel`
+ * with `DENO_JOBS=<workers>`, as `deno task start` does with `WORKERS`, and
+ * waits until every worker has answered `/api/health`.
+ *
+ * With `floor` it starts the floor instead (`bench/floor.ts` of `root`, under
+ * `deno serve`, with `--parallel` when `workers` is above 1): no KV, no
+ * metrics.
  *
  * The server gets `RATE_LIMITS=off` (the load would otherwise trip the
  * abuse limits) and a random `METRICS_TOKEN`, so `GET /metrics` answers.
@@ -157,32 +172,39 @@ export interface ServerProcess extends AsyncDisposable {
  */
 export async function startServer(
   root: string,
-  options: { inspect?: boolean; kvPath?: string } = {},
+  options: { inspect?: boolean; kvPath?: string; workers?: number; floor?: boolean } = {},
 ): Promise<ServerProcess> {
-  const dir = options.kvPath ? undefined : await Deno.makeTempDir({ prefix: "parley-bench-" });
+  const workers = options.workers ?? 1;
+  const floor = options.floor ?? false;
+  const dir = options.kvPath || floor
+    ? undefined
+    : await Deno.makeTempDir({ prefix: "parley-bench-" });
   const kvPath = options.kvPath ?? `${dir}/parley.kv`;
   const port = freePort();
   const inspectPort = options.inspect ? freePort() : undefined;
   const metricsToken = crypto.randomUUID();
-  const { cmd, args } = withFileLimit([
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "--allow-write",
-    ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
-    "main.ts",
-  ]);
+  const listen = ["--host", "127.0.0.1", "--port", String(port)];
+  const command = floor
+    ? ["serve", ...(workers > 1 ? ["--parallel"] : []), "--allow-net", ...listen, "bench/floor.ts"]
+    : workers > 1
+    ? ["serve", "--parallel", ...PERMISSIONS, ...listen, "serve.ts"]
+    : [
+      "run",
+      ...PERMISSIONS,
+      ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
+      "main.ts",
+    ];
+  const { cmd, args } = withFileLimit([Deno.execPath(), ...command]);
   const child = new Deno.Command(cmd, {
     args,
     cwd: root,
     env: {
       PORT: String(port),
       HOST: "127.0.0.1",
-      KV_PATH: kvPath,
+      ...(floor ? {} : { KV_PATH: kvPath }),
       RATE_LIMITS: "off",
       METRICS_TOKEN: metricsToken,
+      DENO_JOBS: String(workers),
     },
     stdin: "null",
     stdout: "null",
@@ -197,6 +219,7 @@ export async function startServer(
     try {
       child.kill("SIGTERM");
     } catch { /* already gone */ }
+    // A server that ignores SIGTERM must not hang the bench: SIGKILL after five seconds.
     const timer = setTimeout(() => {
       try {
         child.kill("SIGKILL");
@@ -223,9 +246,26 @@ export async function startServer(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // Each worker starts on its own: wait until every one of them has answered.
+  const seen = new Set<string>();
+  while (workers > 1 && seen.size < workers) {
+    try {
+      const conn = await HttpConnection.open({ hostname: "127.0.0.1", port });
+      const res = await conn.request("GET", "/api/health").finally(() => conn.close());
+      const instance = res.headers.get(INSTANCE_HEADER);
+      if (res.status === 200 && instance) seen.add(instance);
+    } catch { /* a worker not listening yet */ }
+    if (exited || performance.now() > deadline) {
+      await stop();
+      throw new Error(`only ${seen.size} of the server's ${workers} workers answered in 30 s`);
+    }
+    if (seen.size < workers) await new Promise((r) => setTimeout(r, 10));
+  }
   return {
     pid: child.pid,
     port,
+    workers,
+    kind: floor ? "floor" : "parley",
     inspectPort,
     metricsToken,
     stop,

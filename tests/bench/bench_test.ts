@@ -1,6 +1,8 @@
 /**
  * Runs `deno task bench --quick` end to end (a real server process and a real
- * load process) so the harness cannot rot, and checks the results it writes.
+ * load process) so the harness cannot rot, and checks the results it writes:
+ * Parley's parts, the floor's (`bench/floor.ts`) beside them with their
+ * ratios, and one-to-one on every worker of `deno serve --parallel`.
  * Speed is not asserted here: a shared test machine makes that flaky; the
  * targets live in bench/README.md.
  *
@@ -36,6 +38,55 @@ function kvCounters(kv: unknown, what: string): void {
   if (k.commits !== null) positive(k.commits, `${what} kv.commits`);
 }
 
+/** A ratio of two figures of the same run: a positive, finite number. */
+function sane(value: unknown, what: string): void {
+  positive(value, what);
+  assert.ok((value as number) < 1e6, `${what} is not absurd, got ${value}`);
+}
+
+/** A room fan-out result: every member got every message at every rate. */
+// deno-lint-ignore no-explicit-any
+function roomFanout(f: any, what: string): void {
+  assert.deepEqual(f.steps.map((s: { rate: number }) => s.rate), [100, 400]);
+  for (const s of f.steps) {
+    positive(s.deliveriesPerSec, `${what} ${s.rate} deliveriesPerSec`);
+    positive(s.p50Ms, `${what} ${s.rate} p50Ms`);
+    assert.ok(s.p99Ms >= s.p50Ms);
+    assert.equal(s.missing, 0, `${what}: every member got every message at ${s.rate}/s`);
+    assert.equal(s.delivered, s.expectedDeliveries);
+    cost(s.server, `${what} ${s.rate}`);
+  }
+  assert.ok(f.saturationRate === null || f.saturationRate > 0);
+  assert.ok(f.heldRate === null || f.heldRate > 0);
+  if (f.saturationRate === null) assert.equal(f.heldRate, 400, `${what}: held the top rate`);
+}
+
+/** Idle streams: all opened, and what they cost. */
+// deno-lint-ignore no-explicit-any
+function connections(list: any[], what: string): void {
+  assert.equal(list.length, 1);
+  for (const c of list) {
+    assert.equal(c.opened, c.count);
+    positive(c.connectMs, `${what}.connectMs`);
+    positive(c.rssPerConnKiB, `${what}.rssPerConnKiB`);
+    cost(c.server, what);
+    kvCounters(c.kv, what);
+  }
+}
+
+/** The connect storm: every stream got its ready; the last one's time bounds the others. */
+// deno-lint-ignore no-explicit-any
+function connectStorm(storm: any, what: string): void {
+  assert.equal(storm.users, 100);
+  assert.equal(storm.failed, 0);
+  assert.equal(storm.ready, storm.users, `${what}: every stream of the storm got ready`);
+  positive(storm.allReadyMs, `${what}.allReadyMs`);
+  positive(storm.p50Ms, `${what}.p50Ms`);
+  assert.ok(storm.p50Ms <= storm.p99Ms && storm.p99Ms <= storm.allReadyMs + 1);
+  cost(storm.server, what);
+  kvCounters(storm.kv, what);
+}
+
 /** A one-to-one result: every acknowledged message delivered exactly once. */
 // deno-lint-ignore no-explicit-any
 function oneToOne(o: any, what: string): void {
@@ -68,7 +119,8 @@ Deno.test({
       }).output();
       const seconds = (performance.now() - started) / 1000;
       assert.ok(run.success, new TextDecoder().decode(run.stderr));
-      assert.ok(seconds < 90, `--quick took ${seconds.toFixed(1)} s`);
+      // 45–105 s on this shared 2-core machine; the floor and the workers part add 14–19 s of it.
+      assert.ok(seconds < 150, `--quick took ${seconds.toFixed(1)} s`);
       const r = JSON.parse(await Deno.readTextFile(out));
 
       assert.equal(r.mode, "quick");
@@ -77,9 +129,28 @@ Deno.test({
       positive(r.machine.cores, "machine.cores");
       positive(r.machine.memoryGiB, "machine.memoryGiB");
       assert.match(r.machine.os, /linux/);
+      assert.equal(r.workers, r.machine.cores, "the workers part uses every core by default");
 
       oneToOne(r.oneToOne, "oneToOne");
       assert.equal(r.oneToOne.instances, 1);
+      assert.equal(r.oneToOne.workers, 1);
+      assert.equal(r.oneToOne.instancesSeen, 1, "one worker answered everything");
+      assert.equal(r.oneToOne.crossedInstances, 0);
+
+      // Every worker of deno serve --parallel: connections land on either worker, so streams on
+      // one worker receive messages posted on another, and still every message exactly once.
+      const workers = r.oneToOneWorkers;
+      oneToOne(workers, "oneToOneWorkers");
+      assert.equal(workers.workers, r.workers);
+      assert.equal(workers.oneWorkerMsgsPerSec, r.oneToOne.msgsPerSec);
+      sane(workers.vsOneWorker, "oneToOneWorkers.vsOneWorker");
+      if (r.workers > 1) {
+        assert.equal(workers.instancesSeen, r.workers, "every worker answered");
+        // Each sender's connections were spread evenly over the workers: about half crossed.
+        assert.equal(workers.placement, "spread");
+        positive(workers.crossedInstances, "messages delivered across workers");
+        assert.ok(workers.crossedInstances < workers.ackedTotal, "and some within one worker");
+      }
 
       // Two servers over one KV file, every message crossing from one to the other.
       const two = r.oneToOneTwoInstances;
@@ -89,38 +160,75 @@ Deno.test({
       for (const k of two.kvByInstance) kvCounters(k, "oneToOneTwoInstances instance");
       assert.equal(two.singleInstanceMsgsPerSec, r.oneToOne.msgsPerSec);
       positive(two.vsSingleInstance, "oneToOneTwoInstances.vsSingleInstance");
+      assert.equal(two.instancesSeen, 2);
+      assert.equal(two.crossedInstances, two.ackedTotal, "every message crossed instances");
 
-      assert.deepEqual(r.roomFanout.steps.map((s: { rate: number }) => s.rate), [100, 400]);
-      for (const s of r.roomFanout.steps) {
-        positive(s.deliveriesPerSec, `roomFanout ${s.rate} deliveriesPerSec`);
-        positive(s.p50Ms, `roomFanout ${s.rate} p50Ms`);
-        assert.ok(s.p99Ms >= s.p50Ms);
-        assert.equal(s.missing, 0, `every member got every message at ${s.rate}/s`);
-        assert.equal(s.delivered, s.expectedDeliveries);
-        cost(s.server, `roomFanout ${s.rate}`);
-      }
-      assert.ok(r.roomFanout.saturationRate === null || r.roomFanout.saturationRate > 0);
+      roomFanout(r.roomFanout, "roomFanout");
       kvCounters(r.roomFanout.kv, "roomFanout");
+      connections(r.connections, "connections");
+      connectStorm(r.connectStorm, "connectStorm");
 
-      assert.equal(r.connections.length, 1);
-      for (const c of r.connections) {
-        assert.equal(c.opened, c.count);
-        positive(c.connectMs, "connections.connectMs");
-        positive(c.rssPerConnKiB, "connections.rssPerConnKiB");
-        cost(c.server, "connections");
-        kvCounters(c.kv, "connections");
+      // The floor ran the same load in the same run, and its figures have Parley's shape.
+      const f = r.floor;
+      assert.deepEqual(
+        Object.keys(f).sort(),
+        ["connectStorm", "connections", "oneToOne", "oneToOneWorkers", "roomFanout"],
+      );
+      oneToOne(f.oneToOne, "floor.oneToOne");
+      assert.equal(f.oneToOne.kv, null, "the floor has no KV");
+      assert.equal(f.oneToOne.placement, null);
+      // On several workers the floor relays only within one: each pair was pinned to a worker.
+      oneToOne(f.oneToOneWorkers, "floor.oneToOneWorkers");
+      assert.equal(f.oneToOneWorkers.workers, r.workers);
+      assert.equal(f.oneToOneWorkers.crossedInstances, 0, "no floor message crossed workers");
+      if (r.workers > 1) {
+        assert.equal(f.oneToOneWorkers.placement, "pin");
+        assert.equal(f.oneToOneWorkers.instancesSeen, r.workers, "pairs on every worker");
       }
+      sane(f.oneToOneWorkers.vsOneWorker, "floor.oneToOneWorkers.vsOneWorker");
+      roomFanout(f.roomFanout, "floor.roomFanout");
+      assert.equal(f.roomFanout.members, r.roomFanout.members);
+      connections(f.connections, "floor.connections");
+      assert.equal(f.connections[0].count, r.connections[0].count);
+      connectStorm(f.connectStorm, "floor.connectStorm");
 
-      // The connect storm: every stream got its ready; the last one's time bounds the others.
-      const storm = r.connectStorm;
-      assert.equal(storm.users, 100);
-      assert.equal(storm.failed, 0);
-      assert.equal(storm.ready, storm.users, "every stream of the storm got ready");
-      positive(storm.allReadyMs, "connectStorm.allReadyMs");
-      positive(storm.p50Ms, "connectStorm.p50Ms");
-      assert.ok(storm.p50Ms <= storm.p99Ms && storm.p99Ms <= storm.allReadyMs + 1);
-      cost(storm.server, "connectStorm");
-      kvCounters(storm.kv, "connectStorm");
+      // Parley's figure divided by the floor's.
+      const q = r.ratios;
+      for (
+        const k of [
+          "oneToOne",
+          "rssPerConn",
+          "connectStorm",
+          "oneToOneWorkers",
+          "workersVsOneWorker",
+          "floorWorkersVsOneWorker",
+        ]
+      ) sane(q[k], `ratios.${k}`);
+      const near = (a: number, b: number) => Math.abs(a - b) <= 0.001 * Math.max(1, b);
+      assert.ok(near(q.oneToOne, r.oneToOne.msgsPerSec / f.oneToOne.msgsPerSec), "oneToOne ratio");
+      assert.ok(
+        near(q.connectStorm, r.connectStorm.allReadyMs / f.connectStorm.allReadyMs),
+        "connectStorm ratio",
+      );
+      assert.ok(
+        near(q.rssPerConn, r.connections[0].rssPerConnKiB / f.connections[0].rssPerConnKiB),
+        "rssPerConn ratio",
+      );
+      assert.equal(q.rssPerConnAt, r.connections[0].count);
+      assert.ok(["exact", "atMost", "atLeast", "neither"].includes(q.roomSaturationBound));
+      // The highest room rates held, compared. On a busy shared machine a p99 over 50 ms can
+      // "saturate" either server at the first quick rate already: then there is no rate to
+      // compare and the ratio is null, not 0.
+      if (r.roomFanout.heldRate !== null && f.roomFanout.heldRate !== null) {
+        sane(q.roomSaturation, "ratios.roomSaturation");
+        assert.ok(near(q.roomSaturation, r.roomFanout.heldRate / f.roomFanout.heldRate));
+      } else {
+        assert.equal(q.roomSaturation, null, "no ratio without a rate held on both");
+      }
+      assert.deepEqual(Object.keys(q.roomDeliveriesByRate), ["100", "400"]);
+      for (const [rate, x] of Object.entries(q.roomDeliveriesByRate)) {
+        sane(x, `ratios.roomDeliveriesByRate.${rate}`);
+      }
 
       assert.equal(r.catchUp.received, r.catchUp.messages);
       assert.equal(r.catchUp.outOfOrder, 0);
@@ -169,7 +277,11 @@ Deno.test({
       kvCounters(a.kv, "attachments");
 
       const table = formatTable(r);
-      assert.match(table, /one-to-one \(.* msgs\/s/);
+      assert.match(table, /\| floor, same run \| Parley ÷ floor \|/);
+      assert.match(table, /one-to-one \(.* msgs\/s.*\| \*\*\d+ msgs\/s\*\*.*\| \*\*[\d.]+×\*\* \|/);
+      assert.match(table, /one-to-one, \d+ workers .*× one worker's.*\| \*\*[\d.]+×\*\* \|/);
+      assert.match(table, /idle SSE streams .*\| \*\*[\d.]+×\*\* \|/);
+      assert.match(table, /connect storm, 100 users .*\| \*\*[\d.]+×\*\* \|/);
       assert.match(table, /two instances .* msgs\/s\*\* \(.*× one instance/);
       assert.match(table, /connect storm, 100 users .*all ready in \d+ ms/);
       assert.match(table, /attachment upload, 4 MB × 3 \| \*\*[\d.]+ MB\/s\*\* \(median; best/);
