@@ -16,7 +16,7 @@ import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
 import { memberKey, mentionFeedKey, mentionKey, messageKey, roomHeadKey } from "./keys.ts";
 import { ROLE_RANK, type StoredMember } from "./members.ts";
-import type { Message, RoomHead } from "./messages.ts";
+import { mentionedMembers, type Message, type RoomHead } from "./messages.ts";
 
 /**
  * Edits a message; only its author may, within the rules of a new message.
@@ -42,8 +42,34 @@ export function editMessage(
       });
     }
     if (message.value.text === text) return noChange(message.value);
-    const edited: Message = { ...message.value, text, editedAt: now };
-    return updatePlan(roomId, edited, message, head);
+    const [found] = await mentionedMembers(kv, roomId, [text]);
+    const mentions = found.filter((id) => id !== author.id);
+    const { mentions: _, ...rest } = message.value;
+    const edited: Message = {
+      ...rest,
+      text,
+      editedAt: now,
+      ...(mentions.length ? { mentions } : {}),
+    };
+    const plan = updatePlan(roomId, edited, message, head);
+    const before = new Set(message.value.mentions ?? []);
+    return {
+      ...plan,
+      apply(op) {
+        plan.apply(op);
+        // Names added by the edit are mentions now; names taken out are not.
+        const { seq: at, createdAt } = edited;
+        for (const id of mentions) {
+          if (before.delete(id)) continue;
+          op.set(mentionKey(id, roomId, at), createdAt);
+          op.set(mentionFeedKey(id, createdAt, roomId, at), true);
+        }
+        for (const id of before) {
+          op.delete(mentionKey(id, roomId, at));
+          op.delete(mentionFeedKey(id, createdAt, roomId, at));
+        }
+      },
+    };
   });
 }
 

@@ -214,13 +214,13 @@ async function planSends(
   const attachedNow = new Map<number, StoredAttachment[]>();
   const takenInBatch = new Set<string>();
   const replied = await quotesFor(kv, roomId, items);
-  const mentioned = await mentionsIn(kv, roomId, items);
+  const mentioned = await mentionedMembers(kv, roomId, items.map((i) => i.text));
 
   const results: (SendResult | ApiError)[] = [];
   const fresh: Message[] = [];
   const inBatch = new Map<string, Message>();
   let seq = head.seq;
-  for (const item of items) {
+  for (const [index, item] of items.entries()) {
     if (!members.has(item.author.id)) {
       results.push(new ApiError(banned.has(item.author.id) ? Errors.banned : Errors.notMember));
       continue;
@@ -260,7 +260,7 @@ async function planSends(
       continue;
     }
     for (const id of item.attachmentIds) takenInBatch.add(id);
-    const mentions = (mentioned.get(item) ?? []).filter((id) => id !== item.author.id);
+    const mentions = mentioned[index].filter((id) => id !== item.author.id);
     const message: Message = {
       id: newId(),
       roomId,
@@ -359,28 +359,27 @@ export function quoteOf(m: Message): ReplyQuote {
     : { seq: m.seq, author: m.author, text: m.text.slice(0, QUOTE_MAX) };
 }
 
-/** The members each item's text mentions with @username (non-members are plain text). */
-async function mentionsIn(
+/**
+ * The members each text mentions with @username, by id, in the order of the
+ * texts (non-members are plain text; at most 50 names a text).
+ */
+export async function mentionedMembers(
   kv: Deno.Kv,
   roomId: string,
-  items: SendItem[],
-): Promise<Map<SendItem, string[]>> {
-  const names = new Map<SendItem, string[]>();
-  for (const item of items) {
-    const found = [...item.text.matchAll(MENTION)].map((m) => m[1].toLowerCase());
-    if (found.length) names.set(item, [...new Set(found)].slice(0, 50));
-  }
-  const all = [...new Set([...names.values()].flat())];
-  if (!all.length) return new Map();
+  texts: string[],
+): Promise<string[][]> {
+  const names = texts.map((text) =>
+    [
+      ...new Set([...text.matchAll(MENTION)].map((m) => m[1].toLowerCase())),
+    ].slice(0, 50)
+  );
+  const all = [...new Set(names.flat())];
+  if (!all.length) return texts.map(() => []);
   const ids = await getManyChunked<string>(kv, all.map((n) => usernameKey(n)));
   const known = all.flatMap((n, i) => ids[i] ? [[n, ids[i]!] as const] : []);
   const members = await getManyChunked<unknown>(kv, known.map(([, id]) => memberKey(roomId, id)));
   const byName = new Map(known.filter((_, i) => members[i] !== null));
-  return new Map(
-    [...names].map((
-      [item, list],
-    ) => [item, list.flatMap((n) => byName.has(n) ? [byName.get(n)!] : [])]),
-  );
+  return names.map((list) => list.flatMap((n) => byName.has(n) ? [byName.get(n)!] : []));
 }
 
 /** The stored messages of the items' client ids that were sent before, by author and client id. */

@@ -233,3 +233,34 @@ Deno.test("reactions racing sends on another instance never set a room's seq bac
     "every acknowledged send kept",
   );
 });
+
+Deno.test("editMessage() mentions whom the new text names and no longer whom it dropped", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const [a, b, c] = await Promise.all([1, 2, 3].map(() => registerUser(server.url)));
+  const room = await roomWith(server.url, a, [b, c]);
+  await post(server.url, a.token, room, `hello @${b.username}`);
+  const edit = (text: string) =>
+    call(server.url, `/api/rooms/${room}/messages/1`, {
+      token: a.token,
+      method: "PATCH",
+      body: { text },
+    });
+  const mentioned = async (u: any) =>
+    (await call(server.url, "/api/me/mentions", { token: u.token })).body.mentions.map((
+      m: any,
+    ) => m.message.seq);
+  const counts = async (u: any) =>
+    (await call(server.url, "/api/rooms", { token: u.token })).body.rooms[0].mentions;
+
+  const edited = await edit(`hello @${c.username}`);
+  assert.equal(edited.status, 200);
+  assert.deepEqual(edited.body.message.mentions, [c.id]);
+  assert.deepEqual([await mentioned(b), await mentioned(c)], [[], [1]]);
+  assert.deepEqual([await counts(b), await counts(c)], [0, 1]);
+
+  const cleared = await edit("hello everyone");
+  assert.equal(cleared.body.message.mentions, undefined);
+  assert.deepEqual([await mentioned(b), await mentioned(c)], [[], []]);
+  assert.deepEqual([await counts(b), await counts(c)], [0, 0]);
+});
