@@ -29,6 +29,7 @@ import {
   readMarkerKey,
   roomHeadKey,
   roomKey,
+  roomSettingsKey,
 } from "./keys.ts";
 import type { RoomHead } from "./messages.ts";
 import { getPresence } from "./presence.ts";
@@ -206,7 +207,8 @@ export function leaveRoom(feed: FeedWriter, user: User, roomId: string): Promise
       events: [memberEvent(updated, user, "left")],
       apply(op) {
         op.set(roomKey(roomId), updated);
-        op.delete(memberKey(roomId, user.id)).delete(membershipKey(user.id, roomId));
+        op.delete(memberKey(roomId, user.id)).delete(membershipKey(user.id, roomId))
+          .delete(roomSettingsKey(user.id, roomId));
         if (heir) op.set(memberKey(roomId, heir.userId), { ...heir.member, role: "owner" });
         if (!updated.memberCount) op.delete(publicRoomKey(roomId));
       },

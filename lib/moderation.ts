@@ -14,7 +14,15 @@ import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
 import { getManyChunked } from "./get_many.ts";
 import { removeInvitation } from "./invitations.ts";
-import { banKey, bansPrefix, memberKey, membershipKey, publicRoomKey, roomKey } from "./keys.ts";
+import {
+  banKey,
+  bansPrefix,
+  memberKey,
+  membershipKey,
+  publicRoomKey,
+  roomKey,
+  roomSettingsKey,
+} from "./keys.ts";
 import { memberEvent, ROLE_RANK, type StoredMember } from "./members.ts";
 import type { StoredRoom } from "./rooms.ts";
 import type { Ban, Role } from "../shared/api_types.ts";
@@ -123,7 +131,8 @@ export function removeMember(
       apply(op) {
         if (member.value) {
           op.set(roomKey(roomId), updated);
-          op.delete(memberKey(roomId, target.id)).delete(membershipKey(target.id, roomId));
+          op.delete(memberKey(roomId, target.id)).delete(membershipKey(target.id, roomId))
+            .delete(roomSettingsKey(target.id, roomId));
           if (!updated.memberCount) op.delete(publicRoomKey(roomId));
         }
         if (record) {

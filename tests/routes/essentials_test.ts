@@ -264,3 +264,30 @@ Deno.test("editMessage() mentions whom the new text names and no longer whom it 
   assert.deepEqual([await mentioned(b), await mentioned(c)], [[], []]);
   assert.deepEqual([await counts(b), await counts(c)], [0, 0]);
 });
+
+Deno.test("leaving a room forgets its mute: back in, the join answer and the list both say unmuted", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const [a, b] = await Promise.all([registerUser(server.url), registerUser(server.url)]);
+  const room = await roomWith(server.url, a, [b]);
+  const mute = await call(server.url, `/api/rooms/${room}/settings`, {
+    token: b.token,
+    method: "PUT",
+    body: { muted: true },
+  });
+  assert.equal(mute.status, 200);
+  const listed = async () =>
+    (await call(server.url, "/api/rooms", { token: b.token })).body.rooms[0].muted;
+  assert.equal(await listed(), true);
+  const left = await call(server.url, `/api/rooms/${room}/leave`, {
+    token: b.token,
+    method: "POST",
+  });
+  assert.equal(left.status, 204);
+  const joined = await call(server.url, `/api/rooms/${room}/join`, {
+    token: b.token,
+    method: "POST",
+  });
+  assert.equal(joined.body.room.muted ?? false, false);
+  assert.equal(await listed(), false);
+});
