@@ -201,9 +201,8 @@ export const auditAllPrefix = () => ["audit", "all", ""] as const;
 export const reactionKey = (roomId: string, seq: number, emoji: string, userId: string) =>
   ["reactions", roomId, seq, emoji, userId] as const;
 
-/** Prefix of one message's reactions of one kind. */
-export const reactionsPrefix = (roomId: string, seq: number, emoji: string) =>
-  ["reactions", roomId, seq, emoji] as const;
+/** Prefix of one message's reactions. */
+export const reactionsPrefix = (roomId: string, seq: number) => ["reactions", roomId, seq] as const;
 
 /** `["user_reactions", userId, roomId, seq, emoji]` → `true`: what one user reacted, by room and seq. */
 export const userReactionKey = (userId: string, roomId: string, seq: number, emoji: string) =>

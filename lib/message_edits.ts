@@ -16,6 +16,7 @@ import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
 import { memberKey, mentionFeedKey, mentionKey, messageKey, roomHeadKey } from "./keys.ts";
 import { ROLE_RANK, type StoredMember } from "./members.ts";
+import { forgetReactions } from "./reactions.ts";
 import { mentionedMembers, type Message, type RoomHead } from "./messages.ts";
 
 /**
@@ -79,14 +80,14 @@ export function editMessage(
  * @param isAdmin the actor is a server administrator.
  * @throws {ApiError} `message_not_found`, `forbidden`.
  */
-export function deleteMessage(
+export async function deleteMessage(
   feed: FeedWriter,
   actor: User,
   roomId: string,
   seq: number,
   isAdmin: boolean,
 ): Promise<void> {
-  return feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<void>> => {
+  await feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<void>> => {
     const { message, head, member } = await readForChange(kv, roomId, seq, actor.id);
     const own = message.value.author.id === actor.id && !!member.value;
     const moderates = (member.value && ROLE_RANK[member.value.role] >= ROLE_RANK.moderator) ||
@@ -125,6 +126,7 @@ export function deleteMessage(
       value: undefined,
     };
   }, { alone: true });
+  await forgetReactions(feed.kv, roomId, seq);
 }
 
 async function readForChange(kv: Deno.Kv, roomId: string, seq: number, userId: string) {

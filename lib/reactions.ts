@@ -13,6 +13,7 @@ import {
   memberKey,
   messageKey,
   reactionKey,
+  reactionsPrefix,
   roomHeadKey,
   userReactionKey,
   userReactionsPrefix,
@@ -105,4 +106,25 @@ export async function markOwnReactions(
       }
       : m
   );
+}
+
+/**
+ * Removes who reacted how to a deleted message (its tombstone shows no
+ * reactions), a few hundred a commit. Run after the deletion commits; what a
+ * crash leaves behind is never shown, only stored.
+ */
+export async function forgetReactions(kv: Deno.Kv, roomId: string, seq: number): Promise<void> {
+  const keys: Deno.KvKey[] = [];
+  for await (const e of kv.list({ prefix: reactionsPrefix(roomId, seq) }, { limit: 2_000 })) {
+    keys.push(e.key);
+  }
+  for (let i = 0; i < keys.length; i += 400) {
+    const op = kv.atomic();
+    for (const key of keys.slice(i, i + 400)) {
+      const [, , , emoji, userId] = key as [string, string, number, string, string];
+      op.delete(key).delete(userReactionKey(userId, roomId, seq, emoji));
+    }
+    await op.commit();
+  }
+  if (keys.length === 2_000) await forgetReactions(kv, roomId, seq);
 }

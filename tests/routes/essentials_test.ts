@@ -291,3 +291,30 @@ Deno.test("leaving a room forgets its mute: back in, the join answer and the lis
   assert.equal(joined.body.room.muted ?? false, false);
   assert.equal(await listed(), false);
 });
+
+Deno.test("deleteMessage() forgets who reacted to the message, and history shows none", async () => {
+  await using t = await testApp();
+  await using server = serve(t.app.fetch);
+  const [a, b] = await Promise.all([registerUser(server.url), registerUser(server.url)]);
+  const room = await roomWith(server.url, a, [b]);
+  await post(server.url, a.token, room, "react, then it goes");
+  for (const [u, emoji] of [[a, "👍"], [b, "👍"], [b, "🎉"]] as const) {
+    const res = await call(
+      server.url,
+      `/api/rooms/${room}/messages/1/reactions/${encodeURIComponent(emoji)}`,
+      { token: u.token, method: "PUT" },
+    );
+    assert.equal(res.status, 204);
+  }
+  const stored = async (prefix: string) =>
+    (await Array.fromAsync(t.kv.list({ prefix: [prefix] }))).length;
+  assert.deepEqual([await stored("reactions"), await stored("user_reactions")], [3, 3]);
+  const deleted = await call(server.url, `/api/rooms/${room}/messages/1`, {
+    token: a.token,
+    method: "DELETE",
+  });
+  assert.equal(deleted.status, 204);
+  assert.deepEqual([await stored("reactions"), await stored("user_reactions")], [0, 0]);
+  const history = await call(server.url, `/api/rooms/${room}/messages`, { token: b.token });
+  assert.equal(history.body.messages[0].reactions, undefined);
+});
