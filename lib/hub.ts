@@ -306,8 +306,11 @@ export class Hub {
             firstUndelivered(event, first, done),
             event.to,
           );
+        // Who sees the run depends on the event, not on each message: decided once.
+        const seeing = [...users].filter((u) => sees(event, this.#index.viewer(u)));
+        if (!seeing.length) return;
         for (const m of run) {
-          to(users, encodeEvent("message", id(first + m.seq - event.from), m));
+          this.#index.send(seeing, encodeEvent("message", id(first + m.seq - event.from), m));
         }
         return;
       }
