@@ -152,7 +152,8 @@ function updatePlan(
 ): Op<Message> {
   const isLast = head.value.lastMessage?.seq === updated.seq;
   return {
-    checks: [message, head],
+    // The head only when it is written (see `react`).
+    checks: isLast ? [message, head] : [message],
     events: [{ type: "message_update", roomId, message: updated }],
     apply(op) {
       op.set(messageKey(roomId, updated.seq), updated);

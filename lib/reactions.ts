@@ -61,8 +61,9 @@ export function react(
     if (!updated.reactions!.length) delete updated.reactions;
     const isLast = head.value?.lastMessage?.seq === seq;
     return {
-      // The head too: writing it unchecked could put back an older seq under a racing send.
-      checks: [message, mine, head],
+      // The head only when it is written: unchecked, it could put back an older seq under a
+      // racing send; checked when it is not written, every send would make the reaction retry.
+      checks: isLast ? [message, mine, head] : [message, mine],
       events: [{ type: "reaction", roomId, seq, emoji, userId: user.id, added: add, count }],
       apply(op) {
         op.set(messageKey(roomId, seq), updated);
