@@ -20,8 +20,6 @@ export interface AppEnv {
   Variables: {
     /** The signed-in user, set by `requireUser`. */
     user: User;
-    /** The session's token, set by `requireUser`. */
-    token: string;
     /** The session, set by `requireUser`. */
     session: Session;
     /** Who is asking (address, https), behind trusted proxies too; set for every request. */

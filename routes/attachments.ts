@@ -122,9 +122,8 @@ export function attachmentRoutes(s: Services) {
       "content-disposition": `${inline ? "inline" : "attachment"}; ${
         fileNameParams(attachment.name)
       }`,
-      // Whatever was uploaded (HTML, SVG) can never run in Parley's origin.
-      "content-security-policy": "sandbox",
-      "x-content-type-options": "nosniff",
+      // `content-security-policy: sandbox` and `nosniff` come from the security headers
+      // middleware, so whatever was uploaded (HTML, SVG) never runs in Parley's origin.
       "cache-control": "private, max-age=31536000, immutable",
       "accept-ranges": "bytes",
       etag: `"${attachment.sha256}"`,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { deleteCookie } from "hono/cookie";
 import { requireUser, SESSION_COOKIE } from "../http/middleware/auth.ts";
 import { errors, json, jsonBody, signedIn } from "../http/openapi.ts";
@@ -24,7 +24,6 @@ import {
   SessionParams,
   UserIdParams,
 } from "../shared/schemas.ts";
-import { z } from "@hono/zod-openapi";
 
 const tags = ["Accounts"];
 const security = signedIn;

@@ -36,7 +36,6 @@ export function requireUser(deps: Services): MiddlewareHandler<AppEnv> {
     const signedIn = await deps.sessions.signIn(token);
     if (!signedIn) throw new ApiError(Errors.unauthorized);
     c.set("user", signedIn.user);
-    c.set("token", token);
     c.set("session", signedIn.session);
     await next();
   };
