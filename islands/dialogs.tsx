@@ -7,7 +7,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { CAPACITY_MAX, ROOM_NAME_MAX } from "../shared/limits.ts";
+import { CAPACITY_DEFAULT, CAPACITY_MAX, CAPACITY_MIN, ROOM_NAME_MAX } from "../shared/limits.ts";
 import type { StorageUse } from "./account.ts";
 import { api, ApiFailure } from "./client_api.ts";
 import { AdminDialog, AuditDialog, BanDialog, BansDialog } from "./moderation_dialogs.tsx";
@@ -37,7 +37,7 @@ function CreateRoomDialog() {
   const store = useStore();
   const name = useSignal("");
   const isPrivate = useSignal(false);
-  const capacity = useSignal("100");
+  const capacity = useSignal(String(CAPACITY_DEFAULT));
   const error = useSignal("");
   const busy = useSignal(false);
   return (
@@ -91,7 +91,7 @@ function CreateRoomDialog() {
         <input
           id="room-capacity"
           type="number"
-          min={2}
+          min={CAPACITY_MIN}
           max={CAPACITY_MAX}
           required
           value={capacity.value}

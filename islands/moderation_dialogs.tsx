@@ -8,12 +8,12 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
+import { BAN_MINUTES_MAX, REASON_MAX } from "../shared/limits.ts";
 import type { AuditPage } from "./moderation.ts";
 import type { AdminUser, AuditEntry, Ban } from "./types.ts";
 import { Avatar, formatWhen, Modal, useStore } from "./ui.tsx";
 
 /** The longest ban the server takes, in minutes (a year). */
-const BAN_MINUTES_MAX = 525_600;
 
 /** The name of a room the user knows, else its id. */
 function useRoomName(roomId: string | null): string {
@@ -61,7 +61,7 @@ export function BanDialog({ roomId, username }: { roomId: string; username: stri
         <label for="ban-reason">Reason (optional)</label>
         <input
           id="ban-reason"
-          maxLength={500}
+          maxLength={REASON_MAX}
           aria-describedby="ban-reason-hint"
           value={reason.value}
           onInput={(e) => reason.value = e.currentTarget.value}
@@ -477,7 +477,7 @@ function SuspendForm(
         id={id}
         ref={field}
         placeholder="Reason (optional)"
-        maxLength={500}
+        maxLength={REASON_MAX}
         value={reason.value}
         onInput={(e) => reason.value = e.currentTarget.value}
         onKeyDown={(e) => {

@@ -13,9 +13,11 @@ import {
   emptyState,
   sortedRooms,
   unreadTotal as unreadOf,
+  withOnline,
   withRoom,
   withRooms,
 } from "../shared/client_state.ts";
+import { USERS_PAGE_MAX } from "../shared/limits.ts";
 import { api, failureText } from "./client_api.ts";
 import type { SharedStream } from "./stream.ts";
 import type { Upload } from "./uploads.ts";
@@ -186,10 +188,13 @@ export function createCore(boot: Boot) {
   }
 
   async function refreshPeople() {
-    const { users } = await api<{ users: UserPresence[] }>("GET", "/api/users?limit=200");
+    const { users } = await api<{ users: UserPresence[] }>(
+      "GET",
+      `/api/users?limit=${USERS_PAGE_MAX}`,
+    );
     batch(() => {
       people.value = users;
-      update((s) => ({ ...s, online: Object.fromEntries(users.map((u) => [u.id, u.online])) }));
+      update((s) => withOnline(s, users));
     });
   }
 

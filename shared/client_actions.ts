@@ -25,7 +25,12 @@ import {
   withOnline,
   withRooms,
 } from "./client_state.ts";
-import { HISTORY_PAGE_MAX, PUBLIC_ROOMS_PAGE_MAX, ROOM_ID_PATTERN } from "./limits.ts";
+import {
+  HISTORY_PAGE_MAX,
+  PUBLIC_ROOMS_PAGE_MAX,
+  ROOM_ID_PATTERN,
+  USERS_PAGE_MAX,
+} from "./limits.ts";
 
 /** Calls the API: the method, the path, a JSON body; resolves with the parsed answer. */
 export type ApiCall = <T>(method: string, path: string, body?: unknown) => Promise<T>;
@@ -75,7 +80,10 @@ export async function fetchMembers(api: ApiCall, roomId: string): Promise<Member
 
 /** The state with who is online among everyone the server lists. */
 export async function fetchOnline(api: ApiCall, state: ClientState): Promise<ClientState> {
-  const { users } = await api<{ users: UserPresence[] }>("GET", "/api/users?limit=500");
+  const { users } = await api<{ users: UserPresence[] }>(
+    "GET",
+    `/api/users?limit=${USERS_PAGE_MAX}`,
+  );
   return withOnline(state, users);
 }
 

@@ -31,6 +31,10 @@ export const CAPACITY_MIN = 2;
 export const CAPACITY_MAX = 1000;
 /** How many members a group room holds when its creator does not say. */
 export const CAPACITY_DEFAULT = 100;
+/** The longest reason a ban or a suspension may give. */
+export const REASON_MAX = 500;
+/** The longest ban with an end, in minutes (a year); longer is for good. */
+export const BAN_MINUTES_MAX = 525_600;
 /** The most messages one page of history holds. */
 export const HISTORY_PAGE_MAX = 100;
 /** The most messages `/history n` fetches (in pages of {@linkcode HISTORY_PAGE_MAX}). */

@@ -9,6 +9,7 @@
 import { z } from "@hono/zod-openapi";
 import {
   ATTACHMENTS_MAX,
+  BAN_MINUTES_MAX,
   CAPACITY_MAX,
   CAPACITY_MIN,
   CLIENT_ID_PATTERN,
@@ -18,6 +19,7 @@ import {
   MESSAGE_MAX,
   NAME_FORBIDDEN,
   PUBLIC_ROOMS_PAGE_MAX,
+  REASON_MAX,
   ROOM_ID_PATTERN,
   ROOM_NAME_MAX,
   USERNAME_PATTERN,
@@ -258,8 +260,8 @@ export const RoleBody = z.object({ role: RoleSchema }).openapi("SetRole");
 /** Body of `POST /api/rooms/:id/bans`. */
 export const BanBody = z.object({
   username: Username,
-  reason: z.string().trim().max(500).optional(),
-  minutes: z.number().int().min(1).max(525_600).optional()
+  reason: z.string().trim().max(REASON_MAX).optional(),
+  minutes: z.number().int().min(1).max(BAN_MINUTES_MAX).optional()
     .openapi({ description: "How long; for good without it." }),
 }).openapi("Ban");
 
@@ -313,7 +315,7 @@ export const AuditQuery = z.object({
 });
 
 /** Body of `POST /api/admin/users/:username/suspend`. */
-export const SuspendBody = z.object({ reason: z.string().trim().max(500).optional() })
+export const SuspendBody = z.object({ reason: z.string().trim().max(REASON_MAX).optional() })
   .openapi("Suspend");
 
 /** An account as administrators see it. */
