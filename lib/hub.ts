@@ -206,18 +206,25 @@ export class Hub {
         return from && comparePositions(from, this.#log.position) > 0;
       });
       if (ahead) await this.#log.catchUp();
-      const fresh = [...new Set(batch.map((j) => j.sub.user.id))]
-        .filter((id) => !this.#index.has(id));
-      const [rooms, blocks] = await Promise.all([
-        Promise.all(fresh.map((id) => roomIdsOf(this.#kv, id))),
-        Promise.all(fresh.map((id) => listBlocks(this.#kv, id))),
-      ]);
-      fresh.forEach((id, i) => this.#index.addUser(id, rooms[i], blocks[i].map((b) => b.user.id)));
+      // A user's last other stream may close while their rooms are read, which
+      // takes them out of the index again: read until every user is in.
+      for (let ids = this.#notIndexed(batch); ids.length; ids = this.#notIndexed(batch)) {
+        const [rooms, blocks] = await Promise.all([
+          Promise.all(ids.map((id) => roomIdsOf(this.#kv, id))),
+          Promise.all(ids.map((id) => listBlocks(this.#kv, id))),
+        ]);
+        ids.forEach((id, i) => this.#index.addUser(id, rooms[i], blocks[i].map((b) => b.user.id)));
+      }
     } catch (error) {
       for (const j of batch) j.failed(error);
       return;
     }
     for (const j of batch) {
+      // A client gone before it was registered: its close found nothing to remove.
+      if (j.sub.stream.closed) {
+        j.failed(new ApiError(Errors.unavailable));
+        continue;
+      }
       this.#index.add(j.sub);
       j.registered();
       resume({
@@ -233,6 +240,11 @@ export class Hub {
         j.sub.stream.close();
       });
     }
+  }
+
+  /** The users of `batch` whose streams this index does not follow yet. */
+  #notIndexed(batch: Joining[]): string[] {
+    return [...new Set(batch.map((j) => j.sub.user.id))].filter((id) => !this.#index.has(id));
   }
 
   /** Delivers one log entry's events past `done` to the streams here that see them. */

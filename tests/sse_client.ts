@@ -49,7 +49,12 @@ export class SseClient {
     if (options.lastEventId && options.viaQuery) {
       url += `?lastEventId=${encodeURIComponent(options.lastEventId)}`;
     } else if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
-    const res = await fetch(url, { headers });
+    // A stream that never answers fails the test instead of hanging the suite.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error("events: no answer in 10 s")), 10_000);
+    const res = await fetch(url, { headers, signal: abort.signal }).finally(() =>
+      clearTimeout(timer)
+    );
     if (res.status !== 200) throw new Error(`events: ${res.status} ${await res.text()}`);
     if (!res.headers.get("content-type")?.startsWith("text/event-stream")) {
       throw new Error(`events: content-type ${res.headers.get("content-type")}`);

@@ -47,3 +47,37 @@ Deno.test("Hub ends a stream when its session expires", async () => {
   await hub.close();
   await presence.close();
 });
+
+Deno.test("Hub registers a stream whose user's last other stream closes meanwhile", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const feed = new FeedWriter(kv, Date.now);
+  const presence = new Presence(kv, feed, Date.now, "test", defaultPresenceOptions);
+  const hub = new Hub(kv, feed, presence, Date.now, defaultHubOptions);
+  const user = await createUser(kv, "switcher", "password-123", Date.now());
+  const session = { id: "t", expiresAt: Date.now() + 60_000 };
+  let old = (await hub.subscribe(user, null, session)).body!.getReader();
+  // Close the old stream at a different moment of the new one's registration each time.
+  const other = await createUser(kv, "newcomer", "password-123", Date.now());
+  for (let delay = 0; delay < 40; delay++) {
+    // Registered in the same batch, a user new to the index makes it read KV.
+    const opening = hub.subscribe(user, null, session);
+    const beside = hub.subscribe(other, null, session);
+    for (let i = 0; i < delay; i++) await new Promise((r) => queueMicrotask(() => r(null)));
+    if (delay >= 20) await new Promise((r) => setTimeout(r, delay - 20));
+    await old.cancel();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const [res, res2] = await Promise.race([
+      Promise.all([opening, beside]),
+      new Promise<never>((_, fail) =>
+        timer = setTimeout(() => fail(new Error("never registered")), 3000)
+      ),
+    ]).finally(() => clearTimeout(timer));
+    await res2.body!.cancel();
+    old = res.body!.getReader();
+    assert.equal(hub.streamCount, 1, `one stream after switching (delay ${delay})`);
+  }
+  await old.cancel();
+  assert.equal(hub.streamCount, 0);
+  await hub.close();
+  await presence.close();
+});
