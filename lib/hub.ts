@@ -147,19 +147,14 @@ export class Hub {
       throw rateLimited(this.#options.retryMs, "Too many open event streams for this account.");
     }
     await this.#log.ready;
-    const sub: Subscriber = {
-      user,
-      session,
-      held: [],
-      heldBytes: 0,
-      stream: openSseStream({
-        maxBufferedBytes: this.#options.maxBufferedBytes,
-        onClose: () => {
-          if (this.#index.remove(sub)) this.#presence.disconnect(user.id);
-        },
-      }),
-    };
-    sub.stream.write(new TextEncoder().encode(`retry: ${this.#options.retryMs}\n\n`));
+    const { stream, response } = openSseStream({
+      maxBufferedBytes: this.#options.maxBufferedBytes,
+      onClose: () => {
+        if (this.#index.remove(sub)) this.#presence.disconnect(user.id);
+      },
+    });
+    const sub: Subscriber = { user, session, held: [], heldBytes: 0, stream };
+    stream.write(new TextEncoder().encode(`retry: ${this.#options.retryMs}\n\n`));
     this.#presence.connect(user);
     try {
       await new Promise<void>((registered, failed) => {
@@ -174,7 +169,7 @@ export class Hub {
       sub.stream.close();
       throw error;
     }
-    return sub.stream.response;
+    return response;
   }
 
   /** Keeps messages this process just committed, so delivering them needs no read. */

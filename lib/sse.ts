@@ -38,8 +38,6 @@ export const keepAliveChunk: Uint8Array = encoder.encode(":\n\n");
 
 /** The writing end of one client's event stream. */
 export interface SseStream {
-  /** The response to hand to `Deno.serve`. */
-  readonly response: Response;
   /** Whether the stream has ended. */
   readonly closed: boolean;
   /**
@@ -73,7 +71,9 @@ class DroppedStream extends Error {
 }
 
 /**
- * Opens an event stream.
+ * Opens an event stream: its writing end, and the response to hand to
+ * `Deno.serve`. The stream does not keep the response, which a framework may
+ * copy into another one (Hono does, to add headers).
  *
  * @param options.maxBufferedBytes what may wait for a slow client before it is cut off.
  * @param options.onClose called once, however the stream ends.
@@ -81,65 +81,98 @@ class DroppedStream extends Error {
 export function openSseStream(options: {
   maxBufferedBytes: number;
   onClose: () => void;
-}): SseStream {
-  // drained() waits below half the buffer; only past the whole of it is the client cut off.
-  const half = options.maxBufferedBytes / 2;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let closed = false;
-  let wake: (() => void) | undefined;
-  /** When the client last took data (or the stream opened). */
-  let lastTaken = performance.now();
-  const drop = (reason: string) => {
-    controller.error(new DroppedStream(reason));
-    finish();
-  };
-  const finish = () => {
-    if (closed) return;
-    closed = true;
-    wake?.();
-    options.onClose();
-  };
-  const body = new ReadableStream<Uint8Array>({
-    start: (c) => void (controller = c),
-    pull: () => {
-      lastTaken = performance.now();
-      wake?.();
-    },
-    cancel: finish,
-  }, { highWaterMark: half, size: (chunk) => chunk.byteLength });
+}): { stream: SseStream; response: Response } {
+  const stream = new EventStream(options.maxBufferedBytes, options.onClose);
+  const body = new ReadableStream<Uint8Array>(stream, {
+    highWaterMark: options.maxBufferedBytes / 2,
+    size: byteLength,
+  });
+  return { stream, response: new Response(body, { headers: STREAM_HEADERS }) };
+}
 
-  return {
-    response: new Response(body, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache, no-transform",
-        "x-accel-buffering": "no",
-      },
-    }),
-    get closed() {
-      return closed;
-    },
-    write(chunk) {
-      if (closed) return false;
-      controller.enqueue(chunk);
-      if ((controller.desiredSize ?? 0) >= -half) return true;
-      drop("the client stopped reading and its buffer is full");
-      return false;
-    },
-    drained() {
-      if (closed || (controller.desiredSize ?? 0) > 0) return Promise.resolve();
-      return new Promise((resolve) => wake = resolve);
-    },
-    dropIfStalled(now, stallMs) {
-      const waiting = (controller.desiredSize ?? 0) <= 0;
-      if (closed || !waiting || now - lastTaken < stallMs) return false;
-      drop(`the client took nothing for ${Math.round(stallMs / 1000)} s`);
-      return true;
-    },
-    close() {
-      if (closed) return;
-      controller.close();
-      finish();
-    },
-  };
+const STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache, no-transform",
+  "x-accel-buffering": "no",
+};
+
+const byteLength = (chunk: Uint8Array) => chunk.byteLength;
+
+/**
+ * One stream's state in one object that is also the body's underlying
+ * source: an idle stream is held for hours, thousands at a time, so it keeps
+ * no closures of its own (methods live on the prototype).
+ */
+class EventStream implements SseStream, UnderlyingDefaultSource<Uint8Array> {
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  /** When the client last took data (or the stream opened). */
+  #lastTaken = performance.now();
+  /** drained() waits below half the buffer; only past the whole of it is the client cut off. */
+  #half: number;
+  #onClose: () => void;
+
+  constructor(maxBufferedBytes: number, onClose: () => void) {
+    this.#half = maxBufferedBytes / 2;
+    this.#onClose = onClose;
+  }
+
+  /** @internal The body's source: keeps the controller. */
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+  }
+
+  /** @internal The body's source: the client took data. */
+  pull(): void {
+    this.#lastTaken = performance.now();
+    this.#wake?.();
+  }
+
+  /** @internal The body's source: the client went away. */
+  cancel(): void {
+    this.#finish();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#closed) return false;
+    this.#controller.enqueue(chunk);
+    if ((this.#controller.desiredSize ?? 0) >= -this.#half) return true;
+    this.#drop("the client stopped reading and its buffer is full");
+    return false;
+  }
+
+  drained(): Promise<void> {
+    if (this.#closed || (this.#controller.desiredSize ?? 0) > 0) return Promise.resolve();
+    return new Promise((resolve) => this.#wake = resolve);
+  }
+
+  dropIfStalled(now: number, stallMs: number): boolean {
+    const waiting = (this.#controller.desiredSize ?? 0) <= 0;
+    if (this.#closed || !waiting || now - this.#lastTaken < stallMs) return false;
+    this.#drop(`the client took nothing for ${Math.round(stallMs / 1000)} s`);
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#controller.close();
+    this.#finish();
+  }
+
+  #drop(reason: string): void {
+    this.#controller.error(new DroppedStream(reason));
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wake?.();
+    this.#onClose();
+  }
 }

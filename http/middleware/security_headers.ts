@@ -4,35 +4,49 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { secureHeaders } from "hono/secure-headers";
 
 /**
- * Hono's `secureHeaders` with a Content-Security-Policy that allows only this
- * origin's own scripts, styles and connections, and no framing. A file sent
- * as a file (with `Content-Disposition`: attachments) gets `sandbox` instead,
- * so an uploaded HTML or SVG page can never run in this origin.
+ * A Content-Security-Policy that allows only this origin's own scripts,
+ * styles and connections, and no framing, with the headers Hono's
+ * `secureHeaders` sets by default. Written once as a constant list: building
+ * them per request was a measurable share of a message's CPU.
+ */
+const HEADERS: readonly [string, string][] = [
+  [
+    "content-security-policy",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " +
+    "frame-ancestors 'none'",
+  ],
+  ["cross-origin-opener-policy", "same-origin"],
+  ["cross-origin-resource-policy", "same-origin"],
+  ["origin-agent-cluster", "?1"],
+  ["referrer-policy", "same-origin"],
+  ["strict-transport-security", "max-age=15552000; includeSubDomains"],
+  ["x-content-type-options", "nosniff"],
+  ["x-dns-prefetch-control", "off"],
+  ["x-download-options", "noopen"],
+  ["x-frame-options", "DENY"],
+  ["x-permitted-cross-domain-policies", "none"],
+  ["x-xss-protection", "0"],
+];
+
+/**
+ * Sets {@linkcode HEADERS} on every response but event streams. A file sent as a file (with
+ * `Content-Disposition`: attachments) gets CSP `sandbox` instead, so an
+ * uploaded HTML or SVG page can never run in this origin.
  */
 export function securityHeaders(): MiddlewareHandler {
-  const site = secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'self'"],
-      scriptSrc: ["'self'"],
-      styleSrc: ["'self'"],
-      imgSrc: ["'self'", "data:"],
-      connectSrc: ["'self'"],
-      objectSrc: ["'none'"],
-      baseUri: ["'none'"],
-      formAction: ["'self'"],
-      frameAncestors: ["'none'"],
-    },
-    xFrameOptions: "DENY",
-    referrerPolicy: "same-origin",
-    crossOriginResourcePolicy: "same-origin",
-  });
   return async function securityHeaders(c, next) {
-    await site(c, next);
-    if (c.res.headers.has("content-disposition")) {
-      c.res.headers.set("content-security-policy", "sandbox");
+    await next();
+    const headers = c.res.headers;
+    // An event stream is read by code, never rendered, and held open for hours:
+    // a page's policies add nothing to it but memory for every idle stream.
+    if (headers.get("content-type")?.startsWith("text/event-stream")) {
+      headers.set("x-content-type-options", "nosniff");
+      return;
     }
+    for (const [name, value] of HEADERS) headers.set(name, value);
+    if (headers.has("content-disposition")) headers.set("content-security-policy", "sandbox");
   };
 }
