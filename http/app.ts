@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import { mountApiDocs } from "../routes/api_docs.tsx";
 import { authRoutes } from "../routes/auth.ts";
 import { directRoutes } from "../routes/direct.ts";
+import { encryptionRoutes } from "../routes/encryption.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { adminRoutes } from "../routes/admin.ts";
@@ -81,6 +82,7 @@ export function createApp(deps: Deps): ParleyApp {
   app.route("/api", roomRoutes(services));
   app.route("/api", messageRoutes(services));
   app.route("/api", directRoutes(services));
+  app.route("/api", encryptionRoutes(services));
   app.route("/api", inviteRoutes(services));
   app.route("/api", moderationRoutes(services));
   app.route("/api", adminRoutes(services));

@@ -17,7 +17,9 @@ import { getRoomView, type RoomView, type StoredRoom } from "./rooms.ts";
 
 /**
  * Opens the one direct conversation between `user` and `peerName`, creating
- * it the first time. Both users get a `room` event when it is created.
+ * it the first time, end-to-end encrypted when `encrypted`; opening an
+ * existing one leaves its encryption as it is. Both users get a `room` event
+ * when it is created.
  *
  * @throws {ApiError} `user_not_found`; `invalid_input` for oneself; `blocked`
  * when the other user has blocked this one.
@@ -26,6 +28,7 @@ export async function openDirect(
   feed: FeedWriter,
   user: User,
   peerName: string,
+  encrypted = false,
 ): Promise<{ room: RoomView; created: boolean }> {
   const peer = await findUserByName(feed.kv, peerName);
   if (!peer) throw new ApiError(Errors.userNotFound, { username: peerName });
@@ -49,6 +52,7 @@ export async function openDirect(
       createdAt: now,
       memberCount: 2,
       peers: [user, peer],
+      encrypted,
     };
     const head: RoomHead = { seq: 0, lastMessage: null, lastActivityAt: now };
     return {

@@ -26,7 +26,7 @@ import { listAudit } from "./audit.ts";
 import { blockUser, listBlocks, unblockUser } from "./blocks.ts";
 import { ContentFilter } from "./content_filter.ts";
 import { ApiError, Errors } from "./errors.ts";
-import { deleteMessage, editMessage } from "./message_edits.ts";
+import { deleteMessage, editMessage, type MessageChange } from "./message_edits.ts";
 import {
   type Actor,
   assertModerates,
@@ -39,6 +39,14 @@ import {
 import type { Config } from "./config.ts";
 import { needsPoll } from "./config.ts";
 import { openDirect } from "./directs.ts";
+import {
+  type DeviceInput,
+  getDevice,
+  listDevices,
+  publishDevice,
+  retireDevice,
+  sameKeys,
+} from "./devices.ts";
 import { FeedWriter, TRIM_BATCH, trimLog } from "./feed.ts";
 import { pingKv } from "./health.ts";
 import { defaultHubOptions, Hub } from "./hub.ts";
@@ -66,7 +74,7 @@ import { SessionCache, type SignedIn } from "./session_cache.ts";
 import { getUsers, type User } from "./accounts.ts";
 import { memberKey } from "./keys.ts";
 import type { StoredMember } from "./members.ts";
-import type { Role } from "../shared/api_types.ts";
+import type { Envelope, Role } from "../shared/api_types.ts";
 import {
   createSession,
   endSessions,
@@ -261,6 +269,15 @@ export function createDomain(deps: Deps) {
         await setRoomSettings(feed, user.id, roomId, settings);
         return await getRoomView(kv, roomId, user.id);
       },
+      /**
+       * Switches a direct conversation's end-to-end encryption; a real switch
+       * is a notice message, so it counts against the author's messages.
+       */
+      async setEncryption(user: User, roomId: string, encrypted: boolean) {
+        limiter.takeHere("messages", user.id);
+        await sender.switchEncryption(roomId, user, encrypted);
+        return await getRoomView(kv, roomId, user.id);
+      },
       ...bind(feed, { join: joinRoom, leave: leaveRoom }),
       ...bind(kv, {
         view: getRoomView,
@@ -285,19 +302,39 @@ export function createDomain(deps: Deps) {
       ...bind(kv, { list: listBlocks }),
     },
     directs: {
-      async open(user: User, username: string) {
+      async open(user: User, username: string, encrypted?: boolean) {
         await limiter.take("directs", user.id);
-        return await openDirect(feed, user, username);
+        return await openDirect(feed, user, username, encrypted);
       },
+    },
+    devices: {
+      /** Publishes a device; only a change (a new device) counts against the user's bucket. */
+      async publish(user: User, deviceId: string, input: DeviceInput) {
+        const known = await getDevice(kv, user.id, deviceId);
+        if (!known || !sameKeys(known, input)) await limiter.take("devices", user.id);
+        return await publishDevice(feed, user, deviceId, input);
+      },
+      async retire(user: User, deviceId: string) {
+        await limiter.take("devices", user.id);
+        await retireDevice(feed, user, deviceId);
+      },
+      list: (username: string) => listDevices(kv, username),
     },
     messages: {
       /** Sends; a user's messages count against a bucket on this instance (the hot path). */
       send(
         roomId: string,
         author: User,
-        body: { text: string; clientId?: string; attachments?: string[]; replyTo?: number },
+        body: {
+          text: string;
+          clientId?: string;
+          attachments?: string[];
+          replyTo?: number;
+          envelope?: Envelope;
+        },
       ) {
-        filter.check(body.text);
+        // An envelope's text is "": the server cannot read what it carries.
+        if (!body.envelope) filter.check(body.text);
         limiter.takeHere("messages", author.id);
         return sender.send(
           roomId,
@@ -306,6 +343,7 @@ export function createDomain(deps: Deps) {
           body.clientId,
           body.attachments,
           body.replyTo,
+          body.envelope,
         );
       },
       /** Adds or takes back a reaction; reactions count against a bucket here, like messages. */
@@ -317,8 +355,8 @@ export function createDomain(deps: Deps) {
         readHistory(kv, userId, roomId, page),
       mentions: (userId: string, page: { limit: number; before?: string }) =>
         listMentions(kv, userId, page),
-      edit: (author: User, roomId: string, seq: number, text: string) =>
-        editMessage(feed, filter, author, roomId, seq, text),
+      edit: (author: User, roomId: string, seq: number, change: MessageChange) =>
+        editMessage(feed, filter, author, roomId, seq, change),
       delete: (user: User, roomId: string, seq: number) =>
         deleteMessage(feed, user, roomId, seq, isAdmin(user)),
     },

@@ -19,6 +19,16 @@ export interface ErrorKind {
 export const Errors = {
   invalidInput: { status: 400, code: "invalid_input", message: "The request is not valid." },
   malformedJson: { status: 400, code: "malformed_json", message: "The body is not valid JSON." },
+  encryptionRequired: {
+    status: 400,
+    code: "encryption_required",
+    message: "This conversation is end-to-end encrypted: send an envelope, not text.",
+  },
+  notEncrypted: {
+    status: 400,
+    code: "not_encrypted",
+    message: "This conversation is not end-to-end encrypted: send text, not an envelope.",
+  },
   unauthorized: { status: 401, code: "unauthorized", message: "Sign in first." },
   badCredentials: {
     status: 401,

@@ -47,6 +47,11 @@ export function blockPayload(e: Of<"block">): EventData<"block"> {
   return { user: e.user, blocked: e.blocked };
 }
 
+/** A `devices` event's payload. */
+export function devicesPayload(e: Of<"devices">): EventData<"devices"> {
+  return { roomId: e.roomId, userId: e.userId };
+}
+
 /** A `reaction` event's payload. */
 export function reactionPayload(e: Of<"reaction">): EventData<"reaction"> {
   const { roomId, seq, emoji, userId, added, count } = e;

@@ -42,6 +42,7 @@ export function sees(event: FeedEvent, viewer: Viewer, subjectRooms: string[] = 
         !viewer.blocks(event.user.id);
     case "message_update":
     case "reaction":
+    case "devices":
       return viewer.inRoom(event.roomId);
     case "room_deleted":
       return event.userIds.includes(viewer.id) || viewer.inRoom(event.roomId);

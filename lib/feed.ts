@@ -63,6 +63,8 @@ export type FeedEvent =
     status: "pending" | "accepted" | "declined";
   }
   | { type: "block"; userId: string; user: User; blocked: boolean }
+  /** `userId`'s active devices changed; for the members of one encrypted conversation of theirs. */
+  | { type: "devices"; roomId: string; userId: string }
   /** Internal: sessions ended; every instance closes their streams. Never sent to clients. */
   | { type: "sessions_ended"; userId: string; sessionIds: string[] };
 
@@ -158,7 +160,8 @@ export function keySize(key: Deno.KvKey): number {
   return n;
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+/** Printable ASCII: one byte a character (anything else is counted at three). */
+const ASCII = /^[ -~]*$/;
 
 /** What a plan's writes add up to, measured by running `apply` against a counter. */
 export interface PlanSize {

@@ -16,6 +16,7 @@ import { formatEventId, parseEventId } from "./event_ids.ts";
 import { listBlocks } from "./blocks.ts";
 import {
   blockPayload,
+  devicesPayload,
   invitePayload,
   memberPayload,
   presencePayload,
@@ -340,6 +341,12 @@ export class Hub {
         to(
           this.#index.usersIn(event.roomId),
           encodeEvent("message_update", id(first), event.message),
+        );
+        return;
+      case "devices":
+        to(
+          this.#index.usersIn(event.roomId),
+          encodeEvent("devices", id(first), devicesPayload(event)),
         );
         return;
       case "room_deleted": {

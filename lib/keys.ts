@@ -227,6 +227,16 @@ export const mentionFeedKey = (userId: string, at: number, roomId: string, seq: 
 /** Prefix of one user's mention feed. */
 export const mentionFeedPrefix = (userId: string) => ["mention_feed", userId] as const;
 
+/** `["devices", userId, deviceId]` → a device's public keys (end-to-end encryption). */
+export const deviceKey = (userId: string, deviceId: string) =>
+  ["devices", userId, deviceId] as const;
+
+/** Prefix of one user's devices, retired ones too. */
+export const devicesPrefix = (userId: string) => ["devices", userId] as const;
+
+/** `["device_count", userId]` → how many active devices the user has; every device change checks it. */
+export const deviceCountKey = (userId: string) => ["device_count", userId] as const;
+
 /** `["room_settings", userId, roomId]` → one member's settings of a room (muted). */
 export const roomSettingsKey = (userId: string, roomId: string) =>
   ["room_settings", userId, roomId] as const;

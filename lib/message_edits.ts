@@ -9,21 +9,33 @@
  * @module
  */
 import type { User } from "./accounts.ts";
+import type { Envelope } from "../shared/api_types.ts";
+import { activeDevicesAmong } from "./devices.ts";
 import { discardWrites, getAttachments } from "./attachments.ts";
 import { recordAudit } from "./audit.ts";
 import type { ContentFilter } from "./content_filter.ts";
 import { ApiError, Errors } from "./errors.ts";
 import { domainOf, type FeedWriter, noChange, type Op } from "./feed.ts";
-import { memberKey, mentionFeedKey, mentionKey, messageKey, roomHeadKey } from "./keys.ts";
+import { memberKey, mentionFeedKey, mentionKey, messageKey, roomHeadKey, roomKey } from "./keys.ts";
 import { ROLE_RANK, type StoredMember } from "./members.ts";
 import { forgetReactions } from "./reactions.ts";
 import { mentionedMembers, type Message, type RoomHead } from "./messages.ts";
+import type { StoredRoom } from "./rooms.ts";
+
+/** What an edit replaces: the text, or in an encrypted conversation the envelope. */
+export type MessageChange = { text: string; envelope?: undefined } | {
+  text?: undefined;
+  envelope: Envelope;
+};
 
 /**
- * Edits a message; only its author may, within the rules of a new message.
+ * Edits a message; only its author may, within the rules of a new message:
+ * in an end-to-end encrypted conversation the change is a new envelope from
+ * an active device of the author, elsewhere new text.
  *
  * @throws {ApiError} `message_not_found`, `not_member`, `forbidden` (not the
- * author, or the message is deleted), `content_blocked`.
+ * author, the message is deleted, or a notice), `content_blocked`,
+ * `encryption_required`, `not_encrypted`, `invalid_input` (sender device).
  */
 export function editMessage(
   feed: FeedWriter,
@@ -31,24 +43,28 @@ export function editMessage(
   author: User,
   roomId: string,
   seq: number,
-  text: string,
+  change: MessageChange,
 ): Promise<Message> {
-  filter.check(text);
+  // The server cannot read an envelope, so the filter has nothing to look at.
+  if (change.text !== undefined) filter.check(change.text);
+  const text = change.text ?? "";
   return feed.run(domainOf.room(roomId), async (kv, now): Promise<Op<Message>> => {
-    const { message, head, member } = await readForChange(kv, roomId, seq, author.id);
+    const { message, head, member, room } = await readForChange(kv, roomId, seq, author.id);
     if (!member.value) throw new ApiError(Errors.notMember);
-    if (message.value.author.id !== author.id || message.value.deleted) {
+    if (message.value.author.id !== author.id || message.value.deleted || message.value.notice) {
       throw new ApiError(Errors.forbidden, undefined, {
-        message: "Only its author can edit a message, and not once it is deleted.",
+        message: "Only its author can edit a message, and not once it is deleted or a notice.",
       });
     }
-    if (message.value.text === text) return noChange(message.value);
+    await assertEncryptionRules(kv, room.value, author, change.envelope);
+    if (sameContent(message.value, change)) return noChange(message.value);
     const [found] = await mentionedMembers(kv, roomId, [text]);
     const mentions = found.filter((id) => id !== author.id);
-    const { mentions: _, ...rest } = message.value;
+    const { mentions: _, envelope: __, ...rest } = message.value;
     const edited: Message = {
       ...rest,
       text,
+      ...(change.envelope ? { envelope: change.envelope } : {}),
       editedAt: now,
       ...(mentions.length ? { mentions } : {}),
     };
@@ -56,6 +72,9 @@ export function editMessage(
     const before = new Set(message.value.mentions ?? []);
     return {
       ...plan,
+      // A direct conversation's record says whether it is encrypted: a switch
+      // racing the edit makes it plan again.
+      checks: room.value?.kind === "direct" ? [...plan.checks, room] : plan.checks,
       apply(op) {
         plan.apply(op);
         // Names added by the edit are mentions now; names taken out are not.
@@ -98,6 +117,12 @@ export async function deleteMessage(
       });
     }
     if (message.value.deleted) return noChange(undefined);
+    // Switching encryption off is never silent: its notice stays for both sides.
+    if (message.value.notice) {
+      throw new ApiError(Errors.forbidden, undefined, {
+        message: "A notice of the conversation's encryption cannot be deleted.",
+      });
+    }
     const { id, author, createdAt, attachments = [] } = message.value;
     const tombstone: Message = { id, roomId, seq, author, text: "", createdAt, deleted: true };
     const plan = updatePlan(roomId, tombstone, message, head);
@@ -130,17 +155,52 @@ export async function deleteMessage(
 }
 
 async function readForChange(kv: Deno.Kv, roomId: string, seq: number, userId: string) {
-  const [message, head, member] = await kv.getMany<[Message, RoomHead, StoredMember]>([
+  const [message, head, member, room] = await kv.getMany<
+    [Message, RoomHead, StoredMember, StoredRoom]
+  >([
     messageKey(roomId, seq),
     roomHeadKey(roomId),
     memberKey(roomId, userId),
+    roomKey(roomId),
   ]);
   if (!message.value || !head.value) throw new ApiError(Errors.messageNotFound);
   return {
     message: message as Deno.KvEntry<Message>,
     head: head as Deno.KvEntry<RoomHead>,
     member,
+    room,
   };
+}
+
+/**
+ * An edit takes the form a new message would: an envelope from an active
+ * device of its author in an encrypted conversation, text elsewhere.
+ */
+async function assertEncryptionRules(
+  kv: Deno.Kv,
+  room: StoredRoom | null,
+  author: User,
+  envelope: Envelope | undefined,
+): Promise<void> {
+  const encrypted = room?.encrypted ?? false;
+  if (encrypted && !envelope) throw new ApiError(Errors.encryptionRequired);
+  if (!encrypted && envelope) throw new ApiError(Errors.notEncrypted);
+  if (!envelope) return;
+  const deviceId = envelope.senderDevice;
+  const active = await activeDevicesAmong(kv, [{ userId: author.id, deviceId }]);
+  if (!active.size) {
+    throw new ApiError(Errors.invalidInput, { senderDevice: deviceId }, {
+      message: `senderDevice ${deviceId} is not an active device of yours.`,
+    });
+  }
+}
+
+/** Whether a change leaves the message as it is. */
+function sameContent(message: Message, change: MessageChange): boolean {
+  if (change.envelope) {
+    return JSON.stringify(message.envelope) === JSON.stringify(change.envelope);
+  }
+  return !message.envelope && message.text === change.text;
 }
 
 /** Writes the message as it now is; the room's last message too, if it is that one. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { User } from "./accounts.ts";
-import type { Message, ReplyQuote } from "../shared/api_types.ts";
+import type { Envelope, Message, ReplyQuote } from "../shared/api_types.ts";
 import { MENTION, QUOTE_MAX } from "../shared/limits.ts";
 import { ApiError, Errors } from "./errors.ts";
 import type { FeedOp, FeedWriter, Plan } from "./feed.ts";
@@ -17,6 +17,7 @@ import {
   type StoredAttachment,
 } from "./attachments.ts";
 import { rejoinPlan } from "./members.ts";
+import { activeDevicesAmong } from "./devices.ts";
 import { markOwnReactions } from "./reactions.ts";
 import { bannedAmong } from "./moderation.ts";
 import type { StoredRoom } from "./rooms.ts";
@@ -60,7 +61,12 @@ interface SendItem {
   attachmentIds: string[];
   /** The seq of the message this one answers. */
   replyTo?: number;
-  resolve(result: SendResult): void;
+  /** An end-to-end encrypted message: the envelope stands in for the text, which is "". */
+  envelope?: Envelope;
+  /** Switches a direct conversation's encryption, recorded as a notice message. */
+  encrypt?: boolean;
+  /** `null`: a switch to what already was, which stores nothing. */
+  resolve(result: SendResult | null): void;
   reject(error: unknown): void;
 }
 
@@ -102,11 +108,32 @@ export class MessageSender {
     clientId?: string,
     attachmentIds: string[] = [],
     replyTo?: number,
+    envelope?: Envelope,
   ): Promise<SendResult> {
+    const item = { author, text, clientId, attachmentIds, replyTo, envelope };
+    return this.#enqueue(roomId, item) as Promise<SendResult>;
+  }
+
+  /**
+   * Switches a direct conversation's end-to-end encryption on or off, in
+   * order with its messages: the switch is a notice message (empty text,
+   * `notice`) sent by `author`, and the room changes in the same commit.
+   * Resolves `null`, storing nothing, when it already was so.
+   *
+   * @throws {ApiError} as `send`; `invalid_input` for a group room.
+   */
+  switchEncryption(roomId: string, author: User, encrypted: boolean): Promise<SendResult | null> {
+    return this.#enqueue(roomId, { author, text: "", attachmentIds: [], encrypt: encrypted });
+  }
+
+  #enqueue(
+    roomId: string,
+    item: Omit<SendItem, "resolve" | "reject">,
+  ): Promise<SendResult | null> {
     return new Promise((resolve, reject) => {
       let queue = this.#queues.get(roomId);
       if (!queue) this.#queues.set(roomId, queue = { items: [], busy: false });
-      queue.items.push({ author, text, clientId, attachmentIds, replyTo, resolve, reject });
+      queue.items.push({ ...item, resolve, reject });
       if (!queue.busy) this.#submit(roomId);
     });
   }
@@ -150,7 +177,7 @@ function takeBatch(roomId: string, queue: SendItem[]): Batch {
     // The message, its author's marker, its client id, two writes per file and per mention.
     const mentions = Math.min(50, [...item.text.matchAll(MENTION)].length);
     const m = 2 + (item.clientId ? 1 : 0) + 2 * item.attachmentIds.length + 2 * mentions;
-    const b = messageBytes(item.text);
+    const b = messageBytes(item.text) + envelopeBytes(item.envelope);
     const k = itemKeyBytes(roomId, item);
     const full = mutations + m > planLimits.mutations || bytes + b > planLimits.bytes ||
       keys + k > planLimits.keyBytes;
@@ -173,6 +200,11 @@ function itemKeyBytes(roomId: string, item: SendItem): number {
 /** A generous size of a stored message: V8 may store text as two bytes a character. */
 function messageBytes(text: string): number {
   return 2 * text.length + 400;
+}
+
+/** A generous size of an envelope as stored. */
+function envelopeBytes(envelope: Envelope | undefined): number {
+  return envelope ? 2 * JSON.stringify(envelope).length : 0;
 }
 
 interface SendPlan extends Plan {
@@ -198,28 +230,29 @@ async function planSends(
   ]);
   const head = headEntry.value, room = roomEntry.value;
   if (!head || !room || room.deleted) throw new ApiError(Errors.roomNotFound);
-  const memberships = await getManyChunked<unknown>(
-    kv,
-    authors.map((id) => memberKey(roomId, id)),
-  );
+  // The reads are independent: one round trip's wait, not six.
+  const [memberships, known, direct, attachments, replied, mentioned] = await Promise.all([
+    getManyChunked<unknown>(kv, authors.map((id) => memberKey(roomId, id))),
+    existingByClientId(kv, roomId, items),
+    room.kind === "direct" ? directState(kv, room, authors) : null,
+    getAttachments(kv, items.flatMap((i) => i.attachmentIds)),
+    quotesFor(kv, roomId, items),
+    mentionedMembers(kv, roomId, items.map((i) => i.text)),
+  ]);
   const members = new Set(authors.filter((_, i) => memberships[i] !== null));
   const outsiders = authors.filter((a) => !members.has(a));
   const banned = outsiders.length ? await bannedAmong(kv, roomId, outsiders, now) : new Set();
-  const known = await existingByClientId(kv, roomId, items);
-  const direct = room.kind === "direct" ? await directState(kv, room, authors) : null;
-  const wanted = items.flatMap((i) => i.attachmentIds);
-  const files = new Map(
-    (await getAttachments(kv, wanted)).flatMap((a) => a ? [[a.id, a] as const] : []),
-  );
+  const files = new Map(attachments.flatMap((a) => a ? [[a.id, a] as const] : []));
   const attachedNow = new Map<number, StoredAttachment[]>();
   const takenInBatch = new Set<string>();
-  const replied = await quotesFor(kv, roomId, items);
-  const mentioned = await mentionedMembers(kv, roomId, items.map((i) => i.text));
+  const devices = await senderDevices(kv, items);
 
-  const results: (SendResult | ApiError)[] = [];
+  const results: (SendResult | ApiError | null)[] = [];
   const fresh: Message[] = [];
   const inBatch = new Map<string, Message>();
   let seq = head.seq;
+  // A switch takes effect for the sends after it in the same batch.
+  let encrypted = room.encrypted ?? false, switched = false;
   for (const [index, item] of items.entries()) {
     if (!members.has(item.author.id)) {
       results.push(new ApiError(banned.has(item.author.id) ? Errors.banned : Errors.notMember));
@@ -233,6 +266,11 @@ async function planSends(
     const earlier = tag ? known.get(tag) ?? inBatch.get(tag) : undefined;
     if (earlier) {
       results.push({ message: earlier, duplicate: true });
+      continue;
+    }
+    const refused = encryptionRefusal(item, room, encrypted, devices);
+    if (refused || item.encrypt === encrypted) {
+      results.push(refused);
       continue;
     }
     const attached = item.attachmentIds.map((id) => files.get(id));
@@ -267,12 +305,17 @@ async function planSends(
       seq: ++seq,
       author: item.author,
       text: item.text,
+      ...(item.envelope ? { envelope: item.envelope } : {}),
+      ...(item.encrypt !== undefined
+        ? { notice: item.encrypt ? "encryption_on" as const : "encryption_off" as const }
+        : {}),
       createdAt: now,
       ...(item.clientId ? { clientId: item.clientId } : {}),
       ...(attached.length ? { attachments: attached.map((a) => publicAttachment(a!)) } : {}),
       ...(quote ? { replyTo: quote } : {}),
       ...(mentions.length ? { mentions } : {}),
     };
+    if (item.encrypt !== undefined) [encrypted, switched] = [item.encrypt, true];
     if (attached.length) attachedNow.set(message.seq, attached as StoredAttachment[]);
     if (tag) inBatch.set(tag, message);
     fresh.push(message);
@@ -282,16 +325,20 @@ async function planSends(
   // Each author's own messages count as read: raise their marker to their last seq.
   const lastByAuthor = new Map(fresh.map((m) => [m.author.id, m.seq]));
   const last = fresh.at(-1);
+  const current: StoredRoom = switched ? { ...room, encrypted } : room;
   // A direct conversation the other side had left comes back to them with the message.
-  const back = last && direct?.away ? rejoinPlan(room, direct.away, now) : null;
+  const back = last && direct?.away ? rejoinPlan(current, direct.away, now) : null;
   return {
     checks: [headEntry, roomEntry],
     events: [
       ...back?.events ?? [],
       ...last ? [{ type: "message" as const, roomId, from: fresh[0].seq, to: last.seq }] : [],
+      // Both sides' views of the room change with a switch.
+      ...switched ? [{ type: "room" as const, roomId, userIds: peerIds(room) }] : [],
     ],
     apply(op) {
       back?.apply(op);
+      if (switched && !back) op.set(roomKey(roomId), current);
       for (const [s, list] of attachedNow) attachWrites(op, list, s);
       for (const m of fresh) {
         for (const userId of m.mentions ?? []) {
@@ -325,6 +372,47 @@ async function planSends(
 }
 
 /**
+ * Why an item may not be sent as it is, by the conversation's encryption, or
+ * `null`: a switch only in a direct conversation; in an encrypted one only an
+ * envelope from an active device of its author; elsewhere no envelope.
+ */
+function encryptionRefusal(
+  item: SendItem,
+  room: StoredRoom,
+  encrypted: boolean,
+  devices: Set<string>,
+): ApiError | null {
+  if (item.encrypt !== undefined) {
+    return room.kind === "direct" ? null : new ApiError(Errors.invalidInput, undefined, {
+      message: "Only a direct conversation can be end-to-end encrypted.",
+    });
+  }
+  if (encrypted && !item.envelope) return new ApiError(Errors.encryptionRequired);
+  if (!encrypted && item.envelope) return new ApiError(Errors.notEncrypted);
+  const sender = item.envelope?.senderDevice;
+  if (sender !== undefined && !devices.has(`${item.author.id}\n${sender}`)) {
+    return new ApiError(Errors.invalidInput, { senderDevice: sender }, {
+      message: `senderDevice ${sender} is not an active device of yours: publish it with ` +
+        `PUT /api/me/devices/${sender} (a retired device cannot send).`,
+    });
+  }
+  return null;
+}
+
+/** The active devices the batch's envelopes name as their senders, as `userId\ndeviceId`. */
+function senderDevices(kv: Deno.Kv, items: SendItem[]): Promise<Set<string>> {
+  const pairs = items.flatMap((i) =>
+    i.envelope ? [{ userId: i.author.id, deviceId: i.envelope.senderDevice }] : []
+  );
+  return pairs.length ? activeDevicesAmong(kv, pairs) : Promise.resolve(new Set());
+}
+
+/** The ids of a direct conversation's two users. */
+function peerIds(room: StoredRoom): string[] {
+  return (room.peers ?? []).map((p) => p.id);
+}
+
+/**
  * Who may write in a direct conversation: the authors its other user has
  * blocked may not, and the other user, if they left it, is brought back.
  */
@@ -354,9 +442,10 @@ async function quotesFor(
 
 /** The short quote of a message: its author and the start of its text, or that it is deleted. */
 export function quoteOf(m: Message): ReplyQuote {
-  return m.deleted
-    ? { seq: m.seq, author: m.author, text: "", deleted: true }
-    : { seq: m.seq, author: m.author, text: m.text.slice(0, QUOTE_MAX) };
+  if (m.deleted) return { seq: m.seq, author: m.author, text: "", deleted: true };
+  // The server cannot read an encrypted message, so it cannot quote it.
+  if (m.envelope) return { seq: m.seq, author: m.author, text: "", encrypted: true };
+  return { seq: m.seq, author: m.author, text: m.text.slice(0, QUOTE_MAX) };
 }
 
 /**

@@ -35,6 +35,8 @@ export interface Limits {
   uploads: Limit;
   /** Reactions added or taken back per user (in memory, like messages). */
   reactions: Limit;
+  /** Devices published or retired per user (KV); publishing the same keys again is free. */
+  devices: Limit;
 }
 
 const UNITS: Record<string, number> = { s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -69,6 +71,7 @@ export const defaultLimits: Limits = {
   registrations: parseLimit("5/h"),
   uploads: parseLimit("60/h:20"),
   reactions: parseLimit("5/s:30"),
+  devices: parseLimit("30/h:10"),
 };
 
 /**

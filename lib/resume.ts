@@ -10,6 +10,7 @@
 import { formatEventId, parseEventId } from "./event_ids.ts";
 import {
   blockPayload,
+  devicesPayload,
   invitePayload,
   memberPayload,
   reactionPayload,
@@ -123,6 +124,8 @@ async function render(
       return [encodeEvent("invite", id(first), invitePayload(event))];
     case "block":
       return [encodeEvent("block", id(first), blockPayload(event))];
+    case "devices":
+      return [encodeEvent("devices", id(first), devicesPayload(event))];
     default:
       return [];
   }

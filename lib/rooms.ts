@@ -40,12 +40,16 @@ export interface StoredRoom {
   memberCount: number;
   /** The two users of a direct conversation. */
   peers?: User[];
+  /** A direct conversation that is end-to-end encrypted: messages are envelopes (absent: no). */
+  encrypted?: boolean;
   /** Deleted by its owner or an administrator: it answers as if it never was. */
   deleted?: boolean;
 }
 
 /** A room as one user sees it. */
-export interface RoomView extends Omit<StoredRoom, "peers"> {
+export interface RoomView extends Omit<StoredRoom, "peers" | "encrypted"> {
+  /** An end-to-end encrypted direct conversation; never a group room. */
+  encrypted: boolean;
   lastSeq: number;
   lastMessage: Message | null;
   lastActivityAt: number;
@@ -191,10 +195,11 @@ export function roomView(
   userId: string,
   own: { mentions: number; muted: boolean } = { mentions: 0, muted: false },
 ): RoomView {
-  const { peers, ...rest } = room;
+  const { peers, encrypted, ...rest } = room;
   const peer = peers?.find((p) => p.id !== userId);
   return {
     ...rest,
+    encrypted: encrypted ?? false,
     ...(peer ? { name: peer.username, peer } : {}),
     lastSeq: head.seq,
     lastMessage: head.lastMessage,

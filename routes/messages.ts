@@ -24,6 +24,10 @@ const send = createRoute({
   tags: ["Messages"],
   security: signedIn,
   summary: "Send a message; answered only once it is stored",
+  description: "In an end-to-end encrypted conversation send `{envelope}` instead of `{text}`: " +
+    "text is refused with 400 `encryption_required`, and an envelope sent elsewhere with 400 " +
+    "`not_encrypted`. Its `senderDevice` must be an active device of yours " +
+    "(docs/encryption.md).",
   request: { params: RoomParams, ...jsonBody(SendBody) },
   responses: {
     201: json(MessageResult, "Stored"),
@@ -38,6 +42,9 @@ const edit = createRoute({
   tags: ["Messages"],
   security: signedIn,
   summary: "Edit your message: new text, `editedAt`; members get `message_update`",
+  description: "In an end-to-end encrypted conversation the edit is `{envelope}` instead of " +
+    "`{text}` (400 `encryption_required` for text); elsewhere an envelope is refused (400 " +
+    "`not_encrypted`). Encryption notices cannot be edited.",
   request: { params: MessageParams, ...jsonBody(EditBody) },
   responses: { 200: json(MessageResult, "Edited"), ...errors(400, 401, 403, 404, 422) },
 });
@@ -93,7 +100,9 @@ export function messageRoutes(s: Services) {
 
   app.openapi(edit, async (c) => {
     const { id, seq } = c.req.valid("param");
-    const message = await s.messages.edit(c.var.user, id, seq, c.req.valid("json").text);
+    const { text, envelope } = c.req.valid("json");
+    const change = envelope ? { envelope } : { text: text! };
+    const message = await s.messages.edit(c.var.user, id, seq, change);
     return c.json({ message }, 200);
   });
 

@@ -13,6 +13,8 @@ import type {
   AuditEntrySchema,
   BanSchema,
   BlockSchema,
+  DeviceSchema,
+  EnvelopeSchema,
   InvitationSchema,
   MemberSchema,
   MessageSchema,
@@ -53,5 +55,9 @@ export type AdminUser = z.infer<typeof AdminUserSchema>;
 export type Role = z.infer<typeof RoleSchema>;
 /** A file attached to a message. */
 export type Attachment = z.infer<typeof AttachmentSchema>;
+/** A device of a user: its public keys for end-to-end encryption. */
+export type Device = z.infer<typeof DeviceSchema>;
+/** An end-to-end encrypted message as the server stores and relays it. */
+export type Envelope = z.infer<typeof EnvelopeSchema>;
 /** The quote of the message a reply answers. */
 export type ReplyQuote = z.infer<typeof ReplyQuoteSchema>;

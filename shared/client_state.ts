@@ -145,6 +145,8 @@ export function applyEvent(state: ClientState, event: ParleyEvent, now: number):
     }
     case "ready":
     case "reset":
+    // Device changes matter to the encryption layer, not to this state.
+    case "devices":
       return state;
   }
 }

@@ -21,6 +21,7 @@ export const EVENT_NAMES = [
   "message_update",
   "reaction",
   "room_deleted",
+  "devices",
 ] as const;
 
 /** The name of an event type. */

@@ -69,6 +69,10 @@ export const eventSchemas = {
     lastSeen: z.number().int(),
   }).openapi("PresenceEvent"),
   typing: z.object({ roomId: RoomIdField, user: UserSchema }).openapi("TypingEvent"),
+  devices: z.object({
+    roomId: RoomIdField,
+    userId: z.string().openapi({ description: "Whose active devices changed: re-read them." }),
+  }).openapi("DevicesEvent"),
 } satisfies Record<EventName, z.ZodType>;
 
 /** The component name each payload schema is documented under. */
@@ -86,6 +90,7 @@ export const eventSchemaIds = {
   reaction: "ReactionEvent",
   room_deleted: "RoomDeletedEvent",
   block: "BlockEvent",
+  devices: "DevicesEvent",
 } as const satisfies Record<EventName, string>;
 
 /** The payload of event type `N`. */
@@ -140,6 +145,12 @@ export const eventDocs: Record<EventName, { summary: string; replayed: boolean }
     replayed: true,
   },
   block: { summary: "You blocked someone, or lifted a block (on any device).", replayed: true },
+  devices: {
+    summary: "A participant of an end-to-end encrypted direct conversation of yours added or " +
+      "retired a device: re-read their devices (GET /api/users/:username/devices) before the " +
+      "next message, and warn that they changed.",
+    replayed: true,
+  },
 };
 
 /**

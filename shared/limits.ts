@@ -46,6 +46,23 @@ export const USERS_PAGE_MAX = 500;
 /** The most characters in an event id a client sends back. */
 export const EVENT_ID_MAX = 100;
 
+/** The most active devices (keys for end-to-end encryption) one user may have. */
+export const DEVICES_MAX = 20;
+/** The longest name a device may be given. */
+export const DEVICE_NAME_MAX = 64;
+/** A device id: 8–64 letters, digits, `_` or `-`. */
+export const DEVICE_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{8,64}$/;
+/** The most base64 characters of an envelope's ciphertext. */
+export const ENVELOPE_CIPHERTEXT_MAX = 24_000;
+/** The base64 characters of an envelope's 12-byte iv. */
+export const ENVELOPE_IV_LENGTH = 16;
+/** The most wrapped keys an envelope carries: every active device of both participants. */
+export const ENVELOPE_KEYS_MAX = 2 * DEVICES_MAX;
+/** The most base64 characters of one wrapped key. */
+export const ENVELOPE_WRAPPED_KEY_MAX = 200;
+/** The most base64 characters of an envelope's signature. */
+export const ENVELOPE_SIGNATURE_MAX = 100;
+
 /** A room id: 1–64 letters, digits, `_` or `-`. */
 export const ROOM_ID_PATTERN: RegExp = /^[\w-]{1,64}$/;
 /** A username: 3–32 letters, digits, `_` or `-`. */

@@ -13,7 +13,14 @@ import {
   CAPACITY_MAX,
   CAPACITY_MIN,
   CLIENT_ID_PATTERN,
+  DEVICE_ID_PATTERN,
+  DEVICE_NAME_MAX,
   EMOJI,
+  ENVELOPE_CIPHERTEXT_MAX,
+  ENVELOPE_IV_LENGTH,
+  ENVELOPE_KEYS_MAX,
+  ENVELOPE_SIGNATURE_MAX,
+  ENVELOPE_WRAPPED_KEY_MAX,
   EVENT_ID_MAX,
   HISTORY_PAGE_MAX,
   MESSAGE_MAX,
@@ -165,12 +172,103 @@ export const AttachmentParams = z.object({
     .openapi({ param: { name: "id", in: "path" } }),
 });
 
+/** Standard base64 (RFC 4648, section 4), padded. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A base64 string of at most `max` characters, named in its error messages. */
+const base64 = (name: string, max: number) =>
+  z.string().min(1, { message: `${name} is empty` }).max(max, {
+    message: `${name} is longer than ${max} characters`,
+  }).regex(BASE64, { message: `${name} is not standard base64` });
+
+/** A device id: 8–64 letters, digits, `_` or `-`. */
+export const DeviceId = z.string().regex(DEVICE_ID_PATTERN, {
+  message: "A device id is 8–64 letters, digits, _ or -",
+});
+
+/**
+ * An end-to-end encrypted message as the server stores and relays it,
+ * unchanged: it cannot read it (docs/encryption.md).
+ */
+export const EnvelopeSchema = z.object({
+  ciphertext: base64("ciphertext", ENVELOPE_CIPHERTEXT_MAX).openapi({
+    description: "The AES-256-GCM encrypted payload.",
+  }),
+  iv: base64("iv", ENVELOPE_IV_LENGTH).length(ENVELOPE_IV_LENGTH, {
+    message: "iv is 12 bytes: 16 base64 characters",
+  }),
+  keys: z.record(DeviceId, base64("a wrapped key", ENVELOPE_WRAPPED_KEY_MAX))
+    .refine((k) => {
+      const n = Object.keys(k).length;
+      return n >= 1 && n <= ENVELOPE_KEYS_MAX;
+    }, { message: `An envelope carries 1–${ENVELOPE_KEYS_MAX} wrapped keys` })
+    .openapi({ description: "The message key wrapped for each recipient device, by device id." }),
+  senderDevice: DeviceId.openapi({ description: "An active device of the sender." }),
+  signature: base64("signature", ENVELOPE_SIGNATURE_MAX).openapi({
+    description: "ECDSA P-256 / SHA-256 by the sender device, raw r‖s.",
+  }),
+}).openapi("Envelope");
+
+/** A public EC P-256 key as a JWK: the server only ever takes public keys. */
+export const PublicJwkSchema = z.looseObject({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256"),
+  x: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { message: "x is the base64url of 32 bytes" }),
+  y: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { message: "y is the base64url of 32 bytes" }),
+}).refine((jwk) => !("d" in jwk), {
+  message: "A device publishes only public keys: a JWK with d (a private key) is refused",
+  path: ["d"],
+}).openapi("PublicJwk");
+
+/** A device of a user: its public keys for end-to-end encryption. */
+export const DeviceSchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  name: z.string(),
+  publicKey: PublicJwkSchema,
+  signingKey: PublicJwkSchema,
+  createdAt: z.number().int(),
+  retiredAt: z.number().int().nullable().openapi({
+    description: "When it was retired; null while active. Retired devices stay listed: their " +
+      "old messages still verify.",
+  }),
+}).openapi("Device");
+
+/** `{device}`. */
+export const DeviceResult = z.object({ device: DeviceSchema }).openapi("DeviceResult");
+
+/** `{devices}`. */
+export const DeviceList = z.object({ devices: z.array(DeviceSchema) }).openapi("DeviceList");
+
+/** Path parameter of the routes on one of your devices. */
+export const DeviceParams = z.object({
+  deviceId: DeviceId.openapi({ param: { name: "deviceId", in: "path" } }),
+});
+
+/** Body of `PUT /api/me/devices/:deviceId`. */
+export const PublishDeviceBody = z.object({
+  publicKey: PublicJwkSchema,
+  signingKey: PublicJwkSchema,
+  name: z.string().trim().max(DEVICE_NAME_MAX)
+    .refine((n) => !NAME_FORBIDDEN.test(n), {
+      message: "Device names cannot contain control characters or direction overrides",
+    }).optional().openapi({ example: "Firefox on laptop" }),
+}).openapi("PublishDevice");
+
+/** Body of `PUT /api/rooms/:id/encryption`. */
+export const EncryptionBody = z.object({ encrypted: z.boolean() }).openapi("SetEncryption");
+
 /** The short quote of the message a reply answers. */
 export const ReplyQuoteSchema = z.object({
   seq: z.number().int(),
   author: UserSchema,
-  text: z.string().openapi({ description: "The first 200 characters; empty once deleted." }),
+  text: z.string().openapi({
+    description: "The first 200 characters; empty once deleted, or when encrypted.",
+  }),
   deleted: z.literal(true).optional(),
+  encrypted: z.literal(true).optional().openapi({
+    description: "The message is end-to-end encrypted: there is no text to quote.",
+  }),
 }).openapi("ReplyQuote");
 
 /** A reaction's count on a message, and whether the reader reacted so. */
@@ -188,7 +286,14 @@ export const MessageSchema = z.object({
   roomId: z.string(),
   seq: z.number().int().openapi({ description: "1, 2, 3, … per room, no gaps." }),
   author: UserSchema,
-  text: z.string(),
+  text: z.string().openapi({ description: 'Empty ("") when it carries an envelope, or a notice.' }),
+  envelope: EnvelopeSchema.optional().openapi({
+    description: "In an end-to-end encrypted conversation: the message, which only the " +
+      "participants' devices can read.",
+  }),
+  notice: z.enum(["encryption_on", "encryption_off"]).optional().openapi({
+    description: "Not a message but a notice: its author switched end-to-end encryption on or off.",
+  }),
   createdAt: z.number().int().openapi({ description: "Milliseconds since the epoch." }),
   clientId: z.string().optional(),
   editedAt: z.number().int().optional().openapi({ description: "When its author last edited it." }),
@@ -241,10 +346,17 @@ export const MentionsQuery = z.object({
     .optional().openapi({ param: { name: "before", in: "query" } }),
 });
 
-/** Body of `PATCH /api/rooms/:id/messages/:seq`. */
+/** Body of `PATCH /api/rooms/:id/messages/:seq`: new text, or a new envelope. */
 export const EditBody = z.object({
   text: z.string().trim().min(1).max(MESSAGE_MAX)
-    .refine((t) => VISIBLE.test(t), { message: "A message needs at least one visible character" }),
+    .refine((t) => VISIBLE.test(t), { message: "A message needs at least one visible character" })
+    .optional(),
+  envelope: EnvelopeSchema.optional().openapi({
+    description: "In an end-to-end encrypted conversation, instead of text.",
+  }),
+}).refine((b) => (b.text === undefined) !== (b.envelope === undefined), {
+  message: "Send either text or an envelope",
+  path: ["text"],
 }).openapi("EditMessage");
 
 /** Path parameters of routes on one member of a room. */
@@ -364,6 +476,10 @@ export const RoomSchema = z.object({
   mentions: z.number().int().openapi({ description: "Unread messages that mention you." }),
   muted: z.boolean().openapi({ description: "You muted it: it counts unread but notifies not." }),
   peer: UserSchema.optional(),
+  encrypted: z.boolean().openapi({
+    description: "An end-to-end encrypted direct conversation: its messages carry envelopes. " +
+      "Always false for a group room.",
+  }),
 }).openapi("Room");
 
 /** `{room}`. */
@@ -425,7 +541,10 @@ export const InvitationList = z.object({ invitations: z.array(InvitationSchema) 
 /** Body of `POST /api/rooms/:id/messages`. */
 export const SendBody = z.object({
   text: z.string().trim().max(MESSAGE_MAX).default("").openapi({
-    description: "May be empty when there are attachments.",
+    description: "May be empty when there are attachments; none with an envelope.",
+  }),
+  envelope: EnvelopeSchema.optional().openapi({
+    description: "In an end-to-end encrypted conversation, instead of text (docs/encryption.md).",
   }),
   attachments: z.array(z.string().regex(/^[\w-]{1,64}$/)).max(ATTACHMENTS_MAX).optional()
     .openapi({ description: "Ids of files you uploaded to this room, at most 10." }),
@@ -437,7 +556,10 @@ export const SendBody = z.object({
     .openapi({
       description: "Chosen by the client (a UUID, say); sending it again returns the original.",
     }),
-}).refine((b) => VISIBLE.test(b.text) || (b.attachments?.length ?? 0) > 0, {
+}).refine((b) => !b.envelope || b.text === "", {
+  message: "Send either text or an envelope, not both",
+  path: ["text"],
+}).refine((b) => b.envelope || VISIBLE.test(b.text) || (b.attachments?.length ?? 0) > 0, {
   message: "A message needs at least one visible character, or an attachment",
   path: ["text"],
 }).openapi("SendMessage");
@@ -468,6 +590,13 @@ export const ReadBody = z.object({ seq: z.number().int().min(0) }).openapi("Mark
 export const DirectParams = z.object({
   username: Username.openapi({ param: { name: "username", in: "path" } }),
 });
+
+/** Optional body of `POST /api/direct/:username`. */
+export const DirectBody = z.object({
+  encrypted: z.boolean().optional().openapi({
+    description: "Create it end-to-end encrypted; opening an existing one does not change it.",
+  }),
+}).openapi("OpenDirect");
 
 /** A user with presence. */
 export const UserPresenceSchema = z.object({

@@ -39,6 +39,7 @@ function room(over: Partial<Room> = {}): Room {
     unread: 0,
     mentions: 0,
     muted: false,
+    encrypted: false,
     ...over,
   };
 }
