@@ -9,6 +9,7 @@ import type {
   AuditEntry,
   Ban,
   Block,
+  Envelope,
   Invitation,
   Message,
   Role,
@@ -85,6 +86,12 @@ export interface Mention {
   roomName: string;
   message: Message;
 }
+
+/**
+ * What a message is posted as: its text, or in an end-to-end encrypted
+ * conversation an envelope in its place.
+ */
+export type MessageBody = { text: string } | { envelope: Envelope };
 
 /** Who sees the user's presence: everyone, or only people who share a room with them. */
 export type PresenceVisibility = "everyone" | "contacts";
@@ -263,18 +270,32 @@ export class Api {
     await this.request("PATCH", "/api/me", { body: { presenceVisibility } });
   }
 
-  /** Opens (or finds) the direct conversation with `username`. */
-  async direct(username: string): Promise<Room> {
-    return (await this.request<{ room: Room }>("POST", `/api/direct/${enc(username)}`)).room;
+  /**
+   * Opens (or finds) the direct conversation with `username`; `encrypted`
+   * creates it end-to-end encrypted (an existing one stays as it is).
+   */
+  async direct(username: string, options: { encrypted?: boolean } = {}): Promise<Room> {
+    const body = options.encrypted ? { encrypted: true } : undefined;
+    const path = `/api/direct/${enc(username)}`;
+    return (await this.request<{ room: Room }>("POST", path, { body })).room;
   }
 
   /**
-   * Posts one message, with the files uploaded for it; the same `clientId`
-   * again returns the original.
+   * Switches end-to-end encryption of a direct conversation on or off; both
+   * sides get a notice message. Returns the room as it now is.
+   */
+  async setEncryption(id: string, encrypted: boolean): Promise<Room> {
+    const path = `/api/rooms/${enc(id)}/encryption`;
+    return (await this.request<{ room: Room }>("PUT", path, { body: { encrypted } })).room;
+  }
+
+  /**
+   * Posts one message (its text, or an envelope), with the files uploaded
+   * for it; the same `clientId` again returns the original.
    */
   async send(
     id: string,
-    text: string,
+    content: string | MessageBody,
     clientId: string,
     timeoutMs?: number,
     attachments: string[] = [],
@@ -282,7 +303,7 @@ export class Api {
   ): Promise<Message> {
     const path = `/api/rooms/${enc(id)}/messages`;
     const body = {
-      text,
+      ...(typeof content === "string" ? { text: content } : content),
       clientId,
       ...(attachments.length ? { attachments } : {}),
       ...(replyTo !== undefined ? { replyTo } : {}),
@@ -366,10 +387,14 @@ export class Api {
     };
   }
 
-  /** Replaces the text of one of the user's messages; returns it as it now is. */
-  async editMessage(id: string, seq: number, text: string): Promise<Message> {
+  /**
+   * Replaces the text (or, encrypted, the envelope) of one of the user's
+   * messages; returns it as it now is.
+   */
+  async editMessage(id: string, seq: number, content: string | MessageBody): Promise<Message> {
     const path = `/api/rooms/${enc(id)}/messages/${seq}`;
-    return (await this.request<{ message: Message }>("PATCH", path, { body: { text } })).message;
+    const body = typeof content === "string" ? { text: content } : content;
+    return (await this.request<{ message: Message }>("PATCH", path, { body })).message;
   }
 
   /** Deletes a message (its author, the room's moderators): it stays as a tombstone. */
@@ -480,7 +505,8 @@ export interface RetryNotice {
 }
 
 /**
- * Posts a message, retrying with the same `clientId` after a timeout, a
+ * Posts a message (its text, or an envelope: the same one every attempt),
+ * retrying with the same `clientId` after a timeout, a
  * network failure or a 5xx answer, so a retry never duplicates it. A 429 is
  * retried only after the server's `Retry-After`, and only when that is at
  * most `options.rateLimitWaitMaxMs` away; otherwise it is thrown at once.
@@ -493,7 +519,7 @@ export interface RetryNotice {
 export async function sendWithRetry(
   api: Api,
   roomId: string,
-  text: string,
+  content: string | MessageBody,
   options: {
     clientId?: string;
     /** Ids of files uploaded for this message. */
@@ -513,7 +539,7 @@ export async function sendWithRetry(
     try {
       const timeoutMs = options.attemptTimeoutMs ?? 8_000;
       const { attachments, replyTo } = options;
-      return await api.send(roomId, text, clientId, timeoutMs, attachments, replyTo);
+      return await api.send(roomId, content, clientId, timeoutMs, attachments, replyTo);
     } catch (error) {
       let wait: number;
       if (error instanceof ApiFailure && error.rateLimited) {

@@ -27,7 +27,8 @@ Flags:
 Environment:
   PARLEY_PASSWORD   password for --user, for signing in without a prompt
   PARLEY_SERVER     default for --server
-  XDG_CONFIG_HOME   where the saved session goes (default ~/.config): parley/sessions.json
+  XDG_CONFIG_HOME   where the saved session goes (default ~/.config): parley/sessions.json,
+                    and this device's end-to-end encryption keys: parley/keys.json
 
 Once signed in, the session is saved (readable by you only) and the next start
 needs no password; /logout ends it. Type /help inside for the commands.`;

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Room } from "../shared/api_types.ts";
+import { COULD_NOT_DECRYPT, decryptFile, encryptFile, type FileKey } from "../shared/e2e.ts";
 import { MESSAGE_MAX } from "../shared/limits.ts";
 import { ApiFailure, type Download } from "./api.ts";
 import type { ChatView } from "./chat_view.ts";
@@ -13,6 +14,9 @@ import { clean, cut, fileLabel, formatSize } from "./format.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Screen } from "./screen.ts";
 import { mediaTypeOf } from "./transfer.ts";
+
+/** What an encrypted file is uploaded as. */
+const OCTET = "application/octet-stream";
 
 /** How long a download may go without a byte before it counts as failed. */
 const DOWNLOAD_IDLE_MS = 30_000;
@@ -23,6 +27,9 @@ class Cancelled extends Error {}
 /**
  * `/upload`: streams the file at `path` into `room`, then sends `text` with
  * it through the outbox (one client id, so a retry never posts it twice).
+ * In an end-to-end encrypted conversation the file is read whole and
+ * encrypted first (uploaded as `encrypted`, octet-stream); its key, real
+ * name, type and size go in the message's encrypted payload.
  *
  * @throws {Error} one line: no such file, too large, over the quota, …
  * @throws {ApiFailure} a rate limit, for the caller to say.
@@ -53,19 +60,40 @@ export async function uploadFile(
     if (!info.isFile) throw new Error(`Not uploaded: ${path} is not a file.`);
     const name = baseName(local);
     const { size } = info;
-    const source = { name, size, contentType: mediaTypeOf(name), body: file.readable };
+    const encrypted = (view.state.rooms[room.id] ?? room).encrypted;
+    const sealed = encrypted ? await encryptFile(await new Response(file.readable).bytes()) : null;
+    const source = sealed
+      ? {
+        name: "encrypted",
+        size: sealed.data.length,
+        contentType: OCTET,
+        body: stream(sealed.data),
+      }
+      : { name, size, contentType: mediaTypeOf(name), body: file.readable };
     const label = `↑ ${cut(fileLabel(name), 30)}`;
     const attachment = await transfer(
       view.screen,
       label,
-      size,
+      source.size,
       abort,
       (onProgress, signal) => view.api.upload(room.id, source, { onProgress, signal }),
     ).catch((error) => {
-      throw uploadRefusal(error, name, size);
+      throw uploadRefusal(error, name, source.size);
     });
-    view.say(`* Uploaded ${fileLabel(attachment.name)} (${formatSize(attachment.size)})`);
-    outbox.send(room, text, [attachment.id]);
+    if (!sealed) {
+      view.say(`* Uploaded ${fileLabel(attachment.name)} (${formatSize(attachment.size)})`);
+      return outbox.send(room, text, { attachments: [attachment.id] });
+    }
+    const key: FileKey = {
+      id: attachment.id,
+      key: sealed.key,
+      iv: sealed.iv,
+      name,
+      type: mediaTypeOf(name),
+      size,
+    };
+    view.say(`* Uploaded ${fileLabel(name)} (${formatSize(size)}), encrypted`);
+    outbox.send(room, text, { attachments: [attachment.id], files: [key] });
   } finally {
     stop();
     // Its stream closes it when read to the end or cancelled; not if never read.
@@ -111,6 +139,8 @@ async function download(
     }
     throw abort.signal.aborted ? new Error("Download cancelled.") : error;
   }
+  const key = view.encryption?.fileKey(id);
+  if (key) return await downloadEncrypted(view, incoming, key, path, abort);
   let target: { path: string; file: Deno.FsFile };
   try {
     target = await createFile(await targetOf(path, safeFileName(incoming.name ?? id)));
@@ -119,9 +149,66 @@ async function download(
     throw error;
   }
   const label = `↓ ${cut(fileLabel(baseName(target.path)), 30)}`;
+  const { received, problem } = await receive(view, label, incoming, abort, target.file.writable);
+  if (problem) {
+    try {
+      target.file.close();
+    } catch {
+      // closed by its stream already
+    }
+    await Deno.remove(target.path).catch(() => {});
+    throw new Error(`${problem}; nothing was saved.`);
+  }
+  view.say(`* Saved ${clean(target.path)} (${formatSize(received)})`);
+}
+
+/**
+ * A file of an encrypted conversation: its bytes are received whole, checked,
+ * decrypted with the key its message gave, and only then written, under its
+ * real name. Nothing is saved when it does not decrypt.
+ */
+async function downloadEncrypted(
+  view: ChatView,
+  incoming: Download,
+  key: FileKey,
+  path: string | undefined,
+  abort: AbortController,
+): Promise<void> {
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  // Copied: a chunk's buffer is not guaranteed to be its own.
+  const collect = new WritableStream<Uint8Array>({
+    write: (chunk) => void chunks.push(new Uint8Array(chunk)),
+  });
+  const label = `↓ ${cut(fileLabel(key.name), 30)}`;
+  const { problem } = await receive(view, label, incoming, abort, collect);
+  if (problem) throw new Error(`${problem}; nothing was saved.`);
+  const plain = await decryptFile(await new Blob(chunks).bytes(), key.key, key.iv);
+  if (!plain) throw new Error(`${fileLabel(key.name)}: ${COULD_NOT_DECRYPT}; nothing was saved.`);
+  const target = await createFile(await targetOf(path, safeFileName(key.name)));
+  try {
+    await stream(plain).pipeTo(target.file.writable);
+  } catch (error) {
+    await Deno.remove(target.path).catch(() => {});
+    throw new Error(`Cannot write ${target.path}: ${describeIo(error)}`);
+  }
+  view.say(`* Saved ${clean(target.path)} (${formatSize(plain.length)}), decrypted`);
+}
+
+/**
+ * Receives a download into `sink` with its progress shown, counting its
+ * bytes and checking them against the size and sha256 the server gave.
+ *
+ * @returns how many bytes came, and what went wrong, if anything.
+ */
+async function receive(
+  view: ChatView,
+  label: string,
+  incoming: Download,
+  abort: AbortController,
+  sink: WritableStream<Uint8Array>,
+): Promise<{ received: number; problem: string | null }> {
   const hash = createHash("sha256");
   let received = 0;
-  let problem: string | null = null;
   try {
     await transfer(view.screen, label, incoming.size, abort, async (onProgress, signal) => {
       const stalled = () => abort.abort(new DOMException("no bytes", "TimeoutError"));
@@ -137,33 +224,35 @@ async function download(
         },
       });
       try {
-        await incoming.body.pipeThrough(counting, { signal }).pipeTo(target.file.writable);
+        await incoming.body.pipeThrough(counting, { signal }).pipeTo(sink);
       } finally {
         clearTimeout(idle);
       }
     });
     if (incoming.size !== null && received !== incoming.size) {
-      problem = `The download was cut short (${formatSize(received)} of ${
-        formatSize(incoming.size)
-      })`;
-    } else if (incoming.sha256 && hash.digest("hex") !== incoming.sha256.toLowerCase()) {
-      problem = "The downloaded bytes do not match the file's checksum";
+      const cutShort = `${formatSize(received)} of ${formatSize(incoming.size)}`;
+      return { received, problem: `The download was cut short (${cutShort})` };
     }
+    if (incoming.sha256 && hash.digest("hex") !== incoming.sha256.toLowerCase()) {
+      return { received, problem: "The downloaded bytes do not match the file's checksum" };
+    }
+    return { received, problem: null };
   } catch (error) {
-    if (error instanceof Cancelled) problem = "Download cancelled";
-    else if (abort.signal.aborted) problem = "The download stalled";
-    else problem = `The download failed (${describeIo(error)})`;
+    if (error instanceof Cancelled) return { received, problem: "Download cancelled" };
+    if (abort.signal.aborted) return { received, problem: "The download stalled" };
+    return { received, problem: `The download failed (${describeIo(error)})` };
   }
-  if (problem) {
-    try {
-      target.file.close();
-    } catch {
-      // closed by its stream already
-    }
-    await Deno.remove(target.path).catch(() => {});
-    throw new Error(`${problem}; nothing was saved.`);
-  }
-  view.say(`* Saved ${clean(target.path)} (${formatSize(received)})`);
+}
+
+/** Bytes as a stream, in pieces, so progress moves as they go. */
+function stream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.subarray(at, at += 64 * 1024));
+    },
+  });
 }
 
 /**

@@ -13,6 +13,8 @@ import { sortedRooms, withOnline } from "../shared/client_state.ts";
 import type { Api } from "./api.ts";
 import { ChatView } from "./chat_view.ts";
 import { type CommandEnd, parseLine, runCommand } from "./command_runner.ts";
+import type { Encryption } from "./encryption.ts";
+import { composer } from "./encryption_commands.ts";
 import { printEvent, sayInvitation } from "./event_printer.ts";
 import { clean, formatRoomLine, waitText } from "./format.ts";
 import { Outbox } from "./outbox.ts";
@@ -33,6 +35,8 @@ export interface ChatOptions {
   backoff?: { min: number; max: number };
   /** Whether the terminal takes colour: mentions of the user highlighted, seqs dimmed. */
   color?: boolean;
+  /** This device's end-to-end encryption; without it encrypted conversations cannot be read. */
+  encryption?: Encryption | null;
 }
 
 /** How long start waits for the stream's first event before loading anyway. */
@@ -65,8 +69,9 @@ export class Chat {
     this.#o = options;
     const view = this.#view = new ChatView(options.api, options.screen, options.me, {
       color: options.color,
+      encryption: options.encryption,
     });
-    this.#outbox = new Outbox(options.api, (text) => view.say(text));
+    this.#outbox = new Outbox(options.api, (text) => view.say(text), composer(view));
     this.#stream = new EventStream({
       server: options.api.server,
       token: options.api.token!,
@@ -93,6 +98,7 @@ export class Chat {
     const ready = new Promise<void>((resolve) => this.#ready = resolve);
     view.holdEventsUntil(loaded);
     this.#stream.start();
+    await this.#publishDevice();
     // The first event fixes the position; what the rooms show is at or after it.
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -148,6 +154,18 @@ export class Chat {
     ]);
     clearTimeout(timer);
     await this.#stream.close();
+  }
+
+  /**
+   * Publishes this device's keys, so encrypted messages are wrapped for it;
+   * a failure is said, and only encrypted conversations miss it.
+   */
+  async #publishDevice(): Promise<void> {
+    try {
+      await this.#o.encryption?.publish();
+    } catch (error) {
+      this.#view.error(error, "End-to-end encryption is off on this device: ");
+    }
   }
 
   #welcome(online: UserPresence[]): void {

@@ -15,10 +15,12 @@ import { fetchHistory } from "../shared/client_actions.ts";
 import { applyEvent, type ClientState, emptyState, withRoom } from "../shared/client_state.ts";
 import type { ParleyEvent } from "../shared/events.ts";
 import type { Api } from "./api.ts";
+import type { Encryption, RevealedMessage } from "./encryption.ts";
 import {
   describe,
   formatMessage,
   formatNotice,
+  lockOf,
   mentionsMe,
   type MessageStyle,
   roomLabel,
@@ -63,19 +65,32 @@ export class ChatView {
   readonly toldUpdates = new Set<string>();
   /** How messages show: mentions of the user marked, colour or not. */
   readonly style: MessageStyle;
+  /** This device's end-to-end encryption; `null` when it has none (its keys could not be made). */
+  readonly encryption: Encryption | null;
   #current: string | null = null;
+  /** The prompt as last set, so a change to the room (its lock) redraws it. */
+  #prompt = "> ";
   /** The messages printed in this session, as `roomId/seq`. */
   #shown = new Set<string>();
   #events: Promise<void> = Promise.resolve();
   #reads: ReadMarkers;
 
-  /** @param options.color whether the terminal takes colour (default: none). */
-  constructor(api: Api, screen: Screen, me: User, options: { color?: boolean } = {}) {
+  /**
+   * @param options.color whether the terminal takes colour (default: none).
+   * @param options.encryption this device's end-to-end encryption, to read encrypted conversations.
+   */
+  constructor(
+    api: Api,
+    screen: Screen,
+    me: User,
+    options: { color?: boolean; encryption?: Encryption | null } = {},
+  ) {
     this.api = api;
     this.call = api.call;
     this.screen = screen;
     this.me = me;
     this.style = { me, color: options.color ?? false };
+    this.encryption = options.encryption ?? null;
     this.state = emptyState(me);
     this.#reads = new ReadMarkers(
       (roomId, seq) => api.markRead(roomId, seq),
@@ -104,6 +119,22 @@ export class ChatView {
     this.state = current?.unread || current?.mentions
       ? withRoom(next, { ...current, unread: 0, mentions: 0 })
       : next;
+    // Encryption switched on or off shows in the prompt at once.
+    if (current && this.#promptOf(current) !== this.#prompt) this.#setCurrent(current);
+  }
+
+  /**
+   * A message as the screen shows it: an envelope decrypted (or marked
+   * "could not decrypt"), anything else as it is.
+   */
+  async reveal(m: Message): Promise<RevealedMessage> {
+    if (this.encryption) return await this.encryption.reveal(m);
+    return m.envelope && !m.deleted ? { ...m, text: "", undecryptable: true } : m;
+  }
+
+  /** {@linkcode reveal} for each, in order. */
+  revealAll(messages: Message[]): Promise<RevealedMessage[]> {
+    return Promise.all(messages.map((m) => this.reveal(m)));
   }
 
   /** Moves the state along with one event; returns the state before it. */
@@ -131,6 +162,11 @@ export class ChatView {
     const room = this.state.rooms[m.roomId];
     if (!room || m.seq <= room.lastSeq) return false;
     this.apply({ type: "message", id: null, data: m });
+    if (m.notice) {
+      // The switch itself, in order with the messages around it.
+      const known = this.state.rooms[m.roomId];
+      this.update(withRoom(this.state, { ...known, encrypted: m.notice === "encryption_on" }));
+    }
     this.#shown.add(`${m.roomId}/${m.seq}`);
     if (m.roomId === this.#current) {
       this.say(formatMessage(m, this.style));
@@ -148,7 +184,7 @@ export class ChatView {
    */
   calls(m: Message): boolean {
     const room = this.state.rooms[m.roomId];
-    if (!room || room.muted || m.deleted) return false;
+    if (!room || room.muted || m.deleted || m.notice) return false;
     if (m.author.id === this.me.id || this.state.blocked[m.author.id]) return false;
     return room.kind === "direct" || mentionsMe(m, this.me);
   }
@@ -169,7 +205,7 @@ export class ChatView {
    * them read.
    */
   async showHistory(room: Room, count: number, title: string): Promise<void> {
-    const { messages } = await fetchHistory(this.call, room.id, count);
+    const messages = await this.revealAll((await fetchHistory(this.call, room.id, count)).messages);
     if (messages.length) this.say(`-- ${title} messages in ${roomLabel(room)} --`);
     for (const m of messages) {
       this.say(formatMessage(m, this.style));
@@ -196,8 +232,15 @@ export class ChatView {
       this.#setCurrent(room);
       this.update(this.state); // entered, it has nothing unread
 
-      this.say(`* Now in ${roomLabel(room)}`);
+      this.say(`* Now in ${roomLabel(room)}${lockOf(room)}`);
       await this.showHistory(room, RECENT, "Recent");
+      const shown = this.state.rooms[room.id] ?? room;
+      if (shown.encrypted && this.encryption) {
+        const lines = await this.encryption.entered(shown).catch((e) => [
+          `! Could not read the devices of ${roomLabel(shown)}: ${describe(e)}`,
+        ]);
+        for (const line of lines) this.say(line);
+      }
     };
     await (queued ? this.exclusive(enter) : enter());
   }
@@ -236,7 +279,12 @@ export class ChatView {
 
   #setCurrent(room: Room | null): void {
     this.#current = room?.id ?? null;
-    this.screen.setPrompt(room ? `${roomLabel(room)}> ` : "> ");
+    this.#prompt = room ? this.#promptOf(room) : "> ";
+    this.screen.setPrompt(this.#prompt);
+  }
+
+  #promptOf(room: Room): string {
+    return `${roomLabel(room)}${lockOf(room)}> `;
   }
 }
 

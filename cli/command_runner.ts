@@ -20,10 +20,19 @@ import {
   withRoom,
 } from "../shared/client_state.ts";
 import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
+import type { Payload } from "../shared/e2e.ts";
 import { EMOJI, HISTORY_PAGE_MAX, MESSAGE_MAX } from "../shared/limits.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 import { downloadFile, takePath, uploadFile } from "./attachment_commands.ts";
 import { type ChatView, width } from "./chat_view.ts";
+import type { Encryption } from "./encryption.ts";
+import {
+  listDevices,
+  openEncrypted,
+  seal,
+  switchEncryption,
+  verify,
+} from "./encryption_commands.ts";
 import {
   clean,
   cut,
@@ -259,6 +268,7 @@ const limitedThings: Partial<Record<TerminalCommand["kind"], string>> = {
   download: "downloads",
   react: "reactions",
   mute: "changes",
+  encrypt: "changes",
 };
 
 /** What the commands act on. */
@@ -298,7 +308,7 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
       send(ctx, cmd.text);
       return null;
     case "reply":
-      ctx.outbox.send(need(view), cmd.text, [], cmd.seq);
+      ctx.outbox.send(need(view), cmd.text, { replyTo: cmd.seq });
       return null;
     case "react":
       await react(ctx, cmd.seq, cmd.emoji, cmd.add);
@@ -394,12 +404,23 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
       return null;
     }
     case "dm": {
-      const room = await api.direct(cmd.user.replace(/^@/, "")).catch(naming("user", cmd.user));
+      const user = cmd.user.replace(/^@/, "");
+      const room = await (cmd.encrypted ? openEncrypted(view, user) : api.direct(user))
+        .catch(naming("user", cmd.user));
       know(view, room);
       await view.enter(view.state.rooms[room.id]);
       if (cmd.text) send(ctx, cmd.text);
       return null;
     }
+    case "encrypt":
+      await switchEncryption(view, cmd.on, cmd.confirmed);
+      return null;
+    case "verify":
+      await verify(view, cmd.confirm);
+      return null;
+    case "devices":
+      await listDevices(view, cmd.user).catch(naming("user", cmd.user ?? ""));
+      return null;
     case "invite": {
       const room = need(view);
       const user = cmd.user.replace(/^@/, "");
@@ -590,14 +611,28 @@ async function edit(ctx: CommandContext, text: string): Promise<void> {
   }
   // A message typed just before is the last one once it is stored.
   await ctx.outbox.drained();
-  const last = await lastOwnMessage(view, room);
-  if (!last) throw new Error(`You have no message in ${roomLabel(room)} to edit.`);
-  if (last.text === text) {
+  const found = await lastOwnMessage(view, room);
+  if (!found) throw new Error(`You have no message in ${roomLabel(room)} to edit.`);
+  const last = await view.reveal(found);
+  if (last.text === text && !last.undecryptable) {
     view.say("* Your last message says that already.");
     return;
   }
-  const edited = await view.api.editMessage(room.id, last.seq, text).catch(missing(room));
-  sayUpdate(view, edited);
+  const current = view.state.rooms[room.id] ?? room;
+  const content = current.encrypted && view.encryption
+    ? { envelope: await seal(view, current, editedPayload(view.encryption, last, text)) }
+    : text;
+  const edited = await view.api.editMessage(room.id, last.seq, content).catch(missing(room));
+  sayUpdate(view, await view.reveal(edited));
+}
+
+/**
+ * What an edited encrypted message carries: the new text, and the keys of
+ * the files it had (known once it was decrypted here).
+ */
+function editedPayload(encryption: Encryption, m: Message, text: string): Payload {
+  const files = (m.attachments ?? []).flatMap((a) => encryption.fileKey(a.id) ?? []);
+  return files.length ? { v: 1, text, files } : { v: 1, text };
 }
 
 /**
@@ -608,7 +643,8 @@ async function remove(ctx: CommandContext, seq: number | undefined): Promise<voi
   const { view } = ctx;
   const room = need(view);
   await ctx.outbox.drained();
-  const target = seq ? await messageAt(view, room, seq) : await lastOwnMessage(view, room);
+  const found = seq ? await messageAt(view, room, seq) : await lastOwnMessage(view, room);
+  const target = found && await view.reveal(found);
   if (!target) {
     throw new Error(
       seq

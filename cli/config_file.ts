@@ -66,25 +66,50 @@ export class SessionStore {
   }
 
   async #read(): Promise<SessionFile> {
-    try {
-      const parsed = JSON.parse(await Deno.readTextFile(this.path));
-      return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
-    } catch {
-      return {};
-    }
+    return await readPrivateJson(this.path) as SessionFile;
   }
 
   async #write(all: SessionFile): Promise<void> {
-    await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    // mkdir's mode is masked by the umask and ignored for an existing directory.
-    await chmod(this.dir, 0o700);
-    // Written beside the file and renamed over it, so a crash never leaves half a file,
-    // and created 0600 so the token is never readable by others, not even for a moment.
-    const temp = `${this.path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    await Deno.writeTextFile(temp, JSON.stringify(all, null, 2) + "\n", { mode: 0o600 });
-    await chmod(temp, 0o600);
-    await Deno.rename(temp, this.path);
+    await writePrivateJson(this.dir, this.path, all);
   }
+}
+
+/**
+ * Reads a JSON object from a file of the client's own; a missing or broken
+ * file reads as `{}`. A file others can read (copied in, or from an older
+ * client) is made owner-only on the way.
+ */
+export async function readPrivateJson(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return {};
+  }
+  const mode = Deno.build.os === "windows" ? null : (await Deno.stat(path)).mode;
+  if (mode !== null && (mode & 0o077) !== 0) await chmod(path, 0o600);
+  try {
+    const parsed = JSON.parse(text);
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Writes `data` as JSON to `path` in `dir`, owner-only: the directory 0700,
+ * the file 0600 from its first byte, and all of it or nothing.
+ */
+export async function writePrivateJson(dir: string, path: string, data: unknown): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is masked by the umask and ignored for an existing directory.
+  await chmod(dir, 0o700);
+  // Written beside the file and renamed over it, so a crash never leaves half a file,
+  // and created 0600 so a secret is never readable by others, not even for a moment.
+  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  await Deno.writeTextFile(temp, JSON.stringify(data, null, 2) + "\n", { mode: 0o600 });
+  await chmod(temp, 0o600);
+  await Deno.rename(temp, path);
 }
 
 /** Servers are told apart by origin, so `http://host:8000/` and `http://host:8000` agree. */

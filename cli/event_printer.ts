@@ -30,11 +30,13 @@ export async function printEvent(view: ChatView, event: ParleyEvent): Promise<vo
       return sayMember(view, event.data);
     case "message_update": {
       // The terminal cannot rewrite its scrollback: a change to a message on screen gets a line.
-      const m = event.data;
+      const m = await view.reveal(event.data);
       if (view.wasShown(m.roomId, m.seq)) return sayUpdate(view, m);
-      view.apply(event);
+      view.apply({ ...event, data: m });
       return;
     }
+    case "devices":
+      return await sayDevices(view, event.data);
     case "room_deleted": {
       const room = view.apply(event).rooms[event.data.roomId];
       if (room) view.say(`! ${roomLabel(room)} was deleted`);
@@ -70,28 +72,42 @@ async function printMessage(
   view: ChatView,
   event: Extract<ParleyEvent, { type: "message" }>,
 ): Promise<void> {
-  const m = event.data;
-  if (!view.state.rooms[m.roomId]) {
+  const raw = event.data;
+  if (!view.state.rooms[raw.roomId]) {
     // No room event told of it, or the room was just left: is the user in it?
-    const room = await view.api.room(m.roomId).catch(() => null);
+    const room = await view.api.room(raw.roomId).catch(() => null);
     if (!room) return;
     // Placed as its room event would have placed it.
     view.apply({ type: "room", id: null, data: { room } });
   }
-  const room = view.state.rooms[m.roomId];
-  if (m.seq <= room.lastSeq) {
+  const room = view.state.rooms[raw.roomId];
+  if (raw.seq <= room.lastSeq) {
     // Shown already (a replay, or history got there first); it still ends its author's typing.
     view.apply(event);
     return;
   }
+  const m = await view.reveal(raw);
   let calls = false;
   if (room.id === view.current && m.seq > room.lastSeq + 1) {
     // A gap: fetch what is missing, so nothing is lost even if an event was.
     const { messages } = await fetchAfter(view.call, room.id, room.lastSeq);
-    for (const earlier of messages) if (earlier.seq < m.seq) calls = view.show(earlier) || calls;
+    const missing = await view.revealAll(messages.filter((earlier) => earlier.seq < m.seq));
+    for (const earlier of missing) calls = view.show(earlier) || calls;
   }
   // One bell for what this event showed, however many messages that was.
   if (view.show(m) || calls) view.bell();
+}
+
+/**
+ * A `devices` event: someone's devices changed in an encrypted
+ * conversation. The other side's change is a warning, shown before the
+ * user's next message there goes out; the user's own, a note.
+ */
+async function sayDevices(view: ChatView, change: EventData<"devices">): Promise<void> {
+  view.apply({ type: "devices", id: null, data: change });
+  const room = view.state.rooms[change.roomId];
+  if (!room || !view.encryption) return;
+  for (const line of await view.encryption.devicesChanged(room, change.userId)) view.say(line);
 }
 
 /** Tells of an invitation waiting for the user's answer. */
@@ -318,6 +334,8 @@ function announceRoom(view: ChatView, room: Room): void {
  * and count what the others did.
  */
 async function catchUp(view: ChatView): Promise<void> {
+  // A `devices` event may be among what was lost: every device list is read again.
+  view.encryption?.directory.invalidate();
   const [rooms, invitations, blocks] = await Promise.all([
     view.api.rooms(),
     view.api.invitations(),
@@ -351,7 +369,7 @@ async function catchUp(view: ChatView): Promise<void> {
     const { lastSeq, lastMessage } = known;
     view.update(withRoom(view.state, { ...room, lastSeq, lastMessage }));
     const { messages } = await fetchAfter(view.call, room.id, lastSeq);
-    for (const m of messages) calls = view.show(m) || calls;
+    for (const m of await view.revealAll(messages)) calls = view.show(m) || calls;
   }
   if (calls) view.bell();
 }

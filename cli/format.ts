@@ -16,6 +16,7 @@ import type {
   SessionInfo,
   User,
 } from "../shared/api_types.ts";
+import { COULD_NOT_DECRYPT } from "../shared/e2e.ts";
 import { MENTION } from "../shared/limits.ts";
 import { ApiFailure, type Mention, Unreachable } from "./api.ts";
 
@@ -37,6 +38,14 @@ export function clean(text: string, options: { oneLine?: boolean } = {}): string
 /** A room's label: `#name` for a room, `@name` for a direct conversation. */
 export function roomLabel(room: Pick<Room, "kind" | "name">): string {
   return (room.kind === "direct" ? "@" : "#") + clean(room.name, { oneLine: true });
+}
+
+/** What marks an end-to-end encrypted conversation. */
+export const LOCK = "🔒";
+
+/** " 🔒" after an end-to-end encrypted conversation's label; "" for any other. */
+export function lockOf(room: Pick<Room, "encrypted">): string {
+  return room.encrypted ? ` ${LOCK}` : "";
 }
 
 /** `HH:MM` in local time. */
@@ -80,7 +89,9 @@ export function mentionsMe(m: Pick<Message, "author" | "mentions">, me?: User): 
  * `/react` take), time, author and text; lines after the first are
  * indented under the text. Under it go the quote of the message it answers,
  * its files and its reactions. A message mentioning the user has the
- * mention highlighted, or the line marked `@ ` without colour.
+ * mention highlighted, or the line marked `@ ` without colour. A notice
+ * (encryption switched on or off) is a `* ` line; an envelope this device
+ * could not decrypt says "could not decrypt", dimmed with colour.
  *
  * @example
  * ```ts
@@ -90,12 +101,15 @@ export function mentionsMe(m: Pick<Message, "author" | "mentions">, me?: User): 
  */
 export function formatMessage(m: Message, style: MessageStyle = {}): string {
   const { color } = style;
+  if (m.notice) return `* [${clock(m.createdAt)}] ${noticeText(m, style.me)}`;
   const mentioned = !m.deleted && mentionsMe(m, style.me);
   const mark = mentioned && !color ? MENTION_MARK : "";
   const seq = `#${m.seq}`;
   const rest = ` [${clock(m.createdAt)}] ${clean(m.author.username, { oneLine: true })}: `;
   const width = mark.length + seq.length + rest.length;
-  const body = indented(messageText(m), width);
+  const body = undecryptable(m)
+    ? paint(COULD_NOT_DECRYPT, DIM, color)
+    : indented(messageText(m), width);
   const text = mark + paint(seq, DIM, color) + rest +
     (mentioned ? highlightMentions(body, style) : body);
   const files = m.deleted ? [] : m.attachments ?? [];
@@ -116,9 +130,11 @@ export function formatMessage(m: Message, style: MessageStyle = {}): string {
  * ```
  */
 export function formatQuote(q: ReplyQuote, color = false): string {
+  // An encrypted message's quote has no text until this client decrypted it.
+  const text = q.encrypted && !q.text ? `${LOCK} encrypted message` : q.text;
   const what = q.deleted
     ? "(deleted)"
-    : `${clean(q.author.username, { oneLine: true })}: ${clean(q.text, { oneLine: true })}`;
+    : `${clean(q.author.username, { oneLine: true })}: ${clean(text, { oneLine: true })}`;
   return paint(cut(`  ↳ #${q.seq} ${what}`, QUOTE_SHOWN), DIM, color);
 }
 
@@ -212,6 +228,27 @@ export function messageText(m: Pick<Message, "text" | "editedAt" | "deleted">): 
 /** What a deleted message shows in its place. */
 const DELETED = "(message deleted)";
 
+/** Whether an encrypted message could not be decrypted here (`cli/encryption.ts` marks it). */
+export function undecryptable(m: Message): boolean {
+  return (m as { undecryptable?: boolean }).undecryptable === true;
+}
+
+/**
+ * What a notice message says: who switched end-to-end encryption on or off,
+ * and what that means.
+ *
+ * @example
+ * ```ts
+ * noticeText(notice); // "bob turned on end-to-end encryption 🔒: only your devices and theirs can read new messages"
+ * ```
+ */
+export function noticeText(m: Pick<Message, "notice" | "author">, me?: User): string {
+  const who = m.author.id === me?.id ? "You" : clean(m.author.username, { oneLine: true });
+  return m.notice === "encryption_on"
+    ? `${who} turned on end-to-end encryption ${LOCK}: only your devices and theirs can read new messages`
+    : `${who} turned off end-to-end encryption: the server can read new messages`;
+}
+
 /** Lines after the first of `text` indented by `width` spaces, under the first line's text. */
 export function indented(text: string, width: number): string {
   return text.split("\n").join("\n" + " ".repeat(width));
@@ -232,6 +269,7 @@ export function formatNotice(
   width = 100,
   style: MessageStyle = {},
 ): string {
+  if (m.notice) return cut(`» ${roomLabel(room)} · ${noticeText(m, style.me)}`, width);
   const mentioned = mentionsMe(m, style.me);
   const mark = mentioned && !style.color ? MENTION_MARK : "";
   const line = cut(
@@ -251,14 +289,17 @@ export function formatNotice(
  * ```
  */
 export function messageSummary(m: Message): string {
+  if (m.notice) return noticeText(m);
+  if (undecryptable(m)) return COULD_NOT_DECRYPT;
   const files = m.deleted ? [] : (m.attachments ?? []).map((a) => `📎 ${fileLabel(a.name)}`);
   const text = messageText(m).replace(/\n+/g, " ⏎ ");
   return [...(m.text || m.deleted ? [text] : []), ...files].join(" ");
 }
 
 /**
- * One line of `/rooms`: label, unread count and how many of those mention
- * the user, members, and whether it is muted.
+ * One line of `/rooms`: label (with a lock when end-to-end encrypted),
+ * unread count and how many of those mention the user, members, and
+ * whether it is muted.
  *
  * @example
  * ```ts
@@ -277,7 +318,7 @@ export function formatRoomLine(room: Room, current: boolean): string {
   ];
   const unread = counts.length ? `  ${counts.join(", ")}` : "";
   const extra = notes.length ? `  (${notes.join(", ")})` : "";
-  return `${current ? ">" : " "} ${roomLabel(room)}${unread}${extra}`;
+  return `${current ? ">" : " "} ${roomLabel(room)}${lockOf(room)}${unread}${extra}`;
 }
 
 /**

@@ -8,7 +8,9 @@ import { Api } from "./api.ts";
 import { parseArgs, usage } from "./args.ts";
 import { Chat } from "./chat.ts";
 import { configDir, SessionStore } from "./config_file.ts";
+import { Encryption } from "./encryption.ts";
 import { describe } from "./format.ts";
+import { KeyFile } from "./key_file.ts";
 import { Screen } from "./screen.ts";
 import { signIn } from "./sign_in.ts";
 
@@ -43,10 +45,17 @@ export async function main(argv: string[], env: Record<string, string | undefine
       register: args.register,
       password: env.PARLEY_PASSWORD || undefined,
     });
+    // This device's keys, made the first time; without them the rest still works.
+    const encryption = await Encryption.open({ api, me, file: new KeyFile(store.dir) })
+      .catch((error) => {
+        screen.print(`! End-to-end encryption is off on this device: ${describe(error)}`);
+        return null;
+      });
     chat = new Chat({
       api,
       screen,
       me,
+      encryption,
       forgetSession: () => store.delete(api.server),
       // https://no-color.org: set and not empty means none; a pipe gets none either.
       color: screen.interactive && !env.NO_COLOR && env.TERM !== "dumb",

@@ -13,7 +13,10 @@ export type Command =
   | { kind: "join"; room: string }
   | { kind: "create"; name: string; private: boolean; capacity?: number }
   | { kind: "leave" }
-  | { kind: "dm"; user: string; text?: string }
+  | { kind: "dm"; user: string; text?: string; encrypted?: true }
+  | { kind: "encrypt"; on: boolean; confirmed: boolean }
+  | { kind: "verify"; confirm: boolean }
+  | { kind: "devices"; user?: string }
   | { kind: "invite"; user: string }
   | { kind: "invites" }
   | { kind: "accept"; room?: string }
@@ -46,6 +49,10 @@ export const commandHelp: readonly [string, string][] = [
   ["/create <name> [--private] [--capacity N]", "create a room"],
   ["/leave", "leave the current room"],
   ["/dm <user> [text]", "open a direct conversation (alias /pm)"],
+  ["/dm <user> --encrypted [text]", "open an end-to-end encrypted one 🔒"],
+  ["/encrypt on|off", "switch end-to-end encryption here (off asks you to confirm)"],
+  ["/verify [yes]", "the safety number to compare; yes: it matched, mark them verified"],
+  ["/devices [user]", "your devices, or someone's, that encrypted messages go to"],
   ["/invite <user>", "invite someone to the current room (owner only)"],
   ["/invites", "invitations waiting for your answer"],
   ["/accept [room]", "accept an invitation (the newest without a room)"],
@@ -106,11 +113,18 @@ export function parseCommand(line: string): Command {
       return { kind: "leave" };
     case "dm":
     case "pm":
-    case "msg": {
-      if (!words[0]) return needs("user");
-      const text = rest.slice(words[0].length).trim();
-      return text ? { kind: "dm", user: words[0], text } : { kind: "dm", user: words[0] };
-    }
+    case "msg":
+      return parseDirect(rest, name);
+    case "encrypt":
+      return parseEncrypt(words);
+    case "verify":
+      if (!words.length) return { kind: "verify", confirm: false };
+      return words.length === 1 && words[0].toLowerCase() === "yes"
+        ? { kind: "verify", confirm: true }
+        : { kind: "error", message: "Usage: /verify, then /verify yes once the numbers match" };
+    case "devices":
+      if (words.length > 1) return { kind: "error", message: "Usage: /devices [user]" };
+      return words[0] ? { kind: "devices", user: words[0] } : { kind: "devices" };
     case "invite":
     case "add":
       return words[0] ? { kind: "invite", user: words[0] } : needs("user");
@@ -169,6 +183,47 @@ export function parseCommand(line: string): Command {
     default:
       return { kind: "error", message: `Unknown command /${head}. Try /help.` };
   }
+}
+
+/** `/dm <user> [--encrypted] [text]`; the flag may also come before the user. */
+function parseDirect(rest: string, name: string): Command {
+  let tail = rest;
+  const take = () => {
+    const word = /^(\S+)\s*/.exec(tail);
+    tail = tail.slice(word?.[0].length ?? 0);
+    return word?.[1];
+  };
+  let encrypted = false;
+  let user = take();
+  if (user === "--encrypted") {
+    encrypted = true;
+    user = take();
+  }
+  if (!user || user.startsWith("--")) {
+    return { kind: "error", message: `Usage: /${name} <user> [--encrypted] [text]` };
+  }
+  if (!encrypted && /^--encrypted(\s|$)/.test(tail)) {
+    encrypted = true;
+    take();
+  }
+  // The text as typed, spaces and all.
+  const text = tail.trim();
+  return {
+    kind: "dm",
+    user,
+    ...(text ? { text } : {}),
+    ...(encrypted ? { encrypted: true as const } : {}),
+  };
+}
+
+/** `/encrypt on`, `/encrypt off --yes` (switching off asks to be sure). */
+function parseEncrypt(words: string[]): Command {
+  const [state, ...more] = words.map((w) => w.toLowerCase());
+  const confirmed = more.length === 1 && (more[0] === "--yes" || more[0] === "yes");
+  if ((state === "on" || state === "off") && (!more.length || confirmed)) {
+    return { kind: "encrypt", on: state === "on", confirmed };
+  }
+  return { kind: "error", message: "Usage: /encrypt on, or /encrypt off --yes" };
 }
 
 function parseBan(words: string[], needs: (what: string) => Command): Command {

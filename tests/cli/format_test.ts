@@ -145,3 +145,37 @@ Deno.test("formatMention() says when, where, which message, who and what", () =>
     "  2026-01-01 14:02  @bob  #12 bob: @alice ⏎ lunch?",
   );
 });
+
+Deno.test("an encrypted conversation has a lock; notices and undecryptable messages read as such", () => {
+  const direct = { kind: "direct", name: "bob", unread: 2, mentions: 0, encrypted: true } as Room;
+  assert.equal(formatRoomLine(direct, true), "> @bob 🔒  2 unread");
+  assert.equal(formatRoomLine({ ...direct, encrypted: false }, false), "  @bob  2 unread");
+  const me = { id: "u2", username: "alice" };
+  const notice: Message = { ...message, text: "", notice: "encryption_on" };
+  assert.match(
+    formatMessage(notice, { me }),
+    /^\* \[\d\d:\d\d\] bob turned on end-to-end encryption 🔒/,
+  );
+  assert.match(
+    formatMessage({ ...notice, author: me, notice: "encryption_off" }, { me }),
+    /^\* \[\d\d:\d\d\] You turned off end-to-end encryption: the server can read new messages$/,
+  );
+  assert.equal(
+    formatNotice(direct, notice, 200),
+    "» @bob · bob turned on end-to-end encryption 🔒: only your devices and theirs can read new messages",
+  );
+  // Whatever the text field holds, an undecryptable message shows the one phrase, dimmed with colour.
+  const broken = { ...message, text: "\x1b[2Jgarbage", undecryptable: true } as Message;
+  assert.match(formatMessage(broken), /^#1 \[\d\d:\d\d\] bob: could not decrypt$/);
+  assert.ok(
+    formatMessage(broken, { color: true }).endsWith("bob: \x1b[2mcould not decrypt\x1b[22m"),
+  );
+  assert.equal(formatNotice(direct, broken, 200), "» @bob · bob: could not decrypt");
+  // A quote of an encrypted message this client could not read says so.
+  const reply = {
+    ...message,
+    text: "yes",
+    replyTo: { seq: 1, author: me, text: "", encrypted: true },
+  };
+  assert.match(formatMessage(reply as Message), /\n {2}↳ #1 alice: 🔒 encrypted message$/);
+});

@@ -91,3 +91,39 @@ Deno.test("parseCommand() parses /edit and the moderation commands", () => {
   assert.deepEqual(parseCommand("/unmod ann"), { kind: "unmod", user: "ann" });
   assert.equal(parseCommand("/kick").kind, "error");
 });
+
+Deno.test("parseCommand() parses the end-to-end encryption commands", () => {
+  assert.deepEqual(parseCommand("/dm bob --encrypted"), {
+    kind: "dm",
+    user: "bob",
+    encrypted: true,
+  });
+  assert.deepEqual(parseCommand("/dm --encrypted bob  hi  there"), {
+    kind: "dm",
+    user: "bob",
+    text: "hi  there",
+    encrypted: true,
+  });
+  // Only right after the user is it the flag; later it is text.
+  assert.deepEqual(parseCommand("/dm bob use --encrypted"), {
+    kind: "dm",
+    user: "bob",
+    text: "use --encrypted",
+  });
+  assert.equal(parseCommand("/dm --encrypted").kind, "error");
+  assert.deepEqual(parseCommand("/encrypt on"), { kind: "encrypt", on: true, confirmed: false });
+  assert.deepEqual(parseCommand("/encrypt off"), { kind: "encrypt", on: false, confirmed: false });
+  assert.deepEqual(parseCommand("/encrypt off --yes"), {
+    kind: "encrypt",
+    on: false,
+    confirmed: true,
+  });
+  assert.equal(parseCommand("/encrypt").kind, "error");
+  assert.equal(parseCommand("/encrypt maybe").kind, "error");
+  assert.deepEqual(parseCommand("/verify"), { kind: "verify", confirm: false });
+  assert.deepEqual(parseCommand("/verify YES"), { kind: "verify", confirm: true });
+  assert.equal(parseCommand("/verify no").kind, "error");
+  assert.deepEqual(parseCommand("/devices"), { kind: "devices" });
+  assert.deepEqual(parseCommand("/devices bob"), { kind: "devices", user: "bob" });
+  assert.equal(parseCommand("/devices bob carol").kind, "error");
+});

@@ -1,0 +1,562 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { Api } from "../../cli/api.ts";
+import { ChatView } from "../../cli/chat_view.ts";
+import { DevicesChanged, Encryption } from "../../cli/encryption.ts";
+import { composer } from "../../cli/encryption_commands.ts";
+import { KeyFile } from "../../cli/key_file.ts";
+import { Outbox } from "../../cli/outbox.ts";
+import { Screen } from "../../cli/screen.ts";
+import type { Envelope, Message, User } from "../../shared/api_types.ts";
+import { withRoom } from "../../shared/client_state.ts";
+import {
+  api,
+  count,
+  freePort,
+  hasTmux,
+  startClient,
+  startProxy,
+  startServer,
+  tempDir,
+  TmuxClient,
+} from "./harness.ts";
+
+const PASSWORD = "password-123";
+
+type Messages = {
+  messages: {
+    seq: number;
+    text: string;
+    envelope?: Envelope;
+    notice?: string;
+    author: { username: string };
+    attachments?: { id: string; name: string; size: number; sha256: string }[];
+  }[];
+};
+
+/**
+ * A terminal client of `name` with its own config under `dir/home`
+ * (registering unless `login`), and a way to type a line and wait for what
+ * it prints after it.
+ */
+async function client(
+  server: string,
+  dir: string,
+  name: string,
+  options: { home?: string; login?: boolean; cwd?: string } = {},
+) {
+  const home = `${dir}/${options.home ?? name}`;
+  const process = startClient({
+    server,
+    home,
+    args: ["--user", name, ...(options.login ? [] : ["--register"])],
+    password: PASSWORD,
+    cwd: options.cwd,
+  });
+  await process.waitFor("Type /help for commands.", 15_000);
+  const run = async (line: string, expect: RegExp | string, timeoutMs = 8000) => {
+    const from = process.stdout.length;
+    await process.line(line);
+    return await process.waitFor(expect, timeoutMs, from);
+  };
+  const saved = JSON.parse(await Deno.readTextFile(`${home}/.config/parley/sessions.json`));
+  return { process, run, home, token: saved[server].token as string };
+}
+
+/** The room id of the direct conversation of the user holding `token` with `peer`. */
+async function directId(server: string, token: string, peer: string): Promise<string> {
+  const { body } = await api<{ rooms: { id: string; name: string; kind: string }[] }>(
+    server,
+    "/api/rooms",
+    { token },
+  );
+  return body.rooms.find((r) => r.kind === "direct" && r.name === peer)!.id;
+}
+
+/** A room's history as the API gives it. */
+async function history(server: string, token: string, roomId: string) {
+  return await api<Messages>(server, `/api/rooms/${roomId}/messages?limit=100`, { token });
+}
+
+/** The safety number a `/verify` printed: 12 groups of 5 digits. */
+function safetyNumberIn(text: string): string {
+  const found = text.match(/Safety number of [^\n]*\n {2}((?:\d{5} ){11}\d{5})\n/);
+  assert.ok(found, `no safety number in:\n${text}`);
+  return found[1];
+}
+
+/** Everything stored in the KV file, values as JSON (byte arrays as text too). */
+async function kvDump(path: string): Promise<string> {
+  const kv = await Deno.openKv(path);
+  try {
+    let out = "";
+    for await (const entry of kv.list({ prefix: [] })) {
+      out += JSON.stringify(entry.key, bigints) + " " + JSON.stringify(entry.value, bigints) + "\n";
+      if (entry.value instanceof Uint8Array) out += new TextDecoder().decode(entry.value) + "\n";
+    }
+    return out;
+  } finally {
+    kv.close();
+  }
+}
+
+function bigints(_: string, v: unknown) {
+  return typeof v === "bigint" ? String(v) : v;
+}
+
+/** The raw bytes of the KV file and its journal, as Latin-1 (V8 stores ASCII strings so). */
+async function kvFiles(path: string): Promise<string> {
+  let out = "";
+  for (const suffix of ["", "-wal", "-shm"]) {
+    const bytes = await Deno.readFile(path + suffix).catch(() => new Uint8Array());
+    out += new TextDecoder("latin1").decode(bytes);
+  }
+  return out;
+}
+
+/** A base64 string with one character changed (still base64, same length). */
+function flip(b64: string, at = 10): string {
+  const c = b64[at] === "A" ? "B" : "A";
+  return b64.slice(0, at) + c + b64.slice(at + 1);
+}
+
+Deno.test("[cli] two terminal clients exchange encrypted messages both ways; keys stay in an owner-only file, plaintext never reaches the server", async () => {
+  await using dir = await tempDir();
+  const kvPath = `${dir.path}/parley.kv`;
+  const server = await startServer(kvPath);
+  try {
+    const alice = await client(server.url, dir.path, "alice");
+    await using _alice = alice.process;
+    const bob = await client(server.url, dir.path, "bob");
+    await using _bob = bob.process;
+
+    await alice.run("/dm bob --encrypted", "* Now in @bob 🔒");
+    await alice.process.waitFor("* 🔒 End-to-end encrypted. bob is not verified");
+    await bob.process.waitFor("* alice opened a direct conversation: /switch @alice");
+    await alice.run("the eagle lands at noon", /\] alice: the eagle lands at noon\n/);
+    await bob.process.waitFor("» @alice · alice: the eagle lands at noon");
+    await bob.run("/switch @alice", /\] alice: the eagle lands at noon\n/);
+    await bob.run("copy that, midnight pumpkin", /\] bob: copy that, midnight pumpkin\n/);
+    await alice.process.waitFor(/\] bob: copy that, midnight pumpkin\n/);
+
+    // The lock marks it in the room list.
+    await alice.run("/rooms", "> @bob 🔒");
+
+    // What the server holds and answers: envelopes, no text.
+    const roomId = await directId(server.url, alice.token, "bob");
+    const { body, status } = await history(server.url, bob.token, roomId);
+    assert.equal(status, 200);
+    const sent = body.messages.filter((m) => m.envelope);
+    assert.equal(sent.length, 2);
+    for (const m of sent) assert.equal(m.text, "");
+    assert.doesNotMatch(JSON.stringify(body), /eagle|pumpkin/);
+    // Plaintext to an encrypted conversation is refused.
+    const plain = await api(server.url, `/api/rooms/${roomId}/messages`, {
+      token: bob.token,
+      body: { text: "in the clear" },
+    });
+    assert.equal(plain.status, 400);
+    assert.equal((plain.body as { error: { code: string } }).error.code, "encryption_required");
+
+    // Both sides compute the same safety number; each marks the other verified.
+    await alice.run("/verify", "type /verify yes");
+    await bob.run("/verify", "type /verify yes");
+    const shown = safetyNumberIn(alice.process.stdout);
+    assert.equal(safetyNumberIn(bob.process.stdout), shown);
+    await alice.run("/verify yes", "* You verified bob.");
+    await alice.run("/verify", "* bob is verified for these devices.");
+    assert.equal(safetyNumberIn(alice.process.stdout.slice(-400)), shown);
+
+    // The private keys are in the config directory, owner-only.
+    for (const who of [alice, bob]) {
+      const file = `${who.home}/.config/parley/keys.json`;
+      assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+      assert.equal((await Deno.stat(`${who.home}/.config/parley`)).mode! & 0o777, 0o700);
+      const keys = JSON.parse(await Deno.readTextFile(file));
+      const account = Object.values(keys[server.url] as Record<string, unknown>)[0] as {
+        device: { id: string; ecdh: JsonWebKey; signing: JsonWebKey };
+      };
+      assert.equal(typeof account.device.ecdh.d, "string");
+      assert.equal(typeof account.device.signing.d, "string");
+      // The server has its public keys only.
+      const name = who === alice ? "alice" : "bob";
+      const { body: listed } = await api<{ devices: { id: string; publicKey: JsonWebKey }[] }>(
+        server.url,
+        `/api/users/${name}/devices`,
+        { token: alice.token },
+      );
+      assert.deepEqual(listed.devices.map((d) => d.id), [account.device.id]);
+      assert.equal(listed.devices[0].publicKey.x, account.device.ecdh.x);
+      assert.equal("d" in listed.devices[0].publicKey, false);
+    }
+
+    await alice.run("/quit", "");
+    await bob.run("/quit", "");
+    assert.equal(await alice.process.finish(), 0);
+    assert.equal(await bob.process.finish(), 0);
+    assert.equal(count(bob.process.stdout, "could not decrypt"), 0);
+
+    // Started again, bob's client is the same device: it reads the history, and adds no device.
+    await using again = startClient({ server: server.url, home: bob.home });
+    await again.waitFor("Type /help for commands.", 15_000);
+    await again.line("/switch @alice");
+    await again.waitFor(
+      /\] alice: the eagle lands at noon\n.*\] bob: copy that, midnight pumpkin\n/,
+    );
+    await again.line("/devices");
+    await again.waitFor("Your devices (1 active):");
+    assert.equal(await again.finish(), 0);
+    assert.equal(count(again.stdout, "could not decrypt"), 0);
+  } finally {
+    await server.stop();
+  }
+  // Neither the stored entries nor the file's bytes hold the plaintext.
+  const dump = await kvDump(kvPath);
+  assert.match(dump, /ciphertext/);
+  assert.doesNotMatch(dump, /eagle|pumpkin/);
+  assert.doesNotMatch(await kvFiles(kvPath), /eagle|pumpkin/);
+});
+
+Deno.test("[cli] the sender's second device reads what the first sends; the peer is warned of it before their next message", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await using _bob = bob.process;
+  await alice.run("/dm bob --encrypted first words", /\] alice: first words\n/);
+  await bob.process.waitFor("» @alice · alice: first words");
+  await bob.run("/switch @alice", /\] alice: first words\n/);
+  await bob.process.waitFor("* 🔒 End-to-end encrypted. alice is not verified");
+  await bob.run("/verify", "type /verify yes");
+  await bob.run("/verify yes", "* You verified alice.");
+
+  // alice signs in on a second terminal: a new device, with its own keys file.
+  const second = await client(server.url, dir.path, "alice", { home: "alice2", login: true });
+  await using _second = second.process;
+  await alice.process.waitFor("* Your devices changed: 2 can read");
+  const warning = "! alice's devices changed in @alice 🔒";
+  await bob.process.waitFor(
+    `${warning}: a device was added or removed. alice is no longer verified.`,
+  );
+  await bob.run("/devices alice", /Devices of alice \(2 active\):\n.*\n.*\n/);
+  await bob.run("/verify", "* Compare it with alice");
+
+  // bob's next message goes out, after the warning; both of alice's devices read it.
+  await bob.run("seen your new device", /\] bob: seen your new device\n/);
+  const out = bob.process.stdout;
+  assert.ok(out.indexOf(warning) < out.indexOf("] bob: seen your new device"));
+  assert.equal(count(out, warning), 1);
+  await alice.process.waitFor(/\] bob: seen your new device\n/);
+  await second.run("/switch @bob", /\] bob: seen your new device\n/);
+  // Sent before it existed, so never wrapped for it: said, not hidden.
+  assert.match(second.process.stdout, /\] alice: could not decrypt\n/);
+
+  // The first device's message reaches the second, and the second's the first.
+  await alice.run("sent from the first", /\] alice: sent from the first\n/);
+  await second.process.waitFor(/\] alice: sent from the first\n/);
+  await second.run("sent from the second", /\] alice: sent from the second\n/);
+  await alice.process.waitFor(/\] alice: sent from the second\n/);
+  await bob.process.waitFor(/\] alice: sent from the second\n/);
+  assert.equal(count(bob.process.stdout, "could not decrypt"), 0);
+});
+
+Deno.test("[cli] a device added while the client was away is told on entering the conversation, before the next send", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await bob.run("/dm alice --encrypted hello", /\] bob: hello\n/);
+  await alice.process.waitFor("» @bob · bob: hello");
+  await alice.run("/switch @bob", /\] bob: hello\n/);
+  await bob.process.line("/quit");
+  assert.equal(await bob.process.finish(), 0);
+
+  // bob adds a second device while alice's client is away; she comes back.
+  await alice.process.line("/quit");
+  assert.equal(await alice.process.finish(), 0);
+  const second = await client(server.url, dir.path, "bob", { home: "bob2", login: true });
+  await using _second = second.process;
+  await using back = startClient({ server: server.url, home: alice.home });
+  const warning = "! bob's devices changed in @bob 🔒";
+  await back.waitFor(warning, 15_000);
+  await back.waitFor("Type /help for commands.");
+  await back.line("hi both of you");
+  await back.waitFor(/\] alice: hi both of you\n/);
+  assert.ok(back.stdout.indexOf(warning) < back.stdout.indexOf("] alice: hi both of you"));
+  await second.run("/switch @alice", /\] alice: hi both of you\n/);
+  // Accepted: entering again warns no more.
+  await back.line("/switch @bob");
+  await back.waitFor("* 🔒 End-to-end encrypted. bob is not verified", 8000, back.stdout.length);
+  assert.equal(count(back.stdout, warning), 1);
+});
+
+Deno.test('[cli] a tampered envelope prints "could not decrypt", nothing else', async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await using _bob = bob.process;
+  await bob.run("/dm alice --encrypted a genuine one", /\] bob: a genuine one\n/);
+  await alice.process.waitFor("» @bob · bob: a genuine one");
+  await alice.run("/switch @bob", /\] bob: a genuine one\n/);
+
+  const roomId = await directId(server.url, bob.token, "alice");
+  const genuine = (await history(server.url, bob.token, roomId)).body.messages.at(-1)!.envelope!;
+  const post = (envelope: Envelope) =>
+    api(server.url, `/api/rooms/${roomId}/messages`, { token: bob.token, body: { envelope } });
+  const tampered = [
+    { ...genuine, ciphertext: flip(genuine.ciphertext) },
+    { ...genuine, signature: flip(genuine.signature) },
+    { ...genuine, iv: flip(genuine.iv, 2) },
+  ];
+  for (const envelope of tampered) assert.equal((await post(envelope)).status, 201);
+  await bob.run("/history 4", /(\] bob: could not decrypt\n[^]*){3}/);
+  await alice.process.waitFor(/(\] bob: could not decrypt\n[^]*){3}/);
+  // Nothing of the genuine text leaks into those lines, and the genuine one still reads.
+  const lines = alice.process.stdout.replaceAll("\x07", "").split("\n")
+    .filter((l) => l.includes("] bob: "));
+  assert.deepEqual(lines.map((l) => l.replace(/^#\d+ \[\d\d:\d\d\] /, "")), [
+    "bob: a genuine one",
+    "bob: could not decrypt",
+    "bob: could not decrypt",
+    "bob: could not decrypt",
+  ]);
+});
+
+Deno.test("[cli] resuming after a dropped stream decrypts the envelopes replayed", async () => {
+  await using dir = await tempDir();
+  const port = freePort();
+  await using server = await startServer(`${dir.path}/parley.kv`, port);
+  await using proxy = startProxy(port);
+  const alice = await client(proxy.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await using _bob = bob.process;
+  await bob.run("/dm alice --encrypted are you there", /\] bob: are you there\n/);
+  await alice.process.waitFor("» @bob · bob: are you there");
+  await alice.run("/switch @bob", /\] bob: are you there\n/);
+
+  proxy.blocked = true;
+  proxy.cut();
+  await alice.process.waitFor("* Connection lost");
+  await bob.run("while you were away", /\] bob: while you were away\n/);
+  await bob.run("and once more", /\] bob: and once more\n/);
+  proxy.blocked = false;
+  await alice.process.waitFor("* Reconnected", 15_000);
+  await alice.process.waitFor(/\] bob: and once more\n/, 10_000);
+  assert.match(proxy.sent, /GET \/api\/events HTTP\/1\.1\r\n(.+\r\n)*last-event-id: \S+/i);
+  const out = alice.process.stdout;
+  assert.equal(count(out, "] bob: while you were away\n"), 1);
+  assert.equal(count(out, "] bob: and once more\n"), 1);
+  assert.equal(count(out, "could not decrypt"), 0);
+});
+
+Deno.test("[cli] /encrypt switches a direct conversation on and, once confirmed, off; both sides see it", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await using _bob = bob.process;
+  await alice.run("/dm bob in the clear", /\] alice: in the clear\n/);
+  await bob.process.waitFor("» @alice · alice: in the clear");
+  await bob.run("/switch @alice", "* Now in @alice\n");
+
+  await alice.run("/encrypt on", "* [");
+  await alice.process.waitFor("You turned on end-to-end encryption 🔒");
+  await bob.process.waitFor("alice turned on end-to-end encryption 🔒");
+  await bob.run("now it is secret", /\] bob: now it is secret\n/);
+  await alice.process.waitFor(/\] bob: now it is secret\n/);
+  await bob.run("/rooms", "> @alice 🔒");
+
+  // Off asks first.
+  await bob.run("/encrypt off", "/encrypt off --yes");
+  await bob.run("/encrypt off --yes", "You turned off end-to-end encryption");
+  await alice.process.waitFor("bob turned off end-to-end encryption: the server can read");
+  await alice.run("plain again", /\] alice: plain again\n/);
+  await bob.process.waitFor(/\] alice: plain again\n/);
+  await bob.run("/rooms", "> @alice\n");
+
+  const roomId = await directId(server.url, bob.token, "alice");
+  const { body } = await history(server.url, bob.token, roomId);
+  const shape = body.messages.map((m) => m.notice ?? (m.envelope ? "envelope" : m.text));
+  assert.deepEqual(shape, [
+    "in the clear",
+    "encryption_on",
+    "envelope",
+    "encryption_off",
+    "plain again",
+  ]);
+  // A restarted client shows the notices and decrypts from history.
+  await bob.run("/history 5", /now it is secret[^]*plain again/);
+});
+
+Deno.test("[cli] a file sent to an encrypted conversation is encrypted before upload and decrypted on download", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bobFolder = `${dir.path}/downloads`;
+  await Deno.mkdir(bobFolder);
+  const bob = await client(server.url, dir.path, "bob", { cwd: bobFolder });
+  await using _bob = bob.process;
+  await alice.run("/dm bob --encrypted", "* Now in @bob 🔒");
+  await bob.process.waitFor("* alice opened a direct conversation: /switch @alice");
+  await bob.run("/switch @alice", "* Now in @alice 🔒");
+
+  const bytes = new TextEncoder().encode("top secret plans\n".repeat(5000));
+  const path = `${dir.path}/plans.txt`;
+  await Deno.writeFile(path, bytes);
+  await alice.run(`/upload ${path} the plans`, "* Uploaded plans.txt (83 KB), encrypted");
+  const line = await bob.process.waitFor(/\] alice: the plans\n {2}📎 plans\.txt · 83 KB · id \S+/);
+  const id = line.split("id ").at(-1)!;
+
+  // The server has the ciphertext only, under no real name.
+  const roomId = await directId(server.url, bob.token, "alice");
+  const stored = (await history(server.url, bob.token, roomId)).body.messages.at(-1)!;
+  assert.equal(stored.text, "");
+  assert.equal(stored.attachments?.[0].name, "encrypted");
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  assert.notEqual(stored.attachments?.[0].sha256, sha);
+
+  await bob.run(`/download ${id}`, `* Saved ${bobFolder}/plans.txt (83 KB), decrypted\n`);
+  const saved = await Deno.readFile(`${bobFolder}/plans.txt`);
+  assert.equal(createHash("sha256").update(saved).digest("hex"), sha);
+});
+
+Deno.test({
+  name: "[cli] on a terminal, the prompt of an encrypted conversation has a lock",
+  ignore: !hasTmux,
+  async fn() {
+    await using dir = await tempDir();
+    await using server = await startServer(`${dir.path}/parley.kv`);
+    const bob = await client(server.url, dir.path, "bob");
+    await using _bob = bob.process;
+    await using tty = new TmuxClient();
+    await tty.start(
+      [Deno.execPath(), "run", "-A", "cli/main.ts", "--server", server.url, "--user", "alice"]
+        .concat(["--register"]),
+      {
+        HOME: dir.path,
+        XDG_CONFIG_HOME: `${dir.path}/.config`,
+        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+        TERM: "xterm",
+        PARLEY_PASSWORD: PASSWORD,
+      },
+    );
+    await tty.waitFor(/Type \/help for commands\./, 15_000);
+    await tty.keys("/dm bob --encrypted");
+    await tty.keys("Enter", false);
+    await tty.waitFor(/@bob 🔒> ?$/);
+    // The other side switches it off: the lock goes at once.
+    await bob.process.waitFor("* alice opened a direct conversation: /switch @alice");
+    await bob.run("/switch @alice", "* Now in @alice 🔒");
+    await bob.run("/encrypt off --yes", "You turned off end-to-end encryption");
+    await tty.waitFor(/bob turned off end-to-end encryption[^]*\n@bob> ?$/);
+  },
+});
+
+Deno.test("Encryption.seal() holds the first message after an unseen device change, warns, and sends the next to the new devices", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  /** A signed-in device of `name`, its keys in `home`. */
+  const device = async (name: string, home: string) => {
+    const api = new Api(server.url);
+    const path = name === home ? "/api/auth/register" : "/api/auth/login";
+    const { user, token } = await api.request<{ user: User; token: string }>("POST", path, {
+      body: { username: name, password: PASSWORD },
+    });
+    api.token = token;
+    const encryption = await Encryption.open({
+      api,
+      me: user,
+      file: new KeyFile(`${dir.path}/${home}`),
+    });
+    await encryption.publish();
+    return { api, user, encryption };
+  };
+  const alice = await device("alice", "alice");
+  const bob = await device("bob", "bob");
+  const room = await alice.api.direct("bob", { encrypted: true });
+  const payload = { v: 1 as const, text: "hi" };
+  const first = await alice.encryption.seal(room, payload);
+  assert.deepEqual(
+    Object.keys(first.keys).sort(),
+    [
+      alice.encryption.deviceId,
+      bob.encryption.deviceId,
+    ].sort(),
+  );
+
+  // bob's new device, and no `devices` event: alice's directory is only read again.
+  const bob2 = await device("bob", "bob2");
+  alice.encryption.directory.invalidate();
+  await assert.rejects(
+    () => alice.encryption.seal(room, payload),
+    (error: unknown) =>
+      error instanceof DevicesChanged && error.warning.startsWith("! bob's devices changed"),
+  );
+  const next = await alice.encryption.seal(room, payload);
+  assert.ok(bob2.encryption.deviceId in next.keys);
+  assert.equal(Object.keys(next.keys).length, 3);
+  // Accepted: no more warnings for this set, here or after a restart of the client.
+  await alice.encryption.seal(room, payload);
+  const again = await Encryption.open({
+    api: alice.api,
+    me: alice.user,
+    file: new KeyFile(`${dir.path}/alice`),
+  });
+  assert.equal(again.deviceId, alice.encryption.deviceId);
+  assert.deepEqual(await again.entered(room), [
+    "* 🔒 End-to-end encrypted. bob is not verified: /verify compares safety numbers.",
+  ]);
+});
+
+Deno.test("Outbox sends an envelope when the server says the conversation became encrypted meanwhile", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const sign = async (username: string) => {
+    const api = new Api(server.url);
+    const { user, token } = await api.request<{ user: User; token: string }>(
+      "POST",
+      "/api/auth/register",
+      { body: { username, password: PASSWORD } },
+    );
+    api.token = token;
+    const encryption = await Encryption.open({
+      api,
+      me: user,
+      file: new KeyFile(`${dir.path}/${username}`),
+    });
+    await encryption.publish();
+    return { api, user, encryption };
+  };
+  const alice = await sign("alice");
+  const bob = await sign("bob");
+  const room = await alice.api.direct("bob");
+  const printed: string[] = [];
+  const screen = new Screen({
+    input: new ReadableStream({ start: (c) => c.close() }),
+    write: (text) => printed.push(text.replace(/\n$/, "")),
+    interactive: false,
+  });
+  const view = new ChatView(alice.api, screen, alice.user, { encryption: alice.encryption });
+  view.update(withRoom(view.state, room));
+  // bob switches it on; alice's client has not heard yet.
+  await bob.api.setEncryption(room.id, true);
+  const outbox = new Outbox(alice.api, (line) => view.say(line), composer(view));
+  outbox.send(room, "said before I knew");
+  await outbox.drained();
+  assert.deepEqual(printed, []);
+  assert.equal(view.state.rooms[room.id].encrypted, true);
+  const { messages } = await bob.api.request<{ messages: Message[] }>(
+    "GET",
+    `/api/rooms/${room.id}/messages`,
+  );
+  const last = messages.at(-1)!;
+  assert.equal(last.text, "");
+  assert.equal((await bob.encryption.reveal(last)).text, "said before I knew");
+});
