@@ -10,6 +10,15 @@ import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { parseCommand } from "../shared/commands.ts";
 import { MESSAGE_MAX } from "../shared/limits.ts";
 import { MessageAttachments, UploadList } from "./attachments.tsx";
+import {
+  EncryptButton,
+  EncryptedFiles,
+  EncryptionBar,
+  LockButton,
+  NoticeLine,
+  quoteText,
+  Undecryptable,
+} from "./encryption_ui.tsx";
 import { splitLinks, splitMentions } from "./linkify.ts";
 import { useMentionInput } from "./mention_input.tsx";
 import { Quote, ReactionPicker, Reactions } from "./message_extras.tsx";
@@ -185,6 +194,11 @@ function ConversationView({ room }: { room: Room }) {
           <p class="conv-sub">{sub}</p>
         </div>
         <div class="conv-actions">
+          {room.kind !== "direct"
+            ? null
+            : room.encrypted
+            ? <LockButton room={room} />
+            : <EncryptButton room={room} />}
           <button
             type="button"
             class="button small"
@@ -234,6 +248,7 @@ function ConversationView({ room }: { room: Room }) {
           <MessageList room={room} conv={conv} />
           <TypingLine roomId={room.id} />
           <Notices />
+          <EncryptionBar room={room} />
           <Composer room={room} />
         </DropZone>
         {store.showMembers.value ? <MembersPanel room={room} /> : null}
@@ -401,6 +416,11 @@ function MessageList({ room, conv }: { room: Room; conv: Conversation }) {
       );
       prev = null;
     }
+    if (m.notice) {
+      rows.push(<NoticeLine key={m.seq} message={m} />);
+      prev = null;
+      continue;
+    }
     // A reply starts a group of its own: its quote goes above its author.
     const continued = prev !== null && prev.author.id === m.author.id && !m.replyTo &&
       m.createdAt - prev.createdAt < GROUP_MS;
@@ -455,6 +475,10 @@ function MessageRow(
   const meId = store.me.value?.id ?? "";
   const mentioned = new Set(m.mentions?.flatMap((id) => names.get(id) ?? []));
   const mentionsMe = !m.deleted && (m.mentions?.includes(meId) ?? false);
+  // An encrypted message shows what it decrypts to here, or that it could not be.
+  const opened = m.envelope && !m.deleted ? store.e2e.open(m) : null;
+  const text = opened?.state === "done" ? opened.payload.text : m.text;
+  const files = opened?.state === "done" ? opened.payload.files ?? [] : [];
   return (
     <li
       class={`msg${continued ? " msg-cont" : ""}${editing ? " msg-editing" : ""}` +
@@ -476,12 +500,16 @@ function MessageRow(
         )}
         {m.deleted
           ? <p class="msg-text msg-deleted">message deleted</p>
+          : opened?.state === "failed"
+          ? <Undecryptable />
+          : opened?.state === "pending"
+          ? <p class="msg-text msg-decrypting">Decrypting…</p>
           : editing
-          ? <MessageEditor message={m} />
-          : !m.text && m.attachments?.length
+          ? <MessageEditor message={m} text={text} />
+          : !text && m.attachments?.length
           ? null
           : (
-            <MessageText text={m.text} mentioned={mentioned} self={names.get(meId)}>
+            <MessageText text={text} mentioned={mentioned} self={names.get(meId)}>
               {m.editedAt
                 ? (
                   <span class="msg-edited" title={`Edited ${formatWhen(m.editedAt)}`}>
@@ -491,7 +519,10 @@ function MessageRow(
                 : null}
             </MessageText>
           )}
-        {!m.deleted && m.attachments?.length ? <MessageAttachments list={m.attachments} /> : null}
+        {m.deleted || opened || !m.attachments?.length
+          ? null
+          : <MessageAttachments list={m.attachments} />}
+        {files.length ? <EncryptedFiles message={m} files={files} /> : null}
         {m.deleted ? null : <Reactions message={m} />}
       </div>
       {m.deleted || editing ? null : <MessageActions message={m} />}
@@ -509,7 +540,7 @@ function MessageActions({ message: m }: { message: Message }) {
     { label: "Reply", run: () => store.essentials.reply(m) },
     { label: "Add reaction", run: () => picking.value = true },
   ];
-  if (mine) {
+  if (store.moderation.mayEdit(m)) {
     items.push({
       label: "Edit",
       run: () => store.editing.value = { roomId: m.roomId, seq: m.seq },
@@ -550,10 +581,13 @@ function MessageActions({ message: m }: { message: Message }) {
   );
 }
 
-/** Edits a message in place: Enter saves, Escape cancels; emptied, it offers to delete. */
-function MessageEditor({ message: m }: { message: Message }) {
+/**
+ * Edits a message in place (`before`: its text as shown, decrypted if need be):
+ * Enter saves, Escape cancels; emptied, it offers to delete.
+ */
+function MessageEditor({ message: m, text: before }: { message: Message; text: string }) {
   const store = useStore();
-  const text = useSignal(m.text);
+  const text = useSignal(before);
   const error = useSignal("");
   const busy = useSignal(false);
   const input = useRef<HTMLTextAreaElement>(null);
@@ -570,7 +604,7 @@ function MessageEditor({ message: m }: { message: Message }) {
   const save = async () => {
     const next = text.value.trim();
     if (busy.value) return;
-    if (next === m.text) return stop();
+    if (next === before) return stop();
     busy.value = true;
     error.value = "";
     try {
@@ -757,6 +791,7 @@ function Composer({ room }: { room: Room }) {
   const editing = store.editing.value !== null;
   const files = store.uploads.staged(room.id).value;
   const quote = store.essentials.replying.value[room.id];
+  const quoted = quote ? quoteText(store, quote, room.id) : "";
   const mention = useMentionInput(text, input, store.members.value, store.me.value!.id);
   // The files a message would carry now: not the refused ones.
   const ready = files.filter((u) => u.state.value !== "failed").length;
@@ -796,9 +831,7 @@ function Composer({ room }: { room: Room }) {
             <Icon name="reply" />
             <span class="reply-bar-text" id="reply-bar-text">
               Replying to <strong>{quote.author.username}</strong>
-              <span class={`quote-text${quote.deleted ? " msg-deleted" : ""}`}>
-                {quote.deleted ? "message deleted" : quote.text}
-              </span>
+              <span class={`quote-text${quote.deleted ? " msg-deleted" : ""}`}>{quoted}</span>
             </span>
             <button
               type="button"
@@ -847,7 +880,11 @@ function Composer({ room }: { room: Room }) {
         ref={input}
         class="composer-input"
         aria-label="Message"
-        placeholder={room.kind === "direct" ? `Message ${room.name}` : `Message #${room.name}`}
+        placeholder={room.kind !== "direct"
+          ? `Message #${room.name}`
+          : room.encrypted
+          ? `Encrypted message to ${room.name}`
+          : `Message ${room.name}`}
         rows={lines}
         maxLength={MESSAGE_MAX}
         value={text.value}

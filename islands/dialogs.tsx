@@ -10,6 +10,7 @@ import { useEffect } from "preact/hooks";
 import { CAPACITY_DEFAULT, CAPACITY_MAX, CAPACITY_MIN, ROOM_NAME_MAX } from "../shared/limits.ts";
 import type { StorageUse } from "./account.ts";
 import { api, ApiFailure } from "./client_api.ts";
+import { SafetyDialog } from "./encryption_ui.tsx";
 import { AdminDialog, AuditDialog, BanDialog, BansDialog } from "./moderation_dialogs.tsx";
 import type { PresenceVisibility, PublicRoom, SessionInfo, User, UserPresence } from "./types.ts";
 import { Avatar, deviceName, formatWhen, Modal, PresenceDot, useStore } from "./ui.tsx";
@@ -29,6 +30,9 @@ export function Dialogs() {
   if (which === "admin") return <AdminDialog />;
   if (which === "bans" && roomId) return <BansDialog key={roomId} roomId={roomId} />;
   if (which === "audit" && roomId) return <AuditDialog key={roomId} roomId={roomId} />;
+  if (which && typeof which === "object" && which.kind === "safety") {
+    return <SafetyDialog key={which.roomId} roomId={which.roomId} />;
+  }
   if (which && typeof which === "object") return <BanDialog {...which} />;
   return null;
 }
@@ -180,6 +184,7 @@ function PeopleDialog() {
   const store = useStore();
   const filter = useSignal("");
   const error = useSignal("");
+  const encrypted = useSignal(false);
   useEffect(() => {
     store.refreshPeople().catch((e) => error.value = e.message);
   }, []);
@@ -200,6 +205,14 @@ function PeopleDialog() {
         onInput={(e) => filter.value = e.currentTarget.value}
         autoComplete="off"
       />
+      <label class="check-line">
+        <input
+          type="checkbox"
+          checked={encrypted.value}
+          onChange={(e) => encrypted.value = e.currentTarget.checked}
+        />
+        End-to-end encrypted: only your devices and theirs can read it
+      </label>
       {error.value ? <p class="error" role="alert">{error.value}</p> : null}
       {people.length === 0 ? <p class="muted">No one matches.</p> : (
         <ul class="pick-list">
@@ -218,7 +231,10 @@ function PeopleDialog() {
                 type="button"
                 class="button small primary"
                 aria-label={`Message ${u.username}`}
-                onClick={() => store.openDirect(u.username).catch((e) => error.value = e.message)}
+                onClick={() =>
+                  store.openDirect(u.username, undefined, encrypted.value).catch((e) =>
+                    error.value = e.message
+                  )}
               >
                 Message
               </button>

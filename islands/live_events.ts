@@ -65,6 +65,10 @@ export function createLiveEvents(
     const fresh = !mine && (!known || m.seq > known.lastSeq);
     batch(() => {
       update((s) => applyEvent(s, { type: "message", id: null, data: m }, Date.now()));
+      // Encryption switched on or off: the notice is the news, whoever switched.
+      if (m.notice && known && m.seq > known.lastSeq) {
+        core.patchRoom(m.roomId, (r) => ({ ...r, encrypted: m.notice === "encryption_on" }));
+      }
       if (mine && m.clientId) {
         const conv = conversations.get(m.roomId);
         if (conv) conv.pending.value = conv.pending.value.filter((p) => p.clientId !== m.clientId);

@@ -6,12 +6,14 @@
  */
 import { useLayoutEffect, useRef } from "preact/hooks";
 import { reactionOrder, REACTIONS } from "./essentials.ts";
+import { quoteText } from "./encryption_ui.tsx";
 import type { Message, ReplyQuote } from "./types.ts";
 import { Icon, useStore } from "./ui.tsx";
 
 /** The quote of the message a reply answers; a click brings the original into view. */
 export function Quote({ quote, roomId }: { quote: ReplyQuote; roomId: string }) {
   const store = useStore();
+  const text = quoteText(store, quote, roomId);
   return (
     <button
       type="button"
@@ -25,9 +27,7 @@ export function Quote({ quote, roomId }: { quote: ReplyQuote; roomId: string }) 
       <Icon name="reply" />
       <span class="sr-only">In reply to</span>
       <span class="quote-author">{quote.author.username}</span>
-      <span class={`quote-text${quote.deleted ? " msg-deleted" : ""}`}>
-        {quote.deleted ? "message deleted" : quote.text}
-      </span>
+      <span class={`quote-text${quote.deleted ? " msg-deleted" : ""}`}>{text}</span>
     </button>
   );
 }

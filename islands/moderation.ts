@@ -9,6 +9,7 @@
 import { computed } from "@preact/signals";
 import { applyEvent } from "../shared/client_state.ts";
 import { api } from "./client_api.ts";
+import type { Encryption } from "./encryption.ts";
 import type { StoreCore } from "./store_core.ts";
 import type { AdminUser, AuditEntry, Ban, Member, Message, Role } from "./types.ts";
 
@@ -29,8 +30,8 @@ const RANK: Record<Role, number> = { member: 0, moderator: 1, owner: 2 };
 /** An administrator outranks every role but the owner's, which nobody acts on. */
 const ADMIN_RANK = 3;
 
-/** Builds the moderation actions on the store's core. */
-export function createModeration(core: StoreCore) {
+/** Builds the moderation actions on the store's core; `e2e` seals edits in encrypted conversations. */
+export function createModeration(core: StoreCore, e2e: Encryption) {
   const { me, admin, state, update, editing, currentId, current } = core;
   const base = (roomId: string) => `/api/rooms/${roomId}`;
 
@@ -78,12 +79,22 @@ export function createModeration(core: StoreCore) {
     return !m.deleted && (m.author.id === me.value?.id || rankHere.value >= RANK.moderator);
   }
 
+  /**
+   * Whether the user may edit a message: their own, not deleted, not a
+   * notice, and sealed if and only if the conversation is encrypted now (an
+   * edit is sent the way a new message would be).
+   */
+  function mayEdit(m: Message): boolean {
+    const encrypted = state.value.rooms[m.roomId]?.encrypted ?? false;
+    return m.author.id === me.value?.id && !m.deleted && !m.notice &&
+      Boolean(m.envelope) === encrypted;
+  }
+
   /** The user's last message in a loaded conversation that can still be edited. */
   function lastOwn(roomId: string): Message | null {
     const messages = state.value.conversations[roomId]?.messages ?? [];
     for (let i = messages.length - 1; i >= 0; i--) {
-      const m = messages[i];
-      if (m.author.id === me.value?.id && !m.deleted) return m;
+      if (mayEdit(messages[i])) return messages[i];
     }
     return null;
   }
@@ -92,12 +103,14 @@ export function createModeration(core: StoreCore) {
     update((s) => applyEvent(s, { type: "message_update", id: null, data: m }, Date.now()));
   }
 
-  /** Replaces the text of one of the user's messages. */
+  /** Replaces the text of one of the user's messages; an encrypted one gets a new envelope. */
   async function edit(roomId: string, seq: number, text: string) {
+    const old = state.value.conversations[roomId]?.messages.find((m) => m.seq === seq);
+    const body = old?.envelope ? { envelope: await e2e.sealEdit(old, text) } : { text };
     const { message } = await api<{ message: Message }>(
       "PATCH",
       `${base(roomId)}/messages/${seq}`,
-      { text },
+      body,
     );
     replaced(message);
   }
@@ -199,6 +212,7 @@ export function createModeration(core: StoreCore) {
     givesRoles,
     outranks,
     mayDelete,
+    mayEdit,
     lastOwn,
     edit,
     editLast,

@@ -33,6 +33,8 @@ export function notificationText(
   const title = room.kind === "direct"
     ? m.author.username
     : `${m.author.username} in #${room.name}`;
+  // An encrypted message is not put in the system's hands, which may log it.
+  if (m.envelope) return { title, body: "New encrypted message" };
   const files = m.attachments?.length ?? 0;
   const text = m.text ||
     (files === 1 ? `Sent ${m.attachments![0].name}` : files ? `Sent ${files} files` : "");
@@ -72,7 +74,7 @@ export function createNotifications(core: StoreCore, open: (roomId: string) => v
   function wanted(m: Message): boolean {
     const user = me.value;
     const room = state.value.rooms[m.roomId];
-    if (!user || !room || m.deleted) return false;
+    if (!user || !room || m.deleted || m.notice) return false;
     if (document.visibilityState !== "hidden" || permission.value !== "granted") return false;
     if (m.author.id === user.id || m.author.id in state.value.blocked || room.muted) return false;
     return room.kind === "direct" || (m.mentions?.includes(user.id) ?? false);

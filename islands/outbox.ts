@@ -1,19 +1,30 @@
 /**
  * The outbox: messages being sent, shown at once and marked failed (with a
  * retry) when the server does not take them; each carries a client id, so a
- * retry never sends twice. Also the throttled typing signal.
+ * retry never sends twice. In an encrypted conversation a message is sealed
+ * once, and a retry sends that same envelope. Also the throttled typing
+ * signal.
  *
  * @module
  */
-import { api, failureText } from "./client_api.ts";
+import type { FileKey } from "../shared/e2e.ts";
+import { api, ApiFailure, failureText } from "./client_api.ts";
+import { DevicesChanged, type Encryption } from "./encryption.ts";
 import type { Pending, StoreCore } from "./store_core.ts";
 import type { Message, ReplyQuote } from "./types.ts";
 import type { Upload } from "./uploads.ts";
 
 const TYPING_THROTTLE_MS = 3_000;
+/** Files uploaded for one kind of conversation cannot go to the other. */
+const ENCRYPTION_CHANGED = "Encryption was switched on or off since these files were attached. " +
+  "Remove them and attach them again.";
 
 /** Builds the sending actions; `receiveMessage` takes what the server stored. */
-export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => void) {
+export function createOutbox(
+  core: StoreCore,
+  e2e: Encryption,
+  receiveMessage: (m: Message) => void,
+) {
   const { conversation } = core;
   let lastTypingSent = 0;
 
@@ -62,12 +73,17 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
       ids = kept.map((u) => u.attachment!.id);
       patch({ state: "sending", uploads: kept });
     }
+    let sealed = false;
     try {
+      const content = await contentOf(p);
+      sealed = content.envelope !== undefined;
+      // Sealed once: a retry sends the same envelope under the same client id.
+      if (content.envelope && !p.envelope) patch({ envelope: content.envelope });
       const { message: m } = await api<{ message: Message }>(
         "POST",
         `/api/rooms/${p.roomId}/messages`,
         {
-          text: p.text,
+          ...content,
           clientId: p.clientId,
           ...(ids.length ? { attachments: ids } : {}),
           ...(p.replyTo ? { replyTo: p.replyTo.seq } : {}),
@@ -75,8 +91,54 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
       );
       receiveMessage(m);
     } catch (e) {
-      patch({ state: "failed", error: failureText(e, "messages") });
+      const held = e instanceof DevicesChanged;
+      patch({ state: "failed", error: failureText(e, "messages"), ...(held ? { held } : {}) });
+      if (e instanceof ApiFailure && e.status === 400) refused(p, e.code, sealed);
     }
+  }
+
+  /**
+   * A definite no (400: nothing was stored, so sealing again is safe): an
+   * envelope is made afresh by the retry, and a conversation whose
+   * encryption changed unseen is put right, so that the retry can work.
+   */
+  function refused(p: Pending, code: string, sealed: boolean) {
+    const conv = conversation(p.roomId);
+    conv.pending.value = conv.pending.value.map((x) => {
+      if (x.clientId !== p.clientId) return x;
+      const { envelope: _, ...rest } = x;
+      return rest;
+    });
+    if (code === "encryption_required" || code === "not_encrypted") {
+      core.patchRoom(p.roomId, (r) => ({ ...r, encrypted: code === "encryption_required" }));
+    } else if (sealed) e2e.refused();
+  }
+
+  /**
+   * What a message says: its text, or in an encrypted conversation the
+   * envelope of its text and its files' keys (made once).
+   */
+  async function contentOf(p: Pending) {
+    if (p.envelope) return { envelope: p.envelope };
+    const uploads = (p.uploads ?? []).filter((u) => u.state.value !== "cancelled");
+    const sealed = uploads.filter((u) => u.fileKey);
+    if (!core.state.value.rooms[p.roomId]?.encrypted) {
+      if (sealed.length) throw new Error(ENCRYPTION_CHANGED);
+      return { text: p.text };
+    }
+    if (sealed.length !== uploads.length) throw new Error(ENCRYPTION_CHANGED);
+    const files: FileKey[] = sealed.map((u) => ({ ...u.fileKey!, id: u.attachment!.id }));
+    const envelope = await e2e.seal(p.roomId, {
+      v: 1,
+      text: p.text,
+      ...(files.length ? { files } : {}),
+    });
+    return { envelope };
+  }
+
+  /** Sends again the messages held back until the user accepted the other side's devices. */
+  function releaseHeld(roomId: string) {
+    for (const p of conversation(roomId).pending.value) if (p.held) retry(p);
   }
 
   /** Sends a failed message again: only the files that did not get there are uploaded again. */
@@ -86,6 +148,7 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
     const waiting = p.uploads?.some((u) => u.state.value === "uploading");
     const again = { ...p, state: waiting ? "uploading" as const : "sending" as const };
     delete again.error;
+    delete again.held;
     conv.pending.value = conv.pending.value.map((x) => x.clientId === p.clientId ? again : x);
     post(again);
   }
@@ -103,6 +166,8 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
     const left = (p.uploads ?? []).filter((u) => u !== upload);
     if (!left.length && !p.text) return discard(p);
     const next = { ...p, uploads: left };
+    // Its files changed: a new envelope must say so (the old one was never taken).
+    delete next.envelope;
     conv.pending.value = conv.pending.value.map((x) => x.clientId === p.clientId ? next : x);
     if (refused && !left.some((u) => u.state.value === "failed")) retry(next);
   }
@@ -122,7 +187,7 @@ export function createOutbox(core: StoreCore, receiveMessage: (m: Message) => vo
     api("POST", `/api/rooms/${roomId}/typing`).catch(() => {});
   }
 
-  return { send, retry, discard, removeUpload, typed };
+  return { send, retry, releaseHeld, discard, removeUpload, typed };
 }
 
 /** The sending actions. */

@@ -50,11 +50,22 @@ export function createRoomActions(core: StoreCore, nav: Navigation, outbox: Outb
     leaveView(roomId);
   }
 
-  async function openDirect(username: string, text?: string) {
-    const { room } = await api<{ room: Room }>(
+  /**
+   * Opens the direct conversation with `username` (creating it, encrypted if
+   * asked); asked for encryption, an existing conversation is switched to it.
+   */
+  async function openDirect(username: string, text?: string, encrypted = false) {
+    let { room } = await api<{ room: Room }>(
       "POST",
       `/api/direct/${encodeURIComponent(username)}`,
+      encrypted ? { encrypted: true } : undefined,
     ).catch(rateLimitedAs("new conversations"));
+    if (encrypted && !room.encrypted) {
+      const res = await api<{ room?: Room }>("PUT", `/api/rooms/${room.id}/encryption`, {
+        encrypted: true,
+      });
+      room = { ...res?.room ?? room, encrypted: true };
+    }
     upsertRoom(room);
     await openRoom(room.id);
     if (text) send(room.id, text);

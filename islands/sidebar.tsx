@@ -6,6 +6,7 @@
  * @module
  */
 import { useSignal } from "@preact/signals";
+import { previewOf } from "./encryption_ui.tsx";
 import type { Invitation, Room } from "./types.ts";
 import { Avatar, Icon, useStore } from "./ui.tsx";
 
@@ -158,9 +159,12 @@ function RoomItem({ room }: { room: Room }) {
   const active = store.currentId.value === room.id;
   const online = room.peer ? store.online.value[room.peer.id] ?? false : undefined;
   const last = room.lastMessage;
-  const preview = last
+  const lastText = last ? previewOf(store, last) : "";
+  const preview = last?.notice
+    ? lastText
+    : last
     ? `${last.author.id === store.me.value?.id ? "You" : last.author.username}: ` +
-      (last.deleted ? "message deleted" : last.text || filesOf(last.attachments ?? []))
+      (last.envelope || last.deleted ? lastText : last.text || filesOf(last.attachments ?? []))
     : room.kind === "direct"
     ? "Say hello"
     : "No messages yet";
@@ -182,6 +186,14 @@ function RoomItem({ room }: { room: Room }) {
         <span class="room-text">
           <span class="room-name">
             {room.name}
+            {room.encrypted
+              ? (
+                <span class="room-lock" title="End-to-end encrypted">
+                  <Icon name="lock" />
+                  <span class="sr-only">end-to-end encrypted</span>
+                </span>
+              )
+              : null}
             {room.private && room.kind === "group"
               ? <span class="tag" title="Private room">private</span>
               : null}

@@ -9,6 +9,7 @@ import { withHistory } from "../shared/client_state.ts";
 import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
 import type { Account } from "./account.ts";
 import { api } from "./client_api.ts";
+import type { Encryption } from "./encryption.ts";
 import type { Moderation } from "./moderation.ts";
 import { HISTORY_PAGE } from "./navigation.ts";
 import type { Outbox } from "./outbox.ts";
@@ -24,6 +25,7 @@ export function createSlashCommands(
   account: Account,
   outbox: Outbox,
   moderation: Moderation,
+  e2e: Encryption,
 ) {
   const {
     update,
@@ -82,7 +84,36 @@ export function createSlashCommands(
         if (!roomId) throw new Error("Open a room to leave it.");
         return await leaveRoom(roomId);
       case "dm":
-        return await openDirect(command.user, command.text);
+        return await openDirect(command.user, command.text, command.encrypted ?? false);
+      case "encrypt": {
+        const room = inDirect(roomId);
+        const question = `Turn off end-to-end encryption with ${room.name}? Messages from now ` +
+          "on can be read by the server.";
+        if (!command.on && !command.confirmed && !confirm(question)) return;
+        return await e2e.setEncrypted(room.id, command.on);
+      }
+      case "verify": {
+        const room = inDirect(roomId);
+        if (!room.encrypted) throw new Error("This conversation is not end-to-end encrypted.");
+        if (!command.confirm) {
+          dialog.value = { kind: "safety", roomId: room.id };
+          return;
+        }
+        const { theirs } = await e2e.safety(room);
+        await e2e.verify(room, theirs);
+        return notify("info", `You verified ${room.name}`, []);
+      }
+      case "devices": {
+        const user = command.user ?? core.me.value!.username;
+        const list = (await e2e.devicesOf(user)).filter((d) => d.retiredAt === null);
+        return notify(
+          "info",
+          `${user === core.me.value!.username ? "Your" : `${user}'s`} devices`,
+          list.length
+            ? list.map((d) => d.name || d.id)
+            : [`None yet: nothing encrypted can reach ${user}.`],
+        );
+      }
       case "invite":
         if (!roomId) throw new Error("Open a room to invite someone to it.");
         await invite(roomId, command.user);
@@ -202,6 +233,12 @@ export function createSlashCommands(
   function inRoom(roomId: string | null): string {
     if (!roomId) throw new Error("Open a conversation first.");
     return roomId;
+  }
+
+  function inDirect(roomId: string | null) {
+    const room = rooms.value.find((r) => r.id === inRoom(roomId));
+    if (room?.kind !== "direct") throw new Error("That works in direct conversations only.");
+    return room;
   }
 
   function inGroup(roomId: string | null): string {

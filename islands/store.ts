@@ -6,6 +6,7 @@
  * @module
  */
 import { createAccount } from "./account.ts";
+import { createEncryption } from "./encryption.ts";
 import { createEssentials } from "./essentials.ts";
 import { createLiveEvents } from "./live_events.ts";
 import { createModeration } from "./moderation.ts";
@@ -29,21 +30,30 @@ export function createStore(boot: Boot) {
   const nav = createNavigation(core);
   const notifications = createNotifications(core, (roomId) => nav.openRoom(roomId));
   const live = createLiveEvents(core, nav, notifications.consider);
-  const outbox = createOutbox(core, live.receiveMessage);
+  const e2e = createEncryption(core);
+  const outbox = createOutbox(core, e2e, live.receiveMessage);
   const actions = createRoomActions(core, nav, outbox);
   const account = createAccount(core, actions);
-  const moderation = createModeration(core);
+  const moderation = createModeration(core, e2e);
   const uploads = createUploads(core, boot.maxUploadBytes);
   const essentials = createEssentials(core);
-  const { submit } = createSlashCommands(core, actions, account, outbox, moderation);
+  const { submit } = createSlashCommands(core, actions, account, outbox, moderation, e2e);
   const { me, status, currentId, stream, refreshRooms, refreshAccount, refreshPeople } = core;
   const { openRoom, goHome, markRead } = nav;
-  const { onEvent } = live;
+  /** Every event of the stream; `devices` is the encryption part's alone. */
+  const onEvent: typeof live.onEvent = (e) => {
+    if (e.type !== "devices") return live.onEvent(e);
+    const data = e.data as { roomId?: unknown; userId?: unknown };
+    if (typeof data?.roomId === "string" && typeof data.userId === "string") {
+      e2e.onDevices({ roomId: data.roomId, userId: data.userId });
+    }
+  };
 
   /** Connects the live stream and the browser's events; call once, in the browser. */
   function start() {
     const user = me.value;
     if (!user) return;
+    e2e.start();
     stream.current = connectSharedStream(user.id, {
       onEvent,
       onStatus: (s) => status.value = s,
@@ -105,7 +115,12 @@ export function createStore(boot: Boot) {
     joinRoom: actions.joinRoom,
     createRoom: actions.createRoom,
     leaveRoom: actions.leaveRoom,
-    openDirect: actions.openDirect,
+    /** Opens the direct conversation with someone, end-to-end encrypted if asked. */
+    openDirect: async (username: string, text?: string, encrypted = false) => {
+      // This device must exist for the other side to write to it.
+      if (encrypted) await e2e.keys();
+      return actions.openDirect(username, text, encrypted);
+    },
     invite: actions.invite,
     acceptInvitation: actions.acceptInvitation,
     declineInvitation: actions.declineInvitation,
@@ -114,6 +129,14 @@ export function createStore(boot: Boot) {
     moderation,
     essentials,
     notifications,
+    e2e,
+    /** Accepts the other side's new devices and sends what waited for that. */
+    acceptDevices: async (roomId: string) => {
+      const room = core.state.value.rooms[roomId];
+      if (!room) return;
+      await e2e.accept(room);
+      outbox.releaseHeld(roomId);
+    },
     /** Deletes a room for everyone and leaves it here at once. */
     deleteRoom: async (roomId: string) => {
       const room = core.state.value.rooms[roomId];

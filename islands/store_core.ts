@@ -17,6 +17,7 @@ import {
   withRoom,
   withRooms,
 } from "../shared/client_state.ts";
+import type { Envelope } from "../shared/e2e.ts";
 import { USERS_PAGE_MAX } from "../shared/limits.ts";
 import { api, failureText } from "./client_api.ts";
 import type { SharedStream } from "./stream.ts";
@@ -46,6 +47,10 @@ export interface Pending {
   uploads?: Upload[];
   /** The message it answers. */
   replyTo?: ReplyQuote;
+  /** In an encrypted conversation: what was sealed for it, sent again as it is by a retry. */
+  envelope?: Envelope;
+  /** Held back because the other side's devices changed; sent when the user says OK. */
+  held?: boolean;
 }
 
 /** One conversation as the page shows it. */
@@ -72,7 +77,7 @@ export interface Notice {
 /**
  * Which dialog is open; `password` is the account dialog with the password
  * form focused; `bans` and `audit` are about the open room; `ban` asks how
- * to ban someone from a room.
+ * to ban someone from a room; `safety` shows a conversation's safety number.
  */
 export type Dialog =
   | null
@@ -84,7 +89,8 @@ export type Dialog =
   | "bans"
   | "audit"
   | "admin"
-  | { kind: "ban"; roomId: string; username: string };
+  | { kind: "ban"; roomId: string; username: string }
+  | { kind: "safety"; roomId: string };
 
 /** The message being edited in place. */
 export interface Editing {

@@ -74,7 +74,10 @@ export function Icon(
       | "file"
       | "download"
       | "reply"
-      | "muted";
+      | "muted"
+      | "lock"
+      | "warning"
+      | "check";
   },
 ) {
   const paths: Record<string, string> = {
@@ -95,6 +98,9 @@ export function Icon(
     reply: "M9 17l-5-5 5-5M4 12h11a5 5 0 0 1 5 5v2",
     muted:
       "M13.7 21a2 2 0 0 1-3.4 0M18.6 13A18 18 0 0 1 18 8M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14M18 8a6 6 0 0 0-9.3-5M2 2l20 20",
+    lock: "M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4",
+    warning: "M12 3l10 18H2L12 3zM12 10v5M12 18h.01",
+    check: "M5 12l5 5 9-10",
   };
   return (
     <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">

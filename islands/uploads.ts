@@ -3,11 +3,13 @@
  * `POST /api/rooms/:id/attachments` at once, with `XMLHttpRequest` (fetch
  * has no upload progress), while the user writes; the message that carries
  * them waits in the outbox until every one is stored. Files waiting for a
- * message are kept per room.
+ * message are kept per room. In an encrypted conversation a file is
+ * encrypted first, and what is uploaded is only its ciphertext.
  *
  * @module
  */
 import { type Signal, signal } from "@preact/signals";
+import { encryptFile, type FileKey } from "../shared/e2e.ts";
 import { ATTACHMENTS_MAX } from "../shared/limits.ts";
 import { retryAfterOf, tooMany } from "./client_api.ts";
 import type { StoreCore } from "./store_core.ts";
@@ -31,6 +33,11 @@ export interface Upload {
   retryable: boolean;
   /** The stored file, once `done`. */
   attachment: Attachment | null;
+  /**
+   * An encrypted file's key, iv and real name, type and size, for the
+   * message's payload (its `id` is the attachment's, once stored).
+   */
+  fileKey: Omit<FileKey, "id"> | null;
   /** Settles when it ends: the attachment, or null when cancelled; rejects when it fails. */
   finished(): Promise<Attachment | null>;
   /** Stops it (aborting the request) or, once done, drops it. */
@@ -102,11 +109,30 @@ function tooLarge(name: string, maxBytes: number): string {
 
 let counter = 0;
 
+/** The name and type an encrypted upload goes by: the real ones travel encrypted. */
+const SEALED_NAME = "encrypted";
+const SEALED_TYPE = "application/octet-stream";
+
+/** The file encrypted with a new key, and that key with the file's real name, type and size. */
+async function seal(file: File): Promise<{ body: File; fileKey: Omit<FileKey, "id"> }> {
+  const { data, key, iv } = await encryptFile(new Uint8Array(await file.arrayBuffer()));
+  return {
+    body: new File([data], SEALED_NAME, { type: SEALED_TYPE }),
+    fileKey: { key, iv, name: file.name, type: file.type || SEALED_TYPE, size: file.size },
+  };
+}
+
 /**
- * Starts uploading `file` to `roomId`. A file over `maxBytes` fails at once,
- * with the server's own words, without being sent.
+ * Starts uploading `file` to `roomId`, encrypted first when `encrypt` is
+ * set. A file over `maxBytes` fails at once, with the server's own words,
+ * without being sent.
  */
-export function startUpload(roomId: string, file: File, maxBytes?: number): Upload {
+export function startUpload(
+  roomId: string,
+  file: File,
+  maxBytes?: number,
+  encrypt = false,
+): Upload {
   const sent = signal(0);
   const state = signal<UploadState>("uploading");
   const error = signal("");
@@ -125,13 +151,30 @@ export function startUpload(roomId: string, file: File, maxBytes?: number): Uplo
     }
   };
 
-  const run = () => {
+  let attempt = 0;
+  const run = async () => {
+    const mine = ++attempt;
     sent.value = 0;
     error.value = "";
     state.value = "uploading";
     if (maxBytes && file.size > maxBytes) {
       upload.retryable = false;
       return settle("failed", tooLarge(file.name, maxBytes));
+    }
+    let body: File = file;
+    if (encrypt) {
+      try {
+        const sealed = await seal(file);
+        body = sealed.body;
+        upload.fileKey = sealed.fileKey;
+      } catch (e) {
+        if (mine === attempt && state.value === "uploading") {
+          settle("failed", `${file.name} could not be encrypted: ${(e as Error).message}`);
+        }
+        return;
+      }
+      // Cancelled, or started again, while it was being encrypted.
+      if (mine !== attempt || state.value !== "uploading") return;
     }
     const xhr = new XMLHttpRequest();
     request = xhr;
@@ -162,7 +205,7 @@ export function startUpload(roomId: string, file: File, maxBytes?: number): Uplo
       if (request === xhr) settle("failed", uploadErrorText(file.name, 0, undefined, null));
     };
     const form = new FormData();
-    form.append("file", file, file.name);
+    form.append("file", body, body.name);
     xhr.send(form);
   };
 
@@ -175,6 +218,7 @@ export function startUpload(roomId: string, file: File, maxBytes?: number): Uplo
     error,
     retryable: true,
     attachment: null,
+    fileKey: null,
     finished() {
       const now = state.value;
       if (now === "done") return Promise.resolve(upload.attachment);
@@ -222,7 +266,10 @@ export function createUploads(core: StoreCore, maxBytes?: number) {
           : "Send these first, or remove some.",
       ]);
     }
-    const started = list.slice(0, Math.max(0, room)).map((f) => startUpload(roomId, f, maxBytes));
+    const encrypt = core.state.value.rooms[roomId]?.encrypted === true;
+    const started = list.slice(0, Math.max(0, room)).map((f) =>
+      startUpload(roomId, f, maxBytes, encrypt)
+    );
     if (started.length) tray.value = [...tray.value, ...started];
   }
 

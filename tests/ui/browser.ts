@@ -41,6 +41,8 @@ export interface UiHarness extends AsyncDisposable {
   /** Console errors and uncaught exceptions of every page opened with `open()`. */
   errors: string[];
   parley: ParleyApp;
+  /** The server's KV, for tests that look at what it stored. */
+  kv: Deno.Kv;
   browser: Browser;
   /** A fresh browser context (its own cookies) signed in as a new user. */
   user(name: string): Promise<{ context: BrowserContext; id: string; token: string }>;
@@ -105,6 +107,7 @@ export async function startUi(options: UiOptions = {}): Promise<UiHarness> {
     proxy,
     errors,
     parley,
+    kv,
     browser,
     async user(name) {
       const { id, token } = await registerUser(url, name);
