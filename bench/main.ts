@@ -453,8 +453,11 @@ async function connections(sizes: Sizes, choice: ServerChoice = {}) {
   return out;
 }
 
-async function connectStorm(sizes: Sizes, choice: ServerChoice = {}) {
-  const run = await runLoad({ part: "connectStorm", ...sizes.connectStorm }, choice);
+async function connectStorm(sizes: Sizes, profile: boolean, choice: ServerChoice = {}) {
+  const run = await runLoad({ part: "connectStorm", ...sizes.connectStorm }, {
+    ...choice,
+    profile: profile && !choice.floor ? ["start", "end"] : undefined,
+  });
   return { ...run.result, server: serverCost(run, "start", "end"), kv: run.kv };
 }
 
@@ -793,7 +796,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (part === "roomFanout") results.roomFanout = await roomFanout(sizes, profile);
     if (part === "connections") results.connections = await connections(sizes);
-    if (part === "connectStorm") results.connectStorm = await connectStorm(sizes);
+    if (part === "connectStorm") results.connectStorm = await connectStorm(sizes, profile);
     if (part === "catchUp") results.catchUp = await catchUp(sizes, profile);
     if (part === "history") results.history = await history(sizes, profile);
     if (part === "attachments") results.attachments = await attachments(sizes);
@@ -807,7 +810,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (part === "roomFanout") floor.roomFanout = await roomFanout(sizes, false, floorChoice);
     if (part === "connections") floor.connections = await connections(sizes, floorChoice);
-    if (part === "connectStorm") floor.connectStorm = await connectStorm(sizes, floorChoice);
+    if (part === "connectStorm") floor.connectStorm = await connectStorm(sizes, false, floorChoice);
     console.error(
       `[bench] ${part} on the floor done in ${((performance.now() - f) / 1000).toFixed(1)} s`,
     );
