@@ -250,15 +250,41 @@ export class Hub {
     done: number,
     delivered: (k: number) => void,
   ): Promise<void> {
-    const messages = await this.#messagesOf(entry.events, done);
+    const [messages, presenceRooms] = await Promise.all([
+      this.#messagesOf(entry.events, done),
+      this.#presenceRoomsOf(entry.events, done),
+    ]);
     let k = 0;
     for (const event of entry.events) {
       const first = k + 1;
       k += eventSpan(event);
-      if (k > done) await this.#dispatch(event, vs, first, done, messages);
+      if (k > done) await this.#dispatch(event, vs, first, done, messages, presenceRooms);
       delivered(k);
     }
     this.#index.flush();
+  }
+
+  /**
+   * The rooms of the users whose presence an entry changes, when anyone has a
+   * stream here: from the index for users with a stream here, otherwise read,
+   * all at once (a storm of connections commits many presence changes an entry).
+   */
+  async #presenceRoomsOf(events: FeedEvent[], done: number): Promise<Map<string, string[]>> {
+    const rooms = new Map<string, string[]>();
+    if (!this.#index.userCount) return rooms;
+    const reads: Promise<void>[] = [];
+    let k = 0;
+    for (const e of events) {
+      k += eventSpan(e);
+      if (e.type !== "presence" || k <= done || rooms.has(e.user.id)) continue;
+      const known = this.#index.roomsOf(e.user.id);
+      rooms.set(e.user.id, known ?? []);
+      if (!known) {
+        reads.push(roomIdsOf(this.#kv, e.user.id).then((r) => void rooms.set(e.user.id, r)));
+      }
+    }
+    await Promise.all(reads);
+    return rooms;
   }
 
   /**
@@ -296,6 +322,7 @@ export class Hub {
     first: number,
     done: number,
     messages: Map<string, Message[]>,
+    presenceRooms: Map<string, string[]>,
   ): Promise<void> {
     const id = (k: number) => formatEventId(this.#log.epoch, { vs, k });
     const to = (userIds: Iterable<string>, chunk: Uint8Array, subjectRooms?: string[]) => {
@@ -386,8 +413,8 @@ export class Hub {
         to(this.#index.usersIn(event.roomId), encodeEvent("typing", null, typingPayload(event)));
         return;
       case "presence": {
-        if (!this.#index.userCount) return;
-        const rooms = await roomIdsOf(this.#kv, event.user.id);
+        const rooms = presenceRooms.get(event.user.id);
+        if (!rooms) return;
         const users = new Set(rooms.flatMap((r) => [...this.#index.usersIn(r)]));
         to(users, encodeEvent("presence", null, presencePayload(event)), rooms);
         return;

@@ -78,6 +78,12 @@ export class StreamIndex {
     };
   }
 
+  /** The rooms of a user who has a stream here, as this index follows them; `undefined` for anyone else. */
+  roomsOf(userId: string): string[] | undefined {
+    if (!this.#subs.has(userId)) return undefined;
+    return [...this.#userRooms.get(userId) ?? []];
+  }
+
   /** How many streams `userId` has open here. */
   streamsOf(userId: string): number {
     return this.#subs.get(userId)?.size ?? 0;
