@@ -59,6 +59,7 @@ import { setHashConcurrency } from "./password.ts";
 import { RateLimiter } from "./rate_limits.ts";
 import { listMentions } from "./mentions.ts";
 import { MessageSender, readHistory } from "./messages.ts";
+import { type SendRequest, SendRouting } from "./send_routing.ts";
 import { react } from "./reactions.ts";
 import { defaultPresenceOptions, listUsersWithPresence, Presence } from "./presence.ts";
 import { markRead } from "./read_markers.ts";
@@ -138,6 +139,12 @@ export function createDomain(deps: Deps) {
   const limiter = new RateLimiter(kv, clock, config.limits, config.rateLimitsOn);
   setHashConcurrency(config.hashConcurrency);
   const sender = new MessageSender(feed, (messages) => hub.remember(messages));
+  const sendHere = (r: SendRequest) =>
+    sender.send(r.roomId, r.author, r.text, r.clientId, r.attachmentIds, r.replyTo, r.envelope);
+  // Workers on one local file send each room's messages from one of them.
+  const routing = needsPoll(config)
+    ? new SendRouting(`parley-sends:${config.kvPath}`, sendHere)
+    : null;
   const heartbeatMs = defaultPresenceOptions.leaseMs / 3;
   const jobs = new Jobs(kv, clock, instanceId, [
     { name: "presence_sweep", everyMs: heartbeatMs, run: () => presence.sweep() },
@@ -336,15 +343,16 @@ export function createDomain(deps: Deps) {
         // An envelope's text is "": the server cannot read what it carries.
         if (!body.envelope) filter.check(body.text);
         limiter.takeHere("messages", author.id);
-        return sender.send(
+        const request: SendRequest = {
           roomId,
           author,
-          body.text,
-          body.clientId,
-          body.attachments,
-          body.replyTo,
-          body.envelope,
-        );
+          text: body.text,
+          clientId: body.clientId,
+          attachmentIds: body.attachments ?? [],
+          replyTo: body.replyTo,
+          envelope: body.envelope,
+        };
+        return routing ? routing.send(request) : sendHere(request);
       },
       /** Adds or takes back a reaction; reactions count against a bucket here, like messages. */
       react(user: User, roomId: string, seq: number, emoji: string, add: boolean) {
@@ -422,6 +430,7 @@ export function createDomain(deps: Deps) {
     },
     /** Ends every stream cleanly, stops the timers, drops presence leases, lets commits finish. */
     async close(): Promise<void> {
+      routing?.close();
       clearInterval(heartbeat);
       jobs.stop();
       await hub.close();

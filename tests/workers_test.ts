@@ -8,12 +8,34 @@ import assert from "node:assert/strict";
 import { call, registerUser, roomWith, tempKvPath } from "./helpers.ts";
 import { SseClient } from "./sse_client.ts";
 
+const METRICS_TOKEN = "workers-test-metrics";
+
+/** Each worker's commit conflicts so far, read on new connections until every worker answered. */
+async function conflictsByWorker(url: string, workers: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; seen.size < workers; i++) {
+    assert.ok(i < 100, "every worker answered /metrics");
+    const res = await fetch(`${url}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}`, connection: "close" },
+    });
+    const text = await res.text();
+    const conflicts = Number(text.match(/^parley_commit_conflicts_total (\d+)$/m)?.[1]);
+    seen.set(res.headers.get("x-parley-instance")!, conflicts);
+  }
+  return seen;
+}
+
 async function startWorkers(kvPath: string, workers: number) {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["serve", "--parallel", "-A", "--host", "127.0.0.1", "--port", String(port), "serve.ts"],
     cwd: new URL("..", import.meta.url).pathname,
-    env: { DENO_JOBS: String(workers), KV_PATH: kvPath, RATE_LIMITS: "off" },
+    env: {
+      DENO_JOBS: String(workers),
+      KV_PATH: kvPath,
+      RATE_LIMITS: "off",
+      METRICS_TOKEN: METRICS_TOKEN,
+    },
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -36,7 +58,7 @@ async function startWorkers(kvPath: string, workers: number) {
   };
 }
 
-Deno.test("workers of deno serve --parallel deliver across workers, once each, and keep seq gapless", async () => {
+Deno.test("workers of deno serve --parallel deliver across workers, once each, keep seq gapless, and never race on a room", async () => {
   await using file = await tempKvPath();
   await using server = await startWorkers(file.path, 2);
   const [sender, reader] = await Promise.all([registerUser(server.url), registerUser(server.url)]);
@@ -52,8 +74,10 @@ Deno.test("workers of deno serve --parallel deliver across workers, once each, a
     else streams.set(s.instance!, s);
   }
   for (const s of extra) await s.close();
+  const conflictsBefore = await conflictsByWorker(server.url, 2);
   const posted = new Set<string>();
-  const sends = Array.from({ length: 60 }, async (_, k) => {
+  const SENDS = 150;
+  const sends = Array.from({ length: SENDS }, async (_, k) => {
     const res = await fetch(`${server.url}/api/rooms/${room}/messages`, {
       method: "POST",
       headers: {
@@ -69,19 +93,24 @@ Deno.test("workers of deno serve --parallel deliver across workers, once each, a
   });
   await Promise.all(sends);
   assert.equal(posted.size, 2, "posts landed on both workers");
+  // One worker owns the room and commits its sends, so the workers never race on its head.
+  const conflictsAfter = await conflictsByWorker(server.url, 2);
+  for (const [worker, n] of conflictsAfter) {
+    assert.equal(n - (conflictsBefore.get(worker) ?? 0), 0, `commit conflicts on ${worker}`);
+  }
   try {
     for (const s of streams.values()) {
-      await s.until(() => s.of("message").length >= 60, 10_000, "every message");
+      await s.until(() => s.of("message").length >= SENDS, 10_000, "every message");
       await new Promise((r) => setTimeout(r, 200));
       const seqs = s.of("message").map((m) => m.seq).sort((a: number, b: number) => a - b);
-      assert.deepEqual(seqs, Array.from({ length: 60 }, (_, i) => i + 1), "each once, gapless");
+      assert.deepEqual(seqs, Array.from({ length: SENDS }, (_, i) => i + 1), "each once, gapless");
     }
-    const history = await call(server.url, `/api/rooms/${room}/messages?limit=100`, {
-      token: reader.token,
-    });
+    const page = (query: string) =>
+      call(server.url, `/api/rooms/${room}/messages?limit=100${query}`, { token: reader.token });
+    const [older, newer] = [await page("&before=51"), await page("")];
     assert.deepEqual(
-      history.body.messages.map((m: any) => m.seq),
-      Array.from({ length: 60 }, (_, i) => i + 1),
+      [...older.body.messages, ...newer.body.messages].map((m: any) => m.seq),
+      Array.from({ length: SENDS }, (_, i) => i + 1),
     );
   } finally {
     for (const s of streams.values()) await s.close();
