@@ -183,7 +183,12 @@ function integer(name: string, value: string, min: number, max: number): number 
  * processes on one local KV file, where `kv.watch` does not cross processes.
  */
 export function needsPoll(config: Config): boolean {
-  return !config.kvUrl && !config.onDeploy && config.kvPath !== ":memory:";
+  return kvIsLocal(config) && config.kvPath !== ":memory:";
+}
+
+/** Whether KV is the runtime's own (a local file or `:memory:`), not KV Connect or Deploy's. */
+export function kvIsLocal(config: Config): boolean {
+  return !config.kvUrl && !config.onDeploy;
 }
 
 /** Opens the KV the configuration names: Deno Deploy's own, a KV Connect URL, or a file. */

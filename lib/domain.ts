@@ -37,7 +37,7 @@ import {
   unbanUser,
 } from "./moderation.ts";
 import type { Config } from "./config.ts";
-import { needsPoll } from "./config.ts";
+import { kvIsLocal, needsPoll } from "./config.ts";
 import { openDirect } from "./directs.ts";
 import {
   type DeviceInput,
@@ -47,7 +47,7 @@ import {
   retireDevice,
   sameKeys,
 } from "./devices.ts";
-import { FeedWriter, TRIM_BATCH, trimLog } from "./feed.ts";
+import { FeedWriter, MAX_CHECKS, TRIM_BATCH, trimLog } from "./feed.ts";
 import { pingKv } from "./health.ts";
 import { defaultHubOptions, Hub } from "./hub.ts";
 import { newId } from "./ids.ts";
@@ -123,7 +123,7 @@ function bind<T, F extends Record<string, (first: T, ...rest: never[]) => unknow
 export function createDomain(deps: Deps) {
   const { kv, clock, config } = deps;
   const instanceId = newId();
-  const feed = new FeedWriter(kv, clock);
+  const feed = new FeedWriter(kv, clock, kvIsLocal(config) ? MAX_CHECKS.local : MAX_CHECKS.remote);
   const presence = new Presence(kv, feed, clock, instanceId, {
     ...defaultPresenceOptions,
     graceMs: config.presenceGraceMs,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { FeedWriter, measurePlan } from "../../lib/feed.ts";
+import { FeedWriter, MAX_CHECKS, measurePlan } from "../../lib/feed.ts";
+import { logPrefix } from "../../lib/keys.ts";
 
 Deno.test("FeedWriter fails only the operation whose plan throws, even at once", async () => {
   using kv = await Deno.openKv(":memory:");
@@ -31,4 +32,34 @@ Deno.test("measurePlan() counts a plan's writes and their sizes", () => {
   assert.equal(size.mutations, 3);
   assert.ok(size.bytes > 200, `${size.bytes} bytes`);
   assert.ok(size.keyBytes > 0);
+});
+
+Deno.test("FeedWriter puts as many domains in a commit as its check limit allows", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const commitsFor = async (maxChecks: number) => {
+    const before = (await Array.fromAsync(kv.list({ prefix: logPrefix() }))).length;
+    const feed = new FeedWriter(kv, Date.now, maxChecks);
+    // 40 rooms, two checked keys each, like a batch of sends.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        feed.run(`room:${maxChecks}-${i}`, async (kv) => {
+          const keys = [["head", maxChecks, i], ["room", maxChecks, i]];
+          return {
+            checks: await kv.getMany(keys),
+            events: [{
+              type: "typing" as const,
+              roomId: `r${i}`,
+              user: { id: "u", username: "u" },
+            }],
+            apply: (op) => void op.set(keys[0], i),
+            value: i,
+          };
+        })),
+    );
+    await feed.close();
+    return (await Array.fromAsync(kv.list({ prefix: logPrefix() }))).length - before;
+  };
+  const [remote, local] = [await commitsFor(MAX_CHECKS.remote), await commitsFor(MAX_CHECKS.local)];
+  assert.ok(remote >= 40 / 5, `10 checks: at most 5 rooms a commit (${remote} commits)`);
+  assert.ok(local < remote / 2, `100 checks: ${local} commits against ${remote}`);
 });
