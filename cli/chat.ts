@@ -98,7 +98,7 @@ export class Chat {
     const ready = new Promise<void>((resolve) => this.#ready = resolve);
     view.holdEventsUntil(loaded);
     this.#stream.start();
-    await this.#publishDevice();
+    const warnings = await this.#publishDevice();
     // The first event fixes the position; what the rooms show is at or after it.
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -111,6 +111,7 @@ export class Chat {
       const [state, online] = await Promise.all([fetchState(view.call, me), api.users(true)]);
       view.update(withOnline(state, online));
       this.#welcome(online);
+      for (const warning of warnings) view.say(warning);
       // Events wait for `loaded` here anyway, so this need not queue (it would deadlock).
       const first = sortedRooms(view.state)[0];
       if (first) await view.enter(first, false);
@@ -144,9 +145,13 @@ export class Chat {
     return ended;
   }
 
-  /** Waits for sends in flight, then closes the event stream. */
+  /**
+   * Waits for sends in flight (one waiting for `/ok` is dropped, and said
+   * so), then closes the event stream.
+   */
   async close(): Promise<void> {
-    await this.#outbox.drained();
+    this.#view.stopRetrying();
+    await this.#outbox.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#view.flushReads(),
@@ -159,12 +164,15 @@ export class Chat {
   /**
    * Publishes this device's keys, so encrypted messages are wrapped for it;
    * a failure is said, and only encrypted conversations miss it.
+   *
+   * @returns the warning to show when the user's own devices changed while away.
    */
-  async #publishDevice(): Promise<void> {
+  async #publishDevice(): Promise<string[]> {
     try {
-      await this.#o.encryption?.publish();
+      return await this.#o.encryption?.publish() ?? [];
     } catch (error) {
       this.#view.error(error, "End-to-end encryption is off on this device: ");
+      return [];
     }
   }
 
@@ -196,6 +204,8 @@ export class Chat {
     if (state.state === "open" && this.#down) {
       this.#down = false;
       view.say("* Reconnected.");
+      // What could not be decrypted for want of the server can be now.
+      view.queue(() => view.retryPending());
     } else if (state.state === "down" && !this.#down) {
       this.#down = true;
       // A wait the server asked for (a rate limit) is worth saying; a short backoff is not.

@@ -30,6 +30,8 @@ import type { Screen } from "./screen.ts";
 
 /** How many messages entering a conversation shows. */
 const RECENT = 10;
+/** How soon a message not decrypted for want of the server is tried again (as the web app does). */
+const DECRYPT_RETRY_MS = 3_000;
 
 /**
  * One signed-in terminal: its state, its current conversation, its screen.
@@ -74,6 +76,9 @@ export class ChatView {
   #shown = new Set<string>();
   #events: Promise<void> = Promise.resolve();
   #reads: ReadMarkers;
+  /** The timer of the next {@linkcode retryPending}, while messages wait to be decrypted. */
+  #retry: ReturnType<typeof setTimeout> | null = null;
+  #retryStopped = false;
 
   /**
    * @param options.color whether the terminal takes colour (default: none).
@@ -128,8 +133,50 @@ export class ChatView {
    * "could not decrypt"), anything else as it is.
    */
   async reveal(m: Message): Promise<RevealedMessage> {
-    if (this.encryption) return await this.encryption.reveal(m);
-    return m.envelope && !m.deleted ? { ...m, text: "", undecryptable: true } : m;
+    if (!this.encryption) {
+      return m.envelope && !m.deleted ? { ...m, text: "", undecryptable: true } : m;
+    }
+    const shown = await this.encryption.reveal(m);
+    if (shown.pending) this.#retrySoon();
+    return shown;
+  }
+
+  /**
+   * Decrypts again what could not be for want of the server, and prints what
+   * now can be (or, for good, cannot): the screen cannot rewrite the line it
+   * printed before.
+   */
+  async retryPending(): Promise<void> {
+    const settled = await this.encryption?.retryPending() ?? [];
+    if (settled.length) this.say("-- Decrypted now that the server answers --");
+    for (const m of settled) {
+      const room = this.state.rooms[m.roomId];
+      if (!room) continue;
+      this.say(
+        m.roomId === this.#current
+          ? formatMessage(m, this.style)
+          : formatNotice(room, m, width(), this.style),
+      );
+    }
+    if (this.encryption?.waiting) this.#retrySoon();
+  }
+
+  /** No more retries of {@linkcode retryPending} (the client is closing). */
+  stopRetrying(): void {
+    this.#retryStopped = true;
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#retry = null;
+  }
+
+  #retrySoon(): void {
+    if (this.#retry !== null || this.#retryStopped) return;
+    const timer = setTimeout(() => {
+      this.#retry = null;
+      this.queue(() => this.retryPending());
+    }, DECRYPT_RETRY_MS);
+    // A retry alone must not keep the client running.
+    Deno.unrefTimer(timer);
+    this.#retry = timer;
   }
 
   /** {@linkcode reveal} for each, in order. */

@@ -5,7 +5,7 @@
  * and prints the outcome. A few commands only the terminal has
  * (`/sessions end <n>`, `/logout-all`, `/delete`, `/bans`, `/audit`,
  * `/upload`, `/download`, `/reply`, `/react`, `/unreact`, `/mute`,
- * `/unmute`, `/mentions`) are parsed here.
+ * `/unmute`, `/mentions`, `/ok`) are parsed here.
  *
  * @module
  */
@@ -25,8 +25,9 @@ import { EMOJI, HISTORY_PAGE_MAX, MESSAGE_MAX } from "../shared/limits.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 import { downloadFile, takePath, uploadFile } from "./attachment_commands.ts";
 import { type ChatView, width } from "./chat_view.ts";
-import type { Encryption } from "./encryption.ts";
+import { DevicesChanged, type Encryption } from "./encryption.ts";
 import {
+  confirmDevices,
   listDevices,
   openEncrypted,
   seal,
@@ -87,7 +88,8 @@ export type TerminalCommand =
   | { kind: "reply"; seq: number; text: string }
   | { kind: "react"; seq: number; emoji: string; add: boolean }
   | { kind: "mute"; muted: boolean }
-  | { kind: "mentions"; count?: number };
+  | { kind: "mentions"; count?: number }
+  | { kind: "ok" };
 
 /** Help for the terminal's own commands, shown after the shared command they go with. */
 const terminalHelp: Record<string, [string, string][]> = {
@@ -113,6 +115,10 @@ const terminalHelp: Record<string, [string, string][]> = {
     ["/download <id> [path]", "save a file (its id is under its message) here or at path"],
   ],
   "/logout": [["/logout-all", "sign out every session of yours, this one too"]],
+  "/verify [yes]": [[
+    "/ok",
+    "after a device-change warning: send what waits, to the devices as they are now",
+  ]],
 };
 
 /** An attachment's id, as the server makes them. */
@@ -245,6 +251,9 @@ export function parseLine(line: string): TerminalCommand {
     return words.length === 1
       ? { kind: "mute", muted: head === "/mute" }
       : { kind: "error", message: `Usage: ${head} (the current conversation)` };
+  }
+  if (head === "/ok") {
+    return words.length === 1 ? { kind: "ok" } : { kind: "error", message: "Usage: /ok" };
   }
   if (head === "/mentions") {
     if (words.length === 1) return { kind: "mentions" };
@@ -420,6 +429,9 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
       return null;
     case "devices":
       await listDevices(view, cmd.user).catch(naming("user", cmd.user ?? ""));
+      return null;
+    case "ok":
+      if (!ctx.outbox.confirm()) await confirmDevices(view);
       return null;
     case "invite": {
       const room = need(view);
@@ -614,16 +626,42 @@ async function edit(ctx: CommandContext, text: string): Promise<void> {
   const found = await lastOwnMessage(view, room);
   if (!found) throw new Error(`You have no message in ${roomLabel(room)} to edit.`);
   const last = await view.reveal(found);
-  if (last.text === text && !last.undecryptable) {
+  if (last.pending) {
+    throw new Error("Not edited: your last message is not decrypted yet; try again once it is.");
+  }
+  if (last.undecryptable) {
+    // Its new envelope could not carry the keys of its files: they would be lost.
+    throw new Error("Not edited: this device could not decrypt your last message.");
+  }
+  if (last.text === text) {
     view.say("* Your last message says that already.");
     return;
   }
   const current = view.state.rooms[room.id] ?? room;
+  if (found.envelope && !current.encrypted) {
+    throw new Error(
+      `Not edited: ${roomLabel(current)} is no longer encrypted, and the edit would put your ` +
+        "encrypted message in plaintext on the server; send a new message instead.",
+    );
+  }
   const content = current.encrypted && view.encryption
-    ? { envelope: await seal(view, current, editedPayload(view.encryption, last, text)) }
+    ? { envelope: await sealEdit(view, current, editedPayload(view.encryption, last, text)) }
     : text;
   const edited = await view.api.editMessage(room.id, last.seq, content).catch(missing(room));
   sayUpdate(view, await view.reveal(edited));
+}
+
+/** An edit's envelope; a device change waits for `/ok` before edits go out too. */
+async function sealEdit(view: ChatView, room: Room, payload: Payload) {
+  try {
+    return await seal(view, room, payload);
+  } catch (error) {
+    if (!(error instanceof DevicesChanged)) throw error;
+    throw new Error(
+      `Not edited: ${error.message}. /ok accepts them, then /edit again; /verify compares ` +
+        "safety numbers first.",
+    );
+  }
 }
 
 /**
@@ -698,7 +736,8 @@ async function lastOwnMessage(view: ChatView, room: Room): Promise<Message | und
   let before: number | undefined;
   for (let looked = 0; looked < OWN_MESSAGE_LOOKBACK; looked += HISTORY_PAGE_MAX) {
     const { messages, hasMore } = await fetchHistory(view.call, room.id, HISTORY_PAGE_MAX, before);
-    const mine = messages.findLast((m) => m.author.id === view.me.id && !m.deleted);
+    // A notice (the user switched encryption) is theirs too, but no message to edit.
+    const mine = messages.findLast((m) => m.author.id === view.me.id && !m.deleted && !m.notice);
     if (mine || !hasMore || !messages.length) return mine;
     before = messages[0].seq;
   }

@@ -75,25 +75,44 @@ export class SessionStore {
 }
 
 /**
- * Reads a JSON object from a file of the client's own; a missing or broken
- * file reads as `{}`. A file others can read (copied in, or from an older
- * client) is made owner-only on the way.
+ * Reads a JSON object from a file of the client's own; a missing file reads
+ * as `{}`, and so does a broken one unless `strict`. A file others can read
+ * (copied in, or from an older client) is made owner-only on the way.
+ *
+ * @param options.strict a file that cannot be read, or is not a JSON object,
+ *   throws (naming it) instead: what it holds must not be overwritten.
  */
-export async function readPrivateJson(path: string): Promise<Record<string, unknown>> {
+export async function readPrivateJson(
+  path: string,
+  options: { strict?: boolean } = {},
+): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
-  } catch {
+  } catch (error) {
+    if (options.strict && !(error instanceof Deno.errors.NotFound)) {
+      throw new Error(`Cannot read ${path} (${(error as Error).message}); it was left as it is.`);
+    }
     return {};
   }
   const mode = Deno.build.os === "windows" ? null : (await Deno.stat(path)).mode;
   if (mode !== null && (mode & 0o077) !== 0) await chmod(path, 0o600);
+  let parsed: unknown = null;
   try {
-    const parsed = JSON.parse(text);
-    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+    parsed = JSON.parse(text);
   } catch {
-    return {};
+    // Said below, the same as JSON of the wrong shape.
   }
+  if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+    return parsed as Record<string, unknown>;
+  }
+  if (options.strict) {
+    throw new Error(
+      `${path} is not a JSON object as this client writes it, so it was left as it is; ` +
+        "repair it, or move it away to make new keys (they cannot read what was sent to the old).",
+    );
+  }
+  return {};
 }
 
 /**

@@ -2,7 +2,8 @@
  * End-to-end encryption in the terminal client (docs/encryption.md): this
  * device's keys, the device directory, and what the terminal does with
  * them: seal what the user sends to an encrypted conversation, reveal what
- * arrives, and tell the user when the other side's devices change. The
+ * arrives, and tell the user when the other side's devices or their own
+ * change (nothing is sent to a changed set until the user accepts it). The
  * cryptography itself is the shared module the web app uses too
  * (`shared/e2e.ts`).
  *
@@ -34,24 +35,44 @@ import {
 } from "../shared/e2e_directory.ts";
 import { QUOTE_MAX } from "../shared/limits.ts";
 import { type Api, ApiFailure } from "./api.ts";
-import { clean } from "./format.ts";
+import { clean, roomLabel } from "./format.ts";
 import type { KeyFile } from "./key_file.ts";
 
 /** A message as the terminal shows it: an envelope it could not open is marked. */
 export type RevealedMessage = Message & {
-  /** The envelope could not be decrypted here: `text` is {@linkcode COULD_NOT_DECRYPT}. */
+  /** The envelope can never be decrypted here: `text` is {@linkcode COULD_NOT_DECRYPT}. */
   undecryptable?: true;
+  /**
+   * The envelope could not be opened yet, for want of the server (the sender's
+   * devices could not be read): `text` is {@linkcode NOT_DECRYPTED_YET}, and
+   * {@linkcode Encryption.retryPending} tries again.
+   */
+  pending?: true;
 };
 
-/** A send held back because the other side's devices changed since the user last saw a warning. */
-export class DevicesChanged extends Error {
-  /** The warning to show. */
-  readonly warning: string;
+/** What a message shows while its envelope waits for the server to be reachable again. */
+export const NOT_DECRYPTED_YET =
+  "🔒 not decrypted yet: the server could not be reached; shown again once it answers";
 
-  constructor(warning: string) {
-    super("their devices changed; send it again to send it to their new devices");
+/**
+ * A send refused because a device set (the other side's, or the user's own)
+ * changed since the user last accepted it: it waits for the user to accept
+ * the change (`/ok`) or to compare safety numbers first.
+ */
+export class DevicesChanged extends Error {
+  /** Whose devices changed: "bob's devices", "your devices" or "your devices and bob's". */
+  readonly whose: string;
+  /** Warnings not shown yet: show them before saying the message waits. */
+  readonly warnings: string[];
+  /** Accepts the device sets this refusal was about, as they were when it was made. */
+  readonly accept: () => Promise<void>;
+
+  constructor(whose: string, warnings: string[], accept: () => Promise<void>) {
+    super(`${whose} changed`);
     this.name = "DevicesChanged";
-    this.warning = warning;
+    this.whose = whose;
+    this.warnings = warnings;
+    this.accept = accept;
   }
 }
 
@@ -66,13 +87,17 @@ export interface SafetyCheck {
 /** How this client names its device in the other side's `/devices`. */
 const DEVICE_NAME = `parley-cli (${Deno.build.os})`;
 
+/** What entering an encrypted conversation says of the limits (docs/encryption.md, Honest limits). */
+const LIMITS_LINE =
+  "* Devices added later cannot read earlier messages; the server still sees who talks to whom, and when.";
+
 /**
  * This device's end-to-end encryption.
  *
  * @example
  * ```ts
  * const e2e = await Encryption.open({ api, me, file: new KeyFile(dir) });
- * await e2e.publish();
+ * for (const warning of await e2e.publish()) print(warning);
  * const envelope = await e2e.seal(room, { v: 1, text: "hi" });
  * const shown = await e2e.reveal(message); // text decrypted, or "could not decrypt"
  * ```
@@ -91,12 +116,14 @@ export class Encryption {
   #texts = new Map<string, string>();
   /** The keys of encrypted files, by attachment id. */
   #files = new Map<string, FileKey>();
-  /** Per other user, the device set a warning was shown for. */
+  /** Per user (the other side, or the user's own id), the device set a warning was shown for. */
   #warned = new Map<string, string>();
   /** Per other user, both device sets as `/verify` last showed their safety number. */
   #shown = new Map<string, string>();
   /** Sender devices looked up again once after not being found (`author/device`). */
   #refetched = new Set<string>();
+  /** Messages shown {@linkcode NOT_DECRYPTED_YET}, by `roomId/seq`, to try again. */
+  #pending = new Map<string, Message>();
 
   private constructor(api: Api, me: User, file: KeyFile, keys: DeviceKeys) {
     this.#api = api;
@@ -112,7 +139,13 @@ export class Encryption {
     );
   }
 
-  /** This device's keys from the keys file, created (and saved, owner-only) the first time. */
+  /**
+   * This device's keys from the keys file, created (and saved, owner-only)
+   * the first time.
+   *
+   * @throws {Error} naming the file when it cannot be read as this client
+   *   writes it: it may hold other accounts' keys, so it is left alone.
+   */
   static async open(o: { api: Api; me: User; file: KeyFile }): Promise<Encryption> {
     const stored = await o.file.device(o.api.server, o.me.id);
     const keys = stored
@@ -134,10 +167,22 @@ export class Encryption {
 
   /**
    * Publishes this device's public keys (again: the same keys are a no-op)
-   * and notes the user's own device set. A server that refuses them for this
-   * id (retired, or other keys under it) gets a new device.
+   * and compares the user's own device set with the one last accepted: the
+   * first set is accepted silently, a different one is warned of, and the
+   * next encrypted message waits for `/ok`, as for the other side's.
+   *
+   * @returns the warning to show, if the user's devices changed while away.
    */
-  async publish(): Promise<void> {
+  async publish(): Promise<string[]> {
+    await this.#register();
+    this.directory.invalidate(this.#me.username);
+    const mine = await this.directory.devices(this.#me.username);
+    const { warning } = await this.#check(this.#me, mine);
+    return warning ? [warning] : [];
+  }
+
+  /** Puts this device's keys; a server that refuses them for this id (retired, or other keys under it) gets a new device. */
+  async #register(): Promise<void> {
     try {
       await this.#put();
     } catch (error) {
@@ -149,11 +194,6 @@ export class Encryption {
       this.#keys = await Encryption.#newKeys(this.#api, this.#me, this.#file);
       await this.#put();
     }
-    // The user's own device set as it now is, so a device added later is noticed.
-    this.directory.invalidate(this.#me.username);
-    const mine = await this.directory.devices(this.#me.username);
-    const { status } = await checkDevices(this.#known, this.#me.id, mine);
-    if (status === "changed") await acceptDevices(this.#known, this.#me.id, mine);
   }
 
   async #put(): Promise<void> {
@@ -167,33 +207,28 @@ export class Encryption {
    * Encrypts a message for `room` (a direct conversation), for every active
    * device of both participants.
    *
-   * @throws {DevicesChanged} when the other side's devices changed and no
-   *   warning was shown yet: the message is not sent, the warning is; the
-   *   next send accepts the new devices.
+   * @throws {DevicesChanged} when either side's devices changed since last
+   *   accepted: nothing is encrypted until the change is accepted
+   *   ({@linkcode DevicesChanged.accept}, the user's `/ok`) or verified.
    * @throws {Error} when the other side has no device to read it.
    */
   async seal(room: Room, payload: Payload): Promise<Envelope> {
     const peer = peerOf(room);
-    let [mine, theirs] = await Promise.all([
-      this.directory.devices(this.#me.username),
-      this.directory.devices(peer.username),
-    ]);
-    const warning = await this.#newWarning(room, peer, theirs);
-    if (warning) throw new DevicesChanged(warning);
-    if ((await checkDevices(this.#known, peer.id, theirs)).status === "changed") {
-      // Warned already: this send is the user going ahead.
-      await acceptDevices(this.#known, peer.id, theirs);
+    let mine = await this.directory.devices(this.#me.username);
+    if (!mine.some((d) => d.id === this.#keys.id && active(d))) {
+      // Retired elsewhere, or never published: the server would refuse the envelope.
+      await this.#register();
+      this.directory.invalidate(this.#me.username);
+      mine = await this.directory.devices(this.#me.username);
     }
+    const theirs = await this.directory.devices(peer.username);
+    const changes = await this.#changes(room, peer, mine, theirs);
+    if (changes) throw changes;
     if (!theirs.some(active)) {
       throw new Error(
         `${clean(peer.username, { oneLine: true })} has no device that can read encrypted ` +
           "messages yet (they sign in with a client that has end-to-end encryption, then it can).",
       );
-    }
-    if (!mine.some((d) => d.id === this.#keys.id && active(d))) {
-      // Retired elsewhere, or never published: the server would refuse the envelope.
-      await this.publish();
-      mine = await this.directory.devices(this.#me.username);
     }
     return await encryptMessage({
       roomId: room.id,
@@ -204,9 +239,32 @@ export class Encryption {
   }
 
   /**
+   * `/ok` with no message waiting: accepts the device change of `room` (the
+   * user's own devices, the other side's) that was warned of. A change not
+   * warned of yet is warned of instead, for the next `/ok` to accept.
+   *
+   * @returns what to tell the user.
+   */
+  async confirm(room: Room): Promise<string[]> {
+    const peer = peerOf(room);
+    const [mine, theirs] = await Promise.all([
+      this.directory.devices(this.#me.username),
+      this.directory.devices(peer.username),
+    ]);
+    const changes = await this.#changes(room, peer, mine, theirs);
+    if (!changes) return [`* No device change in ${roomLabel(room)} waits for /ok.`];
+    if (changes.warnings.length) return changes.warnings;
+    await changes.accept();
+    return [
+      `* Accepted: new messages in ${roomLabel(room)} go to ${changes.whose} as they are now.`,
+    ];
+  }
+
+  /**
    * The message as the terminal shows it: an envelope's text and files
-   * decrypted, or {@linkcode COULD_NOT_DECRYPT}; a quote of an encrypted
-   * message gets its decrypted text too. Anything else is returned as it is.
+   * decrypted, or {@linkcode COULD_NOT_DECRYPT}, or while the server cannot
+   * be reached {@linkcode NOT_DECRYPTED_YET}; a quote of an encrypted message
+   * gets its decrypted text too. Anything else is returned as it is.
    */
   async reveal(m: Message): Promise<RevealedMessage> {
     const replyTo = await this.#quote(m);
@@ -219,12 +277,36 @@ export class Encryption {
     return Promise.all(messages.map((m) => this.reveal(m)));
   }
 
+  /**
+   * Tries again the messages shown {@linkcode NOT_DECRYPTED_YET}.
+   *
+   * @returns those settled now (decrypted, or for good "could not decrypt").
+   */
+  async retryPending(): Promise<RevealedMessage[]> {
+    const shown = await this.revealAll([...this.#pending.values()]);
+    return shown.filter((m) => !m.pending);
+  }
+
+  /** Whether messages shown {@linkcode NOT_DECRYPTED_YET} wait for {@linkcode retryPending}. */
+  get waiting(): boolean {
+    return this.#pending.size > 0;
+  }
+
   /** A message's own text and files, decrypted: no quote looked up. */
   async #revealText(m: Message): Promise<RevealedMessage> {
     if (!m.envelope || m.deleted) return m;
-    const payload = await this.#open(m, m.envelope);
+    const at = `${m.roomId}/${m.seq}`;
+    let payload: Payload | null;
+    try {
+      payload = await this.#open(m, m.envelope);
+    } catch {
+      // The server, not the envelope, failed: "could not decrypt" would be wrong, and for good.
+      this.#pending.set(at, m);
+      return { ...m, text: NOT_DECRYPTED_YET, pending: true };
+    }
+    this.#pending.delete(at);
     if (!payload) return { ...m, text: COULD_NOT_DECRYPT, undecryptable: true };
-    this.#texts.set(`${m.roomId}/${m.seq}`, payload.text);
+    this.#texts.set(at, payload.text);
     // Only for the message's own files: a payload cannot claim a key for someone else's.
     const attachments = m.attachments?.map((a) => {
       const file = payload.files?.find((f) => f.id === a.id);
@@ -241,66 +323,89 @@ export class Encryption {
   }
 
   /**
-   * A `devices` event: `userId`'s devices changed. Returns what to tell the
-   * user: for the other side, a warning (once per new device set) that the
-   * next message accepts; for the user's own, a note.
+   * A `devices` event: `userId`'s devices changed. Returns the warning to
+   * show, once per new device set, for the other side's devices and for the
+   * user's own alike; the next message waits for `/ok`.
    */
   async devicesChanged(room: Room, userId: string): Promise<string[]> {
-    if (userId === this.#me.id) {
-      this.directory.invalidate(this.#me.username);
-      const mine = await this.directory.devices(this.#me.username);
-      const { status } = await checkDevices(this.#known, userId, mine);
-      if (status !== "changed") return [];
-      await acceptDevices(this.#known, userId, mine);
-      const count = mine.filter(active).length;
-      return [
-        `* Your devices changed: ${count} can read your encrypted conversations now ` +
-        "(/devices lists them).",
-      ];
-    }
-    const peer = room.peer;
-    if (!peer || peer.id !== userId) return [];
-    this.directory.invalidate(peer.username);
-    return await this.#checkPeer(room, peer);
+    const user = userId === this.#me.id ? this.#me : room.peer?.id === userId ? room.peer : null;
+    if (!user) return [];
+    this.directory.invalidate(user.username);
+    const { warning } = await this.#check(user, await this.directory.devices(user.username), room);
+    return warning ? [warning] : [];
   }
 
   /**
    * On entering an encrypted conversation: whether the other side is
-   * verified, and a warning when their devices changed since last accepted.
+   * verified, or a warning when their devices changed since last accepted,
+   * and what encryption does not hide.
    */
   async entered(room: Room): Promise<string[]> {
     const peer = room.peer;
     if (!peer) return [];
-    const warning = await this.#checkPeer(room, peer);
-    if (warning.length) return warning;
+    const { warning } = await this.#check(peer, await this.directory.devices(peer.username), room);
+    if (warning) return [warning, LIMITS_LINE];
     const known = await this.#known.get(peer.id);
     const name = clean(peer.username, { oneLine: true });
     return [
       known?.verified
         ? `* 🔒 End-to-end encrypted; you verified ${name}.`
         : `* 🔒 End-to-end encrypted. ${name} is not verified: /verify compares safety numbers.`,
+      LIMITS_LINE,
     ];
   }
 
-  async #checkPeer(room: Room, peer: User): Promise<string[]> {
-    const warning = await this.#newWarning(room, peer, await this.directory.devices(peer.username));
-    return warning ? [warning] : [];
+  /**
+   * The device sets of a conversation that changed since last accepted, as a
+   * refusal to send, or `null` when neither did.
+   */
+  async #changes(
+    room: Room,
+    peer: User,
+    mine: PublishedDevice[],
+    theirs: PublishedDevice[],
+  ): Promise<DevicesChanged | null> {
+    const changed: { user: User; devices: PublishedDevice[] }[] = [];
+    const warnings: string[] = [];
+    for (const set of [{ user: this.#me, devices: mine }, { user: peer, devices: theirs }]) {
+      const { changed: differs, warning } = await this.#check(set.user, set.devices, room);
+      if (differs) changed.push(set);
+      if (warning) warnings.push(warning);
+    }
+    if (!changed.length) return null;
+    const name = clean(peer.username, { oneLine: true });
+    const whose = changed.length === 2
+      ? `your devices and ${name}'s`
+      : changed[0].user.id === this.#me.id
+      ? "your devices"
+      : `${name}'s devices`;
+    return new DevicesChanged(whose, warnings, async () => {
+      for (const set of changed) await acceptDevices(this.#known, set.user.id, set.devices);
+    });
   }
 
   /**
-   * The warning to show when the other side's devices differ from the set
-   * last accepted and no warning was shown for this set yet; else `null`.
-   * The first set seen is accepted silently (trust on first use).
+   * Compares `user`'s devices (the other side's, or the user's own) with the
+   * set last accepted: whether they differ, and the warning to show when
+   * none was shown for this set yet. The first set seen is accepted silently
+   * (trust on first use).
    */
-  async #newWarning(room: Room, peer: User, theirs: PublishedDevice[]): Promise<string | null> {
-    const before = await this.#known.get(peer.id);
-    const { status } = await checkDevices(this.#known, peer.id, theirs);
-    if (status !== "changed") return null;
-    const fingerprint = await deviceSetFingerprint(theirs);
+  async #check(
+    user: User,
+    devices: PublishedDevice[],
+    room?: Room,
+  ): Promise<{ changed: boolean; warning: string | null }> {
+    const before = await this.#known.get(user.id);
+    const { status } = await checkDevices(this.#known, user.id, devices);
+    if (status !== "changed") return { changed: false, warning: null };
+    const fingerprint = await deviceSetFingerprint(devices);
     // Checked and set with no wait between: an event and a send racing warn once.
-    if (this.#warned.get(peer.id) === fingerprint) return null;
-    this.#warned.set(peer.id, fingerprint);
-    return changedWarning(peer, room, before?.verified ?? false);
+    if (this.#warned.get(user.id) === fingerprint) return { changed: true, warning: null };
+    this.#warned.set(user.id, fingerprint);
+    const warning = user.id === this.#me.id || !room
+      ? ownChangedWarning(devices)
+      : changedWarning(user, room, before?.verified ?? false);
+    return { changed: true, warning };
   }
 
   /** The safety number of a direct conversation, read from fresh device lists. */
@@ -323,7 +428,8 @@ export class Encryption {
 
   /**
    * Marks the other side verified, for the devices whose safety number
-   * `/verify` showed last.
+   * `/verify` showed last; the user's own devices, which the number covers
+   * too, are accepted as they were shown.
    *
    * @throws {Error} when `/verify` showed none, or the devices changed since.
    */
@@ -342,7 +448,9 @@ export class Encryption {
       throw new Error("The devices changed since the safety number was shown: /verify again.");
     }
     await markVerified(this.#known, peer.id, theirs);
+    await acceptDevices(this.#known, this.#me.id, mine);
     this.#warned.delete(peer.id);
+    this.#warned.delete(this.#me.id);
   }
 
   /** A user's devices, fresh from the server (retired ones too). */
@@ -351,7 +459,12 @@ export class Encryption {
     return await this.directory.devices(username);
   }
 
-  /** Decrypts an envelope once; a failure to reach the directory is not remembered. */
+  /**
+   * Decrypts an envelope once.
+   *
+   * @throws when the sender's devices could not be read for want of the
+   *   server (nothing is remembered: the next call tries again).
+   */
   async #open(m: Message, envelope: Envelope): Promise<Payload | null> {
     const key = `${m.id}/${envelope.signature}`;
     if (this.#payloads.has(key)) return this.#payloads.get(key)!;
@@ -367,8 +480,11 @@ export class Encryption {
         this.directory.invalidate(m.author.username);
         senders = await this.directory.devices(m.author.username);
       }
-    } catch {
-      return null;
+    } catch (error) {
+      // A refusal (the author is gone) is for good; no answer, a 5xx or a 429 is for now.
+      if (error instanceof ApiFailure && error.status < 500 && !error.rateLimited) return null;
+      this.#refetched.delete(`${m.author.id}/${envelope.senderDevice}`);
+      throw error;
     }
     const payload = await decryptMessage({
       roomId: m.roomId,
@@ -380,21 +496,41 @@ export class Encryption {
     return payload;
   }
 
-  /** The quote of an encrypted message, with its decrypted text when it can be had. */
+  /**
+   * The quote of an encrypted message, with its decrypted text when it can
+   * be had; while the server cannot be reached it stays "encrypted message".
+   */
   async #quote(m: Message): Promise<Message["replyTo"]> {
     const q = m.replyTo;
     if (!q?.encrypted || q.deleted || q.text) return q;
     let text = this.#texts.get(`${m.roomId}/${q.seq}`);
     if (text === undefined) {
-      const quoted = await this.#api.request<{ messages: Message[] }>(
-        "GET",
-        `/api/rooms/${encodeURIComponent(m.roomId)}/messages?after=${q.seq - 1}&limit=1`,
-      ).then(({ messages }) => messages.find((x) => x.seq === q.seq), () => undefined);
-      const shown = quoted ? await this.#revealText(quoted) : null;
-      text = shown && !shown.undecryptable ? shown.text : COULD_NOT_DECRYPT;
+      let payload: Payload | null = null;
+      try {
+        const { messages } = await this.#api.request<{ messages: Message[] }>(
+          "GET",
+          `/api/rooms/${encodeURIComponent(m.roomId)}/messages?after=${q.seq - 1}&limit=1`,
+        );
+        const quoted = messages.find((x) => x.seq === q.seq);
+        if (quoted?.envelope && !quoted.deleted) {
+          payload = await this.#open(quoted, quoted.envelope);
+        }
+      } catch {
+        return q;
+      }
+      text = payload?.text ?? COULD_NOT_DECRYPT;
     }
     return { ...q, text: text.slice(0, QUOTE_MAX) };
   }
+}
+
+/** The warning shown when the user's own devices changed. */
+function ownChangedWarning(mine: PublishedDevice[]): string {
+  const count = mine.filter(active).length;
+  return `! Your devices changed: a device was added to or removed from your account ` +
+    `(${count} active now; /devices lists them). Your next encrypted message waits for /ok, then ` +
+    "goes to your devices as they are now; if you did not expect this, compare safety numbers " +
+    "first (/verify).";
 }
 
 /** The warning shown when the other side's devices changed. */
@@ -402,8 +538,9 @@ function changedWarning(peer: User, room: Room, wasVerified: boolean): string {
   const name = clean(peer.username, { oneLine: true });
   const unverified = wasVerified ? ` ${name} is no longer verified.` : "";
   return `! ${name}'s devices changed in @${clean(room.name, { oneLine: true })} 🔒: a device ` +
-    `was added or removed.${unverified} Your next message will be readable on their devices ` +
-    `as they are now; if you did not expect this, compare safety numbers first (/verify).`;
+    `was added or removed.${unverified} Your next message there waits for /ok, then goes to ` +
+    "their devices as they are now; if you did not expect this, compare safety numbers first " +
+    "(/verify).";
 }
 
 function peerOf(room: Room): User {

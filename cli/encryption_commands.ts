@@ -1,53 +1,92 @@
 /**
  * The terminal's end-to-end encryption commands (`/dm --encrypted`,
- * `/encrypt`, `/verify`, `/devices`) and how a typed message becomes an
+ * `/encrypt`, `/verify`, `/devices`, `/ok`) and how a typed message becomes an
  * envelope in an encrypted conversation (docs/encryption.md).
  *
  * @module
  */
 import type { Room } from "../shared/api_types.ts";
 import type { Envelope, Payload, PublishedDevice } from "../shared/e2e.ts";
-import type { MessageBody } from "./api.ts";
 import type { ChatView } from "./chat_view.ts";
 import { DevicesChanged, type Encryption } from "./encryption.ts";
 import { clean, LOCK, roomLabel, when } from "./format.ts";
-import type { Composer } from "./outbox.ts";
+import { type Composer, Held } from "./outbox.ts";
 
 /**
  * What the outbox posts for a message: its text, or in an encrypted
  * conversation (as the state knows it when the message's turn comes) an
- * envelope. A device change not yet told is told here, and the message held
- * back: the next one accepts the new devices.
+ * envelope. A message typed into an encrypted conversation that is no
+ * longer encrypted is refused, never sent in plaintext unasked; one whose
+ * recipients' devices changed is held for `/ok` (the change is told first).
  */
 export function composer(view: ChatView): Composer {
-  return async (room, payload, fresh) => {
+  return async (room, payload, { fresh, typedEncrypted }) => {
+    let latest: Room | null = null;
     if (fresh) {
-      const now = await view.api.room(room.id);
-      view.apply({ type: "room", id: null, data: { room: now } });
+      latest = await view.api.room(room.id);
+      view.apply({ type: "room", id: null, data: { room: latest } });
     }
     const current = view.state.rooms[room.id] ?? room;
     if (!current.encrypted) {
-      if (payload.files?.length) {
-        throw new Error(`${roomLabel(current)} is no longer encrypted; upload the file again.`);
+      if (typedEncrypted || payload.files?.length) {
+        const again = payload.files?.length ? "/upload it again" : "type it again";
+        throw new Error(
+          `${turnedOff(view, latest ?? current)} before it went; ${again} to send it ` +
+            "unencrypted (the server can read it).",
+        );
       }
       return { text: payload.text };
     }
-    const body: MessageBody = { envelope: await seal(view, current, payload) };
-    return body;
+    try {
+      return { envelope: await seal(view, current, payload) };
+    } catch (error) {
+      if (!(error instanceof DevicesChanged)) throw error;
+      throw new Held(
+        `${error.message}. /ok sends it to the devices as they are now; /verify compares ` +
+          "safety numbers first.",
+        error.accept,
+      );
+    }
   };
+}
+
+/** "bob turned end-to-end encryption off", as far as the room's last message tells who did. */
+function turnedOff(view: ChatView, room: Room): string {
+  const last = room.lastMessage;
+  if (last?.notice !== "encryption_off") return "End-to-end encryption was turned off";
+  const who = last.author.id === view.me.id
+    ? "You"
+    : clean(last.author.username, { oneLine: true });
+  return `${who} turned end-to-end encryption off`;
 }
 
 /**
  * Encrypts for an encrypted conversation; a device change not told yet is
- * told, and the error says the next try goes ahead.
+ * told first, and the {@linkcode DevicesChanged} rethrown.
  */
 export async function seal(view: ChatView, room: Room, payload: Payload): Promise<Envelope> {
   try {
     return await needKeys(view).seal(room, payload);
   } catch (error) {
-    if (error instanceof DevicesChanged) view.say(error.warning);
+    if (error instanceof DevicesChanged) {
+      for (const warning of error.warnings) view.say(warning);
+    }
     throw error;
   }
+}
+
+/**
+ * `/ok` with no message waiting: accepts the device change told in the
+ * current conversation, so what is sent next goes to the devices as they
+ * are now.
+ */
+export async function confirmDevices(view: ChatView): Promise<void> {
+  const room = view.currentRoom();
+  if (!room?.encrypted || room.kind !== "direct" || !view.encryption) {
+    view.say("* Nothing waits for /ok.");
+    return;
+  }
+  for (const line of await view.encryption.confirm(room)) view.say(line);
 }
 
 /**
@@ -102,6 +141,10 @@ export async function verify(view: ChatView, confirm: boolean): Promise<void> {
   const { number, verified } = await encryption.safety(room);
   view.say(`Safety number of ${roomLabel(room)} (yours and ${name}'s devices):`);
   view.say(`  ${number}`);
+  view.say(
+    "* No forward secrecy within a device key's life: whoever gets a device's private key " +
+      "can read every message sent to that device.",
+  );
   view.say(
     verified
       ? `* ${name} is verified for these devices.`

@@ -100,8 +100,9 @@ async function printMessage(
 
 /**
  * A `devices` event: someone's devices changed in an encrypted
- * conversation. The other side's change is a warning, shown before the
- * user's next message there goes out; the user's own, a note.
+ * conversation. The other side's change and the user's own are each a
+ * warning, once per new device set; the user's next encrypted message
+ * waits for `/ok`.
  */
 async function sayDevices(view: ChatView, change: EventData<"devices">): Promise<void> {
   view.apply({ type: "devices", id: null, data: change });

@@ -91,7 +91,8 @@ export function mentionsMe(m: Pick<Message, "author" | "mentions">, me?: User): 
  * its files and its reactions. A message mentioning the user has the
  * mention highlighted, or the line marked `@ ` without colour. A notice
  * (encryption switched on or off) is a `* ` line; an envelope this device
- * could not decrypt says "could not decrypt", dimmed with colour.
+ * could not decrypt says "could not decrypt", and one it could not decrypt
+ * yet (no answer from the server) says so, both dimmed with colour.
  *
  * @example
  * ```ts
@@ -109,6 +110,8 @@ export function formatMessage(m: Message, style: MessageStyle = {}): string {
   const width = mark.length + seq.length + rest.length;
   const body = undecryptable(m)
     ? paint(COULD_NOT_DECRYPT, DIM, color)
+    : notDecryptedYet(m)
+    ? paint(clean(m.text, { oneLine: true }), DIM, color)
     : indented(messageText(m), width);
   const text = mark + paint(seq, DIM, color) + rest +
     (mentioned ? highlightMentions(body, style) : body);
@@ -231,6 +234,11 @@ const DELETED = "(message deleted)";
 /** Whether an encrypted message could not be decrypted here (`cli/encryption.ts` marks it). */
 export function undecryptable(m: Message): boolean {
   return (m as { undecryptable?: boolean }).undecryptable === true;
+}
+
+/** Whether an encrypted message waits to be decrypted, for want of the server (`cli/encryption.ts` marks it). */
+export function notDecryptedYet(m: Message): boolean {
+  return (m as { pending?: boolean }).pending === true;
 }
 
 /**

@@ -90,8 +90,12 @@ export class KeyFile {
     return next;
   }
 
+  /**
+   * The whole file. A broken one is an error, never `{}`: writing over it
+   * would lose the private keys of every other account it holds.
+   */
   async #read(): Promise<KeysByServer> {
-    return await readPrivateJson(this.path) as KeysByServer;
+    return await readPrivateJson(this.path, { strict: true }) as KeysByServer;
   }
 }
 

@@ -9,6 +9,7 @@ import { Outbox } from "../../cli/outbox.ts";
 import { Screen } from "../../cli/screen.ts";
 import type { Envelope, Message, User } from "../../shared/api_types.ts";
 import { withRoom } from "../../shared/client_state.ts";
+import { createDeviceKeys, publicJwks } from "../../shared/e2e.ts";
 import {
   api,
   count,
@@ -132,6 +133,11 @@ Deno.test("[cli] two terminal clients exchange encrypted messages both ways; key
 
     await alice.run("/dm bob --encrypted", "* Now in @bob 🔒");
     await alice.process.waitFor("* 🔒 End-to-end encrypted. bob is not verified");
+    // What encryption does not hide is said where it matters.
+    await alice.process.waitFor(
+      "* Devices added later cannot read earlier messages; the server still sees who talks to " +
+        "whom, and when.",
+    );
     await bob.process.waitFor("* alice opened a direct conversation: /switch @alice");
     await alice.run("the eagle lands at noon", /\] alice: the eagle lands at noon\n/);
     await bob.process.waitFor("» @alice · alice: the eagle lands at noon");
@@ -160,6 +166,7 @@ Deno.test("[cli] two terminal clients exchange encrypted messages both ways; key
 
     // Both sides compute the same safety number; each marks the other verified.
     await alice.run("/verify", "type /verify yes");
+    assert.match(alice.process.stdout, /No forward secrecy within a device key's life/);
     await bob.run("/verify", "type /verify yes");
     const shown = safetyNumberIn(alice.process.stdout);
     assert.equal(safetyNumberIn(bob.process.stdout), shown);
@@ -217,7 +224,7 @@ Deno.test("[cli] two terminal clients exchange encrypted messages both ways; key
   assert.doesNotMatch(await kvFiles(kvPath), /eagle|pumpkin/);
 });
 
-Deno.test("[cli] the sender's second device reads what the first sends; the peer is warned of it before their next message", async () => {
+Deno.test("[cli] the sender's second device reads what the first sends; both sides are warned of it, and their next message waits for /ok", async () => {
   await using dir = await tempDir();
   await using server = await startServer(`${dir.path}/parley.kv`);
   const alice = await client(server.url, dir.path, "alice");
@@ -234,7 +241,9 @@ Deno.test("[cli] the sender's second device reads what the first sends; the peer
   // alice signs in on a second terminal: a new device, with its own keys file.
   const second = await client(server.url, dir.path, "alice", { home: "alice2", login: true });
   await using _second = second.process;
-  await alice.process.waitFor("* Your devices changed: 2 can read");
+  await alice.process.waitFor(
+    "! Your devices changed: a device was added to or removed from your account (2 active now;",
+  );
   const warning = "! alice's devices changed in @alice 🔒";
   await bob.process.waitFor(
     `${warning}: a device was added or removed. alice is no longer verified.`,
@@ -242,8 +251,12 @@ Deno.test("[cli] the sender's second device reads what the first sends; the peer
   await bob.run("/devices alice", /Devices of alice \(2 active\):\n.*\n.*\n/);
   await bob.run("/verify", "* Compare it with alice");
 
-  // bob's next message goes out, after the warning; both of alice's devices read it.
-  await bob.run("seen your new device", /\] bob: seen your new device\n/);
+  // bob's next message waits for /ok, then goes; both of alice's devices read it.
+  await bob.run(
+    "seen your new device",
+    "* Not sent yet to @alice: alice's devices changed. /ok sends it",
+  );
+  await bob.run("/ok", /\] bob: seen your new device\n/);
   const out = bob.process.stdout;
   assert.ok(out.indexOf(warning) < out.indexOf("] bob: seen your new device"));
   assert.equal(count(out, warning), 1);
@@ -252,8 +265,9 @@ Deno.test("[cli] the sender's second device reads what the first sends; the peer
   // Sent before it existed, so never wrapped for it: said, not hidden.
   assert.match(second.process.stdout, /\] alice: could not decrypt\n/);
 
-  // The first device's message reaches the second, and the second's the first.
-  await alice.run("sent from the first", /\] alice: sent from the first\n/);
+  // The first device's message reaches the second once alice accepts her new device.
+  await alice.run("sent from the first", "* Not sent yet to @bob: your devices changed. /ok");
+  await alice.run("/ok", /\] alice: sent from the first\n/);
   await second.process.waitFor(/\] alice: sent from the first\n/);
   await second.run("sent from the second", /\] alice: sent from the second\n/);
   await alice.process.waitFor(/\] alice: sent from the second\n/);
@@ -261,7 +275,7 @@ Deno.test("[cli] the sender's second device reads what the first sends; the peer
   assert.equal(count(bob.process.stdout, "could not decrypt"), 0);
 });
 
-Deno.test("[cli] a device added while the client was away is told on entering the conversation, before the next send", async () => {
+Deno.test("[cli] a device added while the client was away is told on entering the conversation, and the next send waits for /ok", async () => {
   await using dir = await tempDir();
   await using server = await startServer(`${dir.path}/parley.kv`);
   const alice = await client(server.url, dir.path, "alice");
@@ -283,6 +297,8 @@ Deno.test("[cli] a device added while the client was away is told on entering th
   await back.waitFor(warning, 15_000);
   await back.waitFor("Type /help for commands.");
   await back.line("hi both of you");
+  await back.waitFor("* Not sent yet to @bob: bob's devices changed. /ok sends it");
+  await back.line("/ok");
   await back.waitFor(/\] alice: hi both of you\n/);
   assert.ok(back.stdout.indexOf(warning) < back.stdout.indexOf("] alice: hi both of you"));
   await second.run("/switch @alice", /\] alice: hi both of you\n/);
@@ -459,7 +475,7 @@ Deno.test({
   },
 });
 
-Deno.test("Encryption.seal() holds the first message after an unseen device change, warns, and sends the next to the new devices", async () => {
+Deno.test("Encryption.seal() refuses after a device change until it is accepted, warns once, then encrypts for the new devices", async () => {
   await using dir = await tempDir();
   await using server = await startServer(`${dir.path}/parley.kv`);
   /** A signed-in device of `name`, its keys in `home`. */
@@ -497,8 +513,14 @@ Deno.test("Encryption.seal() holds the first message after an unseen device chan
   await assert.rejects(
     () => alice.encryption.seal(room, payload),
     (error: unknown) =>
-      error instanceof DevicesChanged && error.warning.startsWith("! bob's devices changed"),
+      error instanceof DevicesChanged && error.whose === "bob's devices" &&
+      error.warnings.length === 1 && error.warnings[0].startsWith("! bob's devices changed"),
   );
+  // Told once; sending again does not accept it.
+  const held = await alice.encryption.seal(room, payload).then(() => null, (e) => e);
+  assert.ok(held instanceof DevicesChanged);
+  assert.deepEqual(held.warnings, []);
+  await held.accept();
   const next = await alice.encryption.seal(room, payload);
   assert.ok(bob2.encryption.deviceId in next.keys);
   assert.equal(Object.keys(next.keys).length, 3);
@@ -512,6 +534,8 @@ Deno.test("Encryption.seal() holds the first message after an unseen device chan
   assert.equal(again.deviceId, alice.encryption.deviceId);
   assert.deepEqual(await again.entered(room), [
     "* 🔒 End-to-end encrypted. bob is not verified: /verify compares safety numbers.",
+    "* Devices added later cannot read earlier messages; the server still sees who talks to " +
+    "whom, and when.",
   ]);
 });
 
@@ -559,4 +583,258 @@ Deno.test("Outbox sends an envelope when the server says the conversation became
   const last = messages.at(-1)!;
   assert.equal(last.text, "");
   assert.equal((await bob.encryption.reveal(last)).text, "said before I knew");
+});
+
+/** A user registered through the client's own Api, with this device's keys published. */
+async function signUp(server: string, dir: string, username: string) {
+  const api = new Api(server);
+  const { user, token } = await api.request<{ user: User; token: string }>(
+    "POST",
+    "/api/auth/register",
+    { body: { username, password: PASSWORD } },
+  );
+  api.token = token;
+  const encryption = await Encryption.open({
+    api,
+    me: user,
+    file: new KeyFile(`${dir}/${username}`),
+  });
+  await encryption.publish();
+  return { api, user, encryption };
+}
+
+/** A view of `who` that prints into `printed`, reading no input. */
+function quietView(who: Awaited<ReturnType<typeof signUp>>, printed: string[]): ChatView {
+  const screen = new Screen({
+    input: new ReadableStream({ start: (c) => c.close() }),
+    write: (text) => printed.push(text.replace(/\n$/, "")),
+    interactive: false,
+  });
+  return new ChatView(who.api, screen, who.user, { encryption: who.encryption });
+}
+
+Deno.test("Outbox never sends in plaintext a message typed into an encrypted conversation the other side switched off", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await signUp(server.url, dir.path, "alice");
+  const bob = await signUp(server.url, dir.path, "bob");
+  const room = await alice.api.direct("bob", { encrypted: true });
+  const printed: string[] = [];
+  const view = quietView(alice, printed);
+  view.update(withRoom(view.state, room));
+  const outbox = new Outbox(alice.api, (line) => view.say(line), composer(view));
+  const stored = async () =>
+    (await bob.api.request<{ messages: Message[] }>("GET", `/api/rooms/${room.id}/messages`))
+      .messages;
+
+  // bob switches it off; alice's client has not heard, and its envelope is refused.
+  await bob.api.setEncryption(room.id, false);
+  outbox.send(view.state.rooms[room.id], "for your eyes only");
+  await outbox.drained();
+  assert.deepEqual(printed, [
+    "! Not sent to @bob: bob turned end-to-end encryption off before it went; type it again " +
+    "to send it unencrypted (the server can read it).",
+  ]);
+  assert.equal((await stored()).at(-1)!.notice, "encryption_off");
+  assert.equal(view.state.rooms[room.id].encrypted, false);
+
+  // Typed while encrypted, its turn coming once the client knows: refused without asking.
+  outbox.send({ ...room, encrypted: true }, "typed before the notice came");
+  await outbox.drained();
+  assert.match(printed.at(-1)!, /^! Not sent to @bob: .*type it again to send it unencrypted/);
+  assert.equal((await stored()).at(-1)!.notice, "encryption_off");
+
+  // Typed again now that it is off: the user's choice, sent as typed.
+  outbox.send(view.state.rooms[room.id], "for your eyes only");
+  await outbox.drained();
+  assert.equal(printed.length, 2);
+  assert.equal((await stored()).at(-1)!.text, "for your eyes only");
+  assert.equal((await stored()).filter((m) => m.text === "for your eyes only").length, 1);
+});
+
+Deno.test("[cli] a device added to your own account is warned of, live and at start, and your next message waits for /ok", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await using _bob = bob.process;
+  await alice.run("/dm bob --encrypted hello", /\] alice: hello\n/);
+  await bob.process.waitFor("» @alice · alice: hello");
+  const roomId = await directId(server.url, alice.token, "bob");
+  /** A device published under alice's account, as a malicious server could add one. */
+  const addDevice = async () => {
+    const keys = await createDeviceKeys();
+    const { status } = await api(server.url, `/api/me/devices/${keys.id}`, {
+      token: alice.token,
+      method: "PUT",
+      body: await publicJwks(keys),
+    });
+    assert.equal(status, 200);
+    return keys.id;
+  };
+  const lastEnvelope = async () =>
+    (await history(server.url, bob.token, roomId)).body.messages.at(-1)!.envelope!;
+  const warning = "! Your devices changed: a device was added to or removed from your account";
+
+  const added = await addDevice();
+  await alice.process.waitFor(`${warning} (2 active now; /devices lists them).`);
+  assert.match(alice.process.stdout, /compare safety numbers first \(\/verify\)/);
+  await alice.run("are you reading this", "* Not sent yet to @bob: your devices changed. /ok");
+  assert.equal((await history(server.url, bob.token, roomId)).body.messages.length, 1);
+  await alice.run("/ok", /\] alice: are you reading this\n/);
+  assert.ok(added in (await lastEnvelope()).keys);
+  await bob.process.waitFor(/\] alice: are you reading this\n|» @alice · alice: are you reading/);
+  await alice.run("accepted now", /\] alice: accepted now\n/);
+  assert.equal(count(alice.process.stdout, warning), 1);
+  await alice.process.line("/quit");
+  assert.equal(await alice.process.finish(), 0);
+
+  // Another one while the client is away: told at start, before anything is sent.
+  const later = await addDevice();
+  await using back = startClient({ server: server.url, home: alice.home });
+  await back.waitFor(`${warning} (3 active now;`, 15_000);
+  await back.waitFor("Type /help for commands.");
+  await back.line("still there?");
+  await back.waitFor("* Not sent yet to @bob: your devices changed. /ok");
+  await back.line("/ok");
+  await back.waitFor(/\] alice: still there\?\n/);
+  assert.ok(later in (await lastEnvelope()).keys);
+});
+
+Deno.test("[cli] a message held for a device change waits for /ok, and so does every message typed after it", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await bob.run("/dm alice --encrypted hello", /\] bob: hello\n/);
+  await alice.process.waitFor("» @bob · bob: hello");
+  await bob.run("/help", "  /ok ");
+  assert.match(bob.process.stdout, /\/ok +after a device-change warning: send what waits/);
+
+  const second = await client(server.url, dir.path, "alice", { home: "alice2", login: true });
+  await using _second = second.process;
+  await bob.process.waitFor("! alice's devices changed in @alice 🔒");
+  await bob.run("one", "* Not sent yet to @alice: alice's devices changed. /ok sends it");
+  await bob.run("two", "* Waits behind your message to @alice: /ok sends them in order.");
+  const roomId = await directId(server.url, bob.token, "alice");
+  const stored = async () => (await history(server.url, bob.token, roomId)).body.messages.length;
+  assert.equal(await stored(), 1);
+  // Other commands still run meanwhile; an edit waits for the change to be accepted too.
+  await bob.run("/edit hello!", "! Not edited: alice's devices changed. /ok accepts them");
+  assert.equal(await stored(), 1);
+
+  await bob.run("/ok", /\] bob: one\n[^]*\] bob: two\n/);
+  await second.process.waitFor(/\] bob: one\n[^]*\] bob: two\n/);
+  assert.equal(await stored(), 3);
+
+  // Held when the client ends: dropped, and said so.
+  const from = bob.process.stdout.length;
+  const third = await client(server.url, dir.path, "alice", { home: "alice3", login: true });
+  await using _third = third.process;
+  await bob.process.waitFor("! alice's devices changed in @alice 🔒", 8000, from);
+  await bob.run("three", "* Not sent yet to @alice");
+  await bob.process.line("/quit");
+  assert.equal(await bob.process.finish(), 0);
+  assert.match(
+    bob.process.stdout,
+    /! Not sent to @alice: it was waiting for \/ok when the client closed\./,
+  );
+  assert.equal(await stored(), 3);
+});
+
+Deno.test("[cli] /edit refuses an encrypted message this device cannot read, and one that would go out in plaintext", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  const bob = await client(server.url, dir.path, "bob");
+  await using _bob = bob.process;
+  await alice.run(
+    "/dm bob --encrypted the vault code is 0451",
+    /\] alice: the vault code is 0451\n/,
+  );
+  await bob.process.waitFor("» @alice · alice: the vault code is 0451");
+  await bob.run("/switch @alice", /\] alice: the vault code is 0451\n/);
+  const roomId = await directId(server.url, bob.token, "alice");
+  const last = async () => (await history(server.url, bob.token, roomId)).body.messages.at(-1)!;
+  const before = await last();
+
+  // A device added later cannot read it: editing would lose what it cannot see.
+  const second = await client(server.url, dir.path, "alice", { home: "alice2", login: true });
+  await using _second = second.process;
+  await second.run("/switch @bob", /\] alice: could not decrypt\n/);
+  await second.run(
+    "/edit the vault code changed",
+    "! Not edited: this device could not decrypt your last message.",
+  );
+  assert.deepEqual(await last(), before);
+
+  // Switched off: the edit would put the encrypted message in plaintext on the server.
+  await bob.run("/encrypt off --yes", "You turned off end-to-end encryption");
+  await alice.process.waitFor("bob turned off end-to-end encryption: the server can read");
+  await alice.run("/edit the vault code is 1234", "! Not edited: @bob is no longer encrypted");
+  const after = (await history(server.url, bob.token, roomId)).body.messages;
+  assert.deepEqual(after.find((m) => m.seq === before.seq), before);
+  assert.doesNotMatch(JSON.stringify(after), /vault/);
+});
+
+Deno.test("[cli] a message that cannot be decrypted for want of the server shows as pending, and decrypted once it answers", async () => {
+  await using dir = await tempDir();
+  const port = freePort();
+  await using server = await startServer(`${dir.path}/parley.kv`, port);
+  await using proxy = startProxy(port);
+  const alice = await client(proxy.url, dir.path, "alice");
+  const bob = await client(server.url, dir.path, "bob");
+  await using _bob = bob.process;
+  await bob.run("/dm alice --encrypted the password is swordfish", /swordfish\n/);
+  await alice.process.waitFor("» @bob · bob: the password is swordfish");
+  await alice.process.line("/quit");
+  assert.equal(await alice.process.finish(), 0);
+
+  // The network goes just as alice's client, back, reads bob's devices to decrypt.
+  proxy.rewrite = (text) => {
+    if (!text.includes("GET /api/users/bob/devices ")) return text;
+    proxy.blocked = true;
+    proxy.cut();
+    return "";
+  };
+  await using back = startClient({ server: proxy.url, home: alice.home });
+  await back.waitFor(/\] bob: 🔒 not decrypted yet: the server could not be reached/, 15_000);
+  await back.waitFor("* Connection lost");
+  proxy.rewrite = null;
+  proxy.blocked = false;
+  await back.waitFor(
+    /-- Decrypted now that the server answers --\n#\d+ \[\d\d:\d\d\] bob: the password is swordfish\n/,
+    15_000,
+  );
+  // Settled once: a later retry prints nothing more.
+  await back.line("/ping");
+  await back.waitFor("pong");
+  assert.equal(count(back.stdout, "bob: the password is swordfish"), 1);
+  assert.equal(count(back.stdout, "could not decrypt"), 0);
+});
+
+Deno.test("[cli] a broken keys.json is left as it is, and encryption is off with an error naming it", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer(`${dir.path}/parley.kv`);
+  const folder = `${dir.path}/alice/.config/parley`;
+  await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
+  const path = `${folder}/keys.json`;
+  // Another account's private keys, cut off mid-file.
+  const broken = '{"https://other.example": {"u1": {"username": "ann", "device": {"id": "x';
+  await Deno.writeTextFile(path, broken, { mode: 0o600 });
+
+  const alice = await client(server.url, dir.path, "alice");
+  await using _alice = alice.process;
+  assert.match(
+    alice.process.stdout,
+    new RegExp(
+      `! End-to-end encryption is off on this device: ${path.replaceAll(".", "\\.")} is not a ` +
+        "JSON object as this client writes it, so it was left as it is",
+    ),
+  );
+  await alice.run("/devices", "! This client has no keys for end-to-end encryption");
+  assert.equal(await Deno.readTextFile(path), broken);
 });
