@@ -727,7 +727,7 @@ function PendingRow({ pending: p }: { pending: Pending }) {
             <p class="msg-error" role="alert">
               {p.error ?? "The server did not take this message."}{" "}
               <button type="button" class="link-button" onClick={() => store.retry(p)}>
-                Retry
+                {p.encryptionOff ? "Send unencrypted" : "Retry"}
               </button>{" "}
               <button type="button" class="link-button" onClick={() => store.discard(p)}>
                 Discard

@@ -3,7 +3,8 @@
  * browser's device, the device directory, sealing a message for every
  * active device of both participants, opening the envelopes of history and
  * live events (each once, remembered by the page), encrypted files, the
- * safety number and the "their devices changed" warning.
+ * safety number, and the "their devices changed" and "your devices changed"
+ * warnings.
  *
  * @module
  */
@@ -33,6 +34,7 @@ import type { StoreCore } from "./store_core.ts";
 import type { Message, Room } from "./types.ts";
 import { attachmentUrl } from "./uploads.ts";
 
+/** What a message this device cannot read shows, and nothing of its contents. */
 export { COULD_NOT_DECRYPT };
 
 /** What the page knows of a message's envelope: not opened yet, its payload, or no luck. */
@@ -41,15 +43,21 @@ export type Opened =
   | { state: "done"; payload: Payload }
   | { state: "failed" };
 
-/** What this browser thinks of the other participant's devices. */
+/**
+ * What this browser thinks of a user's devices: the other participant's, or
+ * (under the user's own id) the user's own other devices.
+ */
 export interface Trust {
-  /** `changed`: their devices are not the ones last accepted; warn before sending. */
+  /** `changed`: the devices are not the ones last accepted; warn before sending. */
   status: "new" | "same" | "changed";
   verified: boolean;
 }
 
-/** A message not sent because the other side's devices changed: it waits for an OK. */
+/** A message not sent because the other side's devices, or the user's own, changed: it waits for an OK. */
 export class DevicesChanged extends Error {}
+
+/** Whose devices a warning is about: the other participant's, or the user's own. */
+export type Whose = "peer" | "self";
 
 /** How long before an envelope that failed for want of the network is tried again. */
 const RETRY_MS = 3_000;
@@ -65,8 +73,13 @@ export function createEncryption(core: StoreCore) {
   );
   /** The payload of every envelope opened so far; `null` for those that could not be. */
   const opened = signal<Record<string, Payload | null>>({});
-  /** What this browser thinks of each other user's devices, by user id. */
+  /** What this browser thinks of each user's devices, by user id (the user's own too). */
   const trust = signal<Record<string, Trust>>({});
+  /**
+   * The safety number last shown to the user in this page, by the other
+   * user's id: `/verify yes` marks verified only a number that was seen.
+   */
+  const shownNumbers = new Map<string, string>();
   /** Why this browser cannot take part in encryption, if it cannot. */
   const problem = signal<string | null>(null);
   const started = new Set<string>();
@@ -75,6 +88,7 @@ export function createEncryption(core: StoreCore) {
   let keysReady: Promise<DeviceKeys> | null = null;
   let localReady: Promise<DeviceKeys> | null = null;
   let known: KnownDevicesStore | null = null;
+  let selfQueue: Promise<unknown> = Promise.resolve();
 
   function knownStore(): KnownDevicesStore {
     return known ??= knownDevicesStore(me.value!.id);
@@ -113,9 +127,12 @@ export function createEncryption(core: StoreCore) {
     return keysReady;
   }
 
-  /** Creates and publishes this device's keys in the background, so others can write to it. */
+  /**
+   * Creates and publishes this device's keys in the background, so others can
+   * write to it, and notes the user's other devices (first sight, or a change).
+   */
   function start() {
-    keys().catch(() => {});
+    keys().then(() => checkSelf()).catch(() => {});
   }
 
   /**
@@ -133,21 +150,76 @@ export function createEncryption(core: StoreCore) {
   }
 
   /**
-   * Compares the other participant's devices with those last accepted, fresh
-   * from the server; a change shows the warning.
+   * Compares the other participant's devices, and the user's own, with those
+   * last accepted, fresh from the server; a change shows the warning.
    */
   async function check(room: Room): Promise<void> {
     const peer = room.peer;
     if (!peer || !room.encrypted) return;
     directory.invalidate(peer.username);
-    const devices = await directory.devices(peer.username);
+    const [devices] = await Promise.all([
+      directory.devices(peer.username),
+      // This device not being published yet shows elsewhere (`problem`).
+      checkSelf().catch(() => {}),
+    ]);
     // No device yet: nothing to trust, and their first one is not a change.
     if (!devices.some((d) => d.retiredAt === null)) return;
     setTrust(peer.id, await checkDevices(knownStore(), peer.id, devices));
   }
 
-  /** Accepts the other participant's current devices after a warning. */
-  async function accept(room: Room): Promise<void> {
+  /**
+   * The user's own devices but this one, fresh from the server, with this
+   * device's keys. This device is left out of what is compared: the user
+   * knows about it, and it gets new keys when retired elsewhere.
+   */
+  async function ownDevices(): Promise<
+    { self: DeviceKeys; mine: PublishedDevice[]; others: PublishedDevice[] }
+  > {
+    const user = me.value!;
+    const self = await keys();
+    let mine = await directory.devices(user.username);
+    // A list read before this device was published: read it again.
+    if (!mine.some((d) => d.id === self.id && d.retiredAt === null)) {
+      directory.invalidate(user.username);
+      mine = await directory.devices(user.username);
+    }
+    return { self, mine, others: mine.filter((d) => d.id !== self.id) };
+  }
+
+  /**
+   * Runs the checks and accepts of the user's own devices one after the
+   * other, so a check that read the old set never overwrites a later accept.
+   */
+  function serially<T>(f: () => Promise<T>): Promise<T> {
+    const next = selfQueue.then(f, f);
+    selfQueue = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Compares the user's own other devices (`others`, or as the directory has
+   * them) with those last accepted; a change shows the warning.
+   */
+  function checkSelf(others?: PublishedDevice[]): Promise<Trust> {
+    return serially(async () => {
+      const current = others ?? (await ownDevices()).others;
+      const t = await checkDevices(knownStore(), me.value!.id, current);
+      setTrust(me.value!.id, t);
+      return t;
+    });
+  }
+
+  function acceptSelf(): Promise<void> {
+    return serially(async () => {
+      const { others } = await ownDevices();
+      await acceptDevices(knownStore(), me.value!.id, others);
+      setTrust(me.value!.id, { status: "same", verified: false });
+    });
+  }
+
+  /** Accepts the current devices, the other participant's or the user's own, after a warning. */
+  async function accept(room: Room, whose: Whose = "peer"): Promise<void> {
+    if (whose === "self") return await acceptSelf();
     const peer = room.peer;
     if (!peer) return;
     const devices = await directory.devices(peer.username);
@@ -155,13 +227,35 @@ export function createEncryption(core: StoreCore) {
     setTrust(peer.id, { status: "same", verified: false });
   }
 
-  /** Both users' devices, as the safety number covers them. */
-  async function participants(room: Room) {
+  /**
+   * After the stream reconnected (resumed, or reset): a `devices` event may
+   * have been lost past the replay window, so the device lists of the given
+   * encrypted conversations (and the user's own) are read again.
+   */
+  async function recheck(rooms: Room[]): Promise<void> {
+    directory.invalidate();
+    const encrypted = rooms.filter((r) => r.encrypted && r.peer);
+    if (!encrypted.length) return;
+    await Promise.all(encrypted.map((r) => check(r).catch(() => {})));
+  }
+
+  /** Retires one of the user's other devices (one that is not theirs, say). */
+  async function retire(deviceId: string): Promise<void> {
     const user = me.value!;
-    const peer = room.peer!;
-    const [mine, theirs] = await Promise.all([
-      directory.devices(user.username),
-      directory.devices(peer.username),
+    if (deviceId === (await keys()).id) throw new Error("This is the device you are using.");
+    const before = await checkSelf();
+    await api("DELETE", `/api/me/devices/${encodeURIComponent(deviceId)}`);
+    directory.invalidate(user.username);
+    // Taking away a device the user had accepted adds nothing to warn about.
+    if (before.status !== "changed") return await acceptSelf();
+    await checkSelf();
+  }
+
+  /** Both users' devices, as the safety number covers them (this device among the user's). */
+  async function participants(room: Room) {
+    const [{ mine }, theirs] = await Promise.all([
+      ownDevices(),
+      directory.devices(room.peer!.username),
     ]);
     return { mine, theirs };
   }
@@ -177,35 +271,65 @@ export function createEncryption(core: StoreCore) {
     return { number, mine, theirs, self };
   }
 
-  /** Marks the other participant verified, for the devices whose safety number was compared. */
-  async function verify(room: Room, theirs: PublishedDevice[]): Promise<void> {
-    await markVerified(knownStore(), room.peer!.id, theirs);
-    setTrust(room.peer!.id, { status: "same", verified: true });
+  /** Remembers that the user was shown this safety number for the conversation. */
+  function shown(room: Room, number: string) {
+    if (room.peer) shownNumbers.set(room.peer.id, number);
+  }
+
+  /**
+   * Marks the other participant verified, if the safety number the user was
+   * last shown in this page is the one their devices and the user's give
+   * now, read fresh from the server.
+   *
+   * @returns `false`, having marked nothing, when no number was shown or the
+   * devices changed since: the number must be shown (again) first.
+   */
+  async function verifyShown(room: Room): Promise<boolean> {
+    const peer = room.peer;
+    if (!peer || !shownNumbers.has(peer.id)) return false;
+    directory.invalidate(peer.username);
+    directory.invalidate(me.value!.username);
+    const { number, theirs } = await safety(room);
+    if (shownNumbers.get(peer.id) !== number) return false;
+    await markVerified(knownStore(), peer.id, theirs);
+    setTrust(peer.id, { status: "same", verified: true });
+    return true;
   }
 
   /**
    * Encrypts a payload for every active device of both participants.
    *
-   * @throws {DevicesChanged} when the other side's devices changed since
-   * last accepted: the message waits until the user says OK.
+   * @throws {DevicesChanged} when the other side's devices, or the user's
+   * own, changed since last accepted: the message waits until the user says
+   * OK.
    */
   async function seal(roomId: string, payload: Payload): Promise<Envelope> {
     const room = state.value.rooms[roomId];
     const peer = room?.peer;
     if (!room || !peer) throw new Error("Only direct conversations are encrypted.");
-    const [sender, { mine, theirs }] = await Promise.all([keys(), participants(room)]);
+    const sender = await keys();
+    const { mine, theirs } = await participants(room);
     if (!theirs.some((d) => d.retiredAt === null)) {
       throw new Error(
         `${peer.username} has no device that can read encrypted messages yet. ` +
           "They can once they open Parley again.",
       );
     }
-    const t = await checkDevices(knownStore(), peer.id, theirs);
+    // The very devices it is sealed for are the ones compared.
+    const [t, own] = await Promise.all([
+      checkDevices(knownStore(), peer.id, theirs),
+      checkSelf(mine.filter((d) => d.id !== sender.id)),
+    ]);
     setTrust(peer.id, t);
     if (t.status === "changed") {
       throw new DevicesChanged(
         `Not sent: ${peer.username}'s devices changed. Compare safety numbers, or press OK ` +
           "above to send anyway.",
+      );
+    }
+    if (own.status === "changed") {
+      throw new DevicesChanged(
+        "Not sent: your devices changed. If the new one is yours, press OK above to send anyway.",
       );
     }
     return await encryptMessage({ roomId, sender, recipients: [...mine, ...theirs], payload });
@@ -312,11 +436,18 @@ export function createEncryption(core: StoreCore) {
     if (encrypted) await check({ ...room, encrypted }).catch(() => {});
   }
 
-  /** A `devices` event: someone's devices changed; read them again, and warn if it is the peer. */
+  /**
+   * A `devices` event: someone's devices changed; read them again, and warn
+   * if they are the peer's or the user's own.
+   */
   function onDevices(data: { roomId: string; userId: string }) {
     const room = state.value.rooms[data.roomId];
     const user = me.value;
-    if (user && data.userId === user.id) directory.invalidate(user.username);
+    if (user && data.userId === user.id) {
+      directory.invalidate(user.username);
+      checkSelf().catch(() => {});
+      return;
+    }
     if (!room?.peer || room.peer.id !== data.userId) return;
     directory.invalidate(room.peer.username);
     check(room).catch(() => {});
@@ -331,8 +462,11 @@ export function createEncryption(core: StoreCore) {
     refused,
     check,
     accept,
+    recheck,
+    retire,
     safety,
-    verify,
+    shown,
+    verifyShown,
     seal,
     sealEdit,
     open,

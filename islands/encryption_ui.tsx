@@ -1,34 +1,41 @@
 /**
  * What end-to-end encryption looks like in a conversation: the lock and the
  * verified mark, switching encryption on, the safety-number dialog, the
- * warning when the other side's devices change, the honest note, notices of
- * encryption switched on or off, and the decrypted files of a message.
+ * warnings when the other side's devices or the user's own change, the honest
+ * note, notices of encryption switched on or off, and the decrypted files of
+ * a message.
  *
  * @module
  */
 import { useSignal } from "@preact/signals";
+import type { ComponentChildren } from "preact";
 import { useEffect } from "preact/hooks";
 import type { FileKey, PublishedDevice } from "../shared/e2e.ts";
-import { COULD_NOT_DECRYPT } from "./encryption.ts";
+import { COULD_NOT_DECRYPT, type Whose } from "./encryption.ts";
 import type { Store } from "./store.ts";
 import type { Message, ReplyQuote, Room } from "./types.ts";
 import { formatWhen, Icon, Modal, useStore } from "./ui.tsx";
 import { formatBytes, IMAGE_TYPES } from "./uploads.ts";
 
-/** "alice turned on end-to-end encryption": what a notice message says. */
-export function noticeText(m: Message): string {
+/**
+ * "alice turned on end-to-end encryption": what a notice message says, with
+ * "You" when the user `meId` switched; switching off says what it means.
+ */
+export function noticeText(m: Message, meId?: string): string {
+  const who = m.author.id === meId ? "You" : m.author.username;
   return m.notice === "encryption_on"
-    ? `${m.author.username} turned on end-to-end encryption`
-    : `${m.author.username} turned off end-to-end encryption`;
+    ? `${who} turned on end-to-end encryption`
+    : `${who} turned off end-to-end encryption: the server can read new messages`;
 }
 
-/** A notice in the history: a centred line, not anyone's message. */
+/** A notice in the history: a centred line, not anyone's message; a lock only when switched on. */
 export function NoticeLine({ message: m }: { message: Message }) {
+  const store = useStore();
   return (
     <li class="notice-line" data-seq={m.seq} data-notice={m.notice}>
       <span>
-        <Icon name="lock" />
-        {noticeText(m)}{" "}
+        <Icon name={m.notice === "encryption_on" ? "lock" : "warning"} />
+        {noticeText(m, store.me.value?.id)}{" "}
         <time dateTime={new Date(m.createdAt).toISOString()}>{formatWhen(m.createdAt)}</time>
       </span>
     </li>
@@ -51,7 +58,7 @@ export function Undecryptable() {
 /** A conversation's preview line for a message: decrypted, or what it is. */
 export function previewOf(store: Store, m: Message): string {
   if (m.deleted) return "message deleted";
-  if (m.notice) return noticeText(m);
+  if (m.notice) return noticeText(m, store.me.value?.id);
   const o = store.e2e.open(m);
   if (o.state === "failed") return COULD_NOT_DECRYPT;
   if (o.state === "pending") return "Encrypted message";
@@ -60,12 +67,15 @@ export function previewOf(store: Store, m: Message): string {
     (files.length === 1 ? files[0].name : files.length ? `${files.length} files` : "");
 }
 
+/** What a quote of an encrypted message not loaded here shows (as the terminal client does). */
+export const ENCRYPTED_QUOTE = "🔒 encrypted message";
+
 /** The text a quote shows: an encrypted original's, decrypted here when it is loaded. */
 export function quoteText(store: Store, quote: ReplyQuote, roomId: string): string {
   if (quote.deleted || quote.text) return quote.deleted ? "message deleted" : quote.text;
   const original = store.conversation(roomId).messages.value.find((m) => m.seq === quote.seq);
   if (original?.envelope) return store.e2e.textOf(original);
-  return quote.encrypted ? "Encrypted message" : quote.text;
+  return quote.encrypted ? ENCRYPTED_QUOTE : quote.text;
 }
 
 /** The lock of an encrypted conversation's header: opens the safety number. */
@@ -121,17 +131,19 @@ export function EncryptButton({ room }: { room: Room }) {
 }
 
 /**
- * Above the composer of an encrypted conversation: the warning when the
- * other side's devices changed (messages wait until OK), the note of what
- * encryption does not do, and why this browser cannot take part, if so.
+ * Above the composer of an encrypted conversation: the warnings when the
+ * other side's devices or the user's own changed (messages wait until OK),
+ * the note of what encryption does not do, and why this browser cannot take
+ * part, if so.
  */
 export function EncryptionBar({ room }: { room: Room }) {
   const store = useStore();
   const peer = room.peer;
-  const changed = peer ? store.e2e.trust.value[peer.id]?.status === "changed" : false;
+  const trust = store.e2e.trust.value;
+  const changed = peer ? trust[peer.id]?.status === "changed" : false;
+  const selfChanged = trust[store.me.value?.id ?? ""]?.status === "changed";
   const problem = store.e2e.problem.value;
-  const busy = useSignal(false);
-  // Opening the conversation, or encryption just switched on: look at their devices.
+  // Opening the conversation, or encryption just switched on: look at the devices.
   useEffect(() => {
     if (room.encrypted) store.e2e.check(room).catch(() => {});
   }, [room.id, room.encrypted]);
@@ -140,47 +152,73 @@ export function EncryptionBar({ room }: { room: Room }) {
     <div class="e2e-bar">
       {changed
         ? (
-          <div class="e2e-warning" role="alert">
-            <Icon name="warning" />
-            <p>
-              <strong>{peer.username}'s devices changed — compare safety numbers.</strong>{" "}
-              Someone may have added a device, or a device may not be theirs. Messages wait until
-              you say OK.
-            </p>
-            <button
-              type="button"
-              class="button small"
-              onClick={() => store.dialog.value = { kind: "safety", roomId: room.id }}
-            >
-              Compare
-            </button>
-            <button
-              type="button"
-              class="button small primary"
-              disabled={busy.value}
-              onClick={async () => {
-                busy.value = true;
-                try {
-                  await store.acceptDevices(room.id);
-                } catch (e) {
-                  store.notify("error", "Could not accept the new devices", [
-                    (e as Error).message,
-                  ]);
-                } finally {
-                  busy.value = false;
-                }
-              }}
-            >
-              OK
-            </button>
-          </div>
+          <DevicesWarning room={room} whose="peer" action="Compare">
+            <strong>{peer.username}'s devices changed — compare safety numbers.</strong>{" "}
+            Someone may have added a device, or a device may not be theirs. Messages wait until you
+            say OK.
+          </DevicesWarning>
+        )
+        : null}
+      {selfChanged
+        ? (
+          <DevicesWarning room={room} whose="self" action="Your devices">
+            <strong>
+              Your devices changed: a new device can read what you send from now on
+            </strong>{" "}
+            — if it isn't yours, retire it under Your devices and change your password. Messages
+            wait until you say OK.
+          </DevicesWarning>
         )
         : null}
       {problem ? <p class="e2e-problem" role="alert">{problem}</p> : null}
       <p class="e2e-note">
         <Icon name="lock" />
-        Messages are end-to-end encrypted. Devices added later can't read earlier messages.
+        Messages are end-to-end encrypted. Devices added later can't read earlier messages. The
+        server still sees who talks to whom, and when.
       </p>
+    </div>
+  );
+}
+
+/** A "devices changed" warning: what changed, a look at the devices, and OK to send anyway. */
+function DevicesWarning(
+  { room, whose, action, children }: {
+    room: Room;
+    whose: Whose;
+    action: string;
+    children: ComponentChildren;
+  },
+) {
+  const store = useStore();
+  const busy = useSignal(false);
+  return (
+    <div class="e2e-warning" role="alert" data-whose={whose}>
+      <Icon name="warning" />
+      <p>{children}</p>
+      <button
+        type="button"
+        class="button small"
+        onClick={() => store.dialog.value = { kind: "safety", roomId: room.id }}
+      >
+        {action}
+      </button>
+      <button
+        type="button"
+        class="button small primary"
+        disabled={busy.value}
+        onClick={async () => {
+          busy.value = true;
+          try {
+            await store.acceptDevices(room.id, whose);
+          } catch (e) {
+            store.notify("error", "Could not accept the new devices", [(e as Error).message]);
+          } finally {
+            busy.value = false;
+          }
+        }}
+      >
+        OK
+      </button>
     </div>
   );
 }
@@ -196,10 +234,16 @@ export function SafetyDialog({ roomId }: { roomId: string }) {
   const busy = useSignal(false);
   const peer = room?.peer;
   const trust = peer ? store.e2e.trust.value[peer.id] : undefined;
-  useEffect(() => {
+  const selfStatus = store.e2e.trust.value[store.me.value?.id ?? ""]?.status;
+  const load = () => {
     if (!room?.peer) return;
-    store.e2e.safety(room).then((v) => info.value = v, (e) => error.value = e.message);
-  }, [roomId, trust?.status]);
+    store.e2e.safety(room).then((v) => {
+      info.value = v;
+      // What `/verify yes` may mark verified: the number the user was shown.
+      store.e2e.shown(room, v.number);
+    }, (e) => error.value = e.message);
+  };
+  useEffect(load, [roomId, trust?.status, selfStatus]);
   if (!room || !peer) return null;
   const run = async (f: () => Promise<unknown>) => {
     busy.value = true;
@@ -244,6 +288,15 @@ export function SafetyDialog({ roomId }: { roomId: string }) {
               title="Your devices"
               devices={info.value.mine}
               self={info.value.self}
+              onRetire={(d) => {
+                const question = `Retire “${d.name || d.id}”? It will not be able to read ` +
+                  "new messages. Change your password too if it is not yours.";
+                if (!confirm(question)) return;
+                run(async () => {
+                  await store.e2e.retire(d.id);
+                  load();
+                });
+              }}
             />
             <DeviceList title={`${peer.username}'s devices`} devices={info.value.theirs} />
           </div>
@@ -276,7 +329,13 @@ export function SafetyDialog({ roomId }: { roomId: string }) {
           type="button"
           class="button primary"
           disabled={busy.value || !info.value || (trust?.verified ?? false)}
-          onClick={() => run(() => store.e2e.verify(room, info.value!.theirs))}
+          onClick={() =>
+            run(async () => {
+              if (await store.e2e.verifyShown(room)) return;
+              // The devices changed while the dialog was open: show the new number.
+              load();
+              throw new Error("The safety number changed: compare the new one.");
+            })}
         >
           Mark verified
         </button>
@@ -286,7 +345,13 @@ export function SafetyDialog({ roomId }: { roomId: string }) {
 }
 
 function DeviceList(
-  { title, devices, self }: { title: string; devices: PublishedDevice[]; self?: string },
+  { title, devices, self, onRetire }: {
+    title: string;
+    devices: PublishedDevice[];
+    self?: string;
+    /** For the user's own devices: retires one (not this one). */
+    onRetire?: (d: PublishedDevice) => void;
+  },
 ) {
   const active = devices.filter((d) => d.retiredAt === null);
   return (
@@ -298,6 +363,21 @@ function DeviceList(
             {d.name || "Unnamed device"}{" "}
             {d.id === self ? <span class="muted">(this one)</span> : null}
             <span class="muted">{` · since ${formatWhen(d.createdAt)}`}</span>
+            {onRetire && d.id !== self
+              ? (
+                <>
+                  {" "}
+                  <button
+                    type="button"
+                    class="link-button"
+                    aria-label={`Retire ${d.name || "unnamed device"}`}
+                    onClick={() => onRetire(d)}
+                  >
+                    Retire
+                  </button>
+                </>
+              )
+              : null}
           </li>
         ))}
       </ul>
@@ -328,20 +408,20 @@ export function EncryptedFiles({ message: m, files }: { message: Message; files:
 }
 
 /**
- * A decrypted image. The page's policy lets images come from this origin and
- * `data:` only, so the preview is a data URL; a click downloads the original.
+ * A decrypted image, shown from a `blob:` URL (which the page's policy allows
+ * for images) that lives as long as the preview; a click downloads the original.
  */
 function EncryptedImage({ file }: { file: FileKey }) {
   const store = useStore();
-  const shown = useSignal<{ src: string; href: string } | "failed" | null>(null);
+  const shown = useSignal<{ href: string } | "failed" | null>(null);
   useEffect(() => {
     let href = "";
     let live = true;
-    store.e2e.openFile(file).then(async (blob) => {
+    store.e2e.openFile(file).then((blob) => {
       if (!live) return;
       if (!blob) return shown.value = "failed";
       href = URL.createObjectURL(blob);
-      shown.value = { src: await dataUrl(blob), href };
+      shown.value = { href };
     }).catch(() => live && (shown.value = "failed"));
     return () => {
       live = false;
@@ -359,7 +439,7 @@ function EncryptedImage({ file }: { file: FileKey }) {
       title={`${file.name} · ${formatBytes(file.size)}. Downloads the original.`}
       data-attachment-id={file.id}
     >
-      <img src={s.src} alt={file.name} class="decrypted-image" />
+      <img src={s.href} alt={file.name} class="decrypted-image" />
     </a>
   );
 }
@@ -406,13 +486,4 @@ function FileFailed({ file }: { file: FileKey }) {
       <span class="file-text">{file.name}: {COULD_NOT_DECRYPT}</span>
     </span>
   );
-}
-
-function dataUrl(blob: Blob): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result));
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(blob);
-  });
 }

@@ -2,8 +2,9 @@
  * The outbox: messages being sent, shown at once and marked failed (with a
  * retry) when the server does not take them; each carries a client id, so a
  * retry never sends twice. In an encrypted conversation a message is sealed
- * once, and a retry sends that same envelope. Also the throttled typing
- * signal.
+ * once, and a retry sends that same envelope; a message sent while the
+ * conversation was encrypted never goes unencrypted unless the user says so.
+ * Also the throttled typing signal.
  *
  * @module
  */
@@ -18,6 +19,12 @@ const TYPING_THROTTLE_MS = 3_000;
 /** Files uploaded for one kind of conversation cannot go to the other. */
 const ENCRYPTION_CHANGED = "Encryption was switched on or off since these files were attached. " +
   "Remove them and attach them again.";
+
+/**
+ * Why a message sent encrypted was not posted: the conversation is no
+ * longer encrypted. The user's retry sends it unencrypted.
+ */
+class EncryptionOff extends Error {}
 
 /** Builds the sending actions; `receiveMessage` takes what the server stored. */
 export function createOutbox(
@@ -39,6 +46,7 @@ export function createOutbox(
       text,
       createdAt: Date.now(),
       state: uploads.length ? "uploading" : "sending",
+      encrypted: core.state.value.rooms[roomId]?.encrypted ?? false,
       ...(uploads.length ? { uploads } : {}),
       ...(replyTo ? { replyTo } : {}),
     };
@@ -92,9 +100,27 @@ export function createOutbox(
       receiveMessage(m);
     } catch (e) {
       const held = e instanceof DevicesChanged;
-      patch({ state: "failed", error: failureText(e, "messages"), ...(held ? { held } : {}) });
+      const off = e instanceof EncryptionOff ||
+        (e instanceof ApiFailure && e.code === "not_encrypted" && p.encrypted);
+      patch({
+        state: "failed",
+        error: off ? offText(p.roomId) : failureText(e, "messages"),
+        ...(held ? { held } : {}),
+        ...(off ? { encryptionOff: true } : {}),
+      });
       if (e instanceof ApiFailure && e.status === 400) refused(p, e.code, sealed);
     }
+  }
+
+  /** "bob turned encryption off — send again to send it unencrypted", from the latest notice. */
+  function offText(roomId: string): string {
+    const messages = core.state.value.conversations[roomId]?.messages ?? [];
+    const notice = messages.findLast((m) => m.notice);
+    const then = "— send again to send it unencrypted";
+    // The server said no before its notice came: who did it is not known yet.
+    if (notice?.notice !== "encryption_off") return `Encryption was turned off ${then}`;
+    const who = notice.author.id === core.me.value?.id ? "You" : notice.author.username;
+    return `${who} turned encryption off ${then}`;
   }
 
   /**
@@ -119,10 +145,13 @@ export function createOutbox(
    * envelope of its text and its files' keys (made once).
    */
   async function contentOf(p: Pending) {
+    const encrypted = core.state.value.rooms[p.roomId]?.encrypted ?? false;
+    // Sent sealed, and the conversation was switched off since: not without the user's word.
+    if (p.encrypted && !encrypted) throw new EncryptionOff();
     if (p.envelope) return { envelope: p.envelope };
     const uploads = (p.uploads ?? []).filter((u) => u.state.value !== "cancelled");
     const sealed = uploads.filter((u) => u.fileKey);
-    if (!core.state.value.rooms[p.roomId]?.encrypted) {
+    if (!encrypted) {
       if (sealed.length) throw new Error(ENCRYPTION_CHANGED);
       return { text: p.text };
     }
@@ -136,19 +165,33 @@ export function createOutbox(
     return { envelope };
   }
 
-  /** Sends again the messages held back until the user accepted the other side's devices. */
+  /** Sends again the messages held back until the user accepted the devices that changed. */
   function releaseHeld(roomId: string) {
-    for (const p of conversation(roomId).pending.value) if (p.held) retry(p);
+    for (const p of conversation(roomId).pending.value) if (p.held) resend(p);
   }
 
-  /** Sends a failed message again: only the files that did not get there are uploaded again. */
+  /**
+   * The user's retry of a failed message. One not sent because encryption
+   * was turned off since goes unencrypted now: the user was told and asked.
+   */
   function retry(p: Pending) {
+    if (!p.encryptionOff) return resend(p);
+    const { encryptionOff: _, envelope: __, ...rest } = p;
+    resend({ ...rest, encrypted: false });
+  }
+
+  /**
+   * Sends a failed message again: only the files that did not get there are
+   * uploaded again; one sent encrypted still goes sealed or not at all.
+   */
+  function resend(p: Pending) {
     const conv = conversation(p.roomId);
     for (const u of p.uploads ?? []) u.retry();
     const waiting = p.uploads?.some((u) => u.state.value === "uploading");
     const again = { ...p, state: waiting ? "uploading" as const : "sending" as const };
     delete again.error;
     delete again.held;
+    delete again.encryptionOff;
     conv.pending.value = conv.pending.value.map((x) => x.clientId === p.clientId ? again : x);
     post(again);
   }
@@ -169,7 +212,7 @@ export function createOutbox(
     // Its files changed: a new envelope must say so (the old one was never taken).
     delete next.envelope;
     conv.pending.value = conv.pending.value.map((x) => x.clientId === p.clientId ? next : x);
-    if (refused && !left.some((u) => u.state.value === "failed")) retry(next);
+    if (refused && !left.some((u) => u.state.value === "failed")) resend(next);
   }
 
   /** Drops a message not sent, stopping its uploads. */

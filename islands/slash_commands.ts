@@ -99,8 +99,13 @@ export function createSlashCommands(
           dialog.value = { kind: "safety", roomId: room.id };
           return;
         }
-        const { theirs } = await e2e.safety(room);
-        await e2e.verify(room, theirs);
+        // Only a number the user was shown, for the devices there are now.
+        if (!await e2e.verifyShown(room)) {
+          dialog.value = { kind: "safety", roomId: room.id };
+          return notify("info", "Compare this safety number first", [
+            `Then mark ${room.name} verified, or type /verify yes again.`,
+          ]);
+        }
         return notify("info", `You verified ${room.name}`, []);
       }
       case "devices": {

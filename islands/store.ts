@@ -6,7 +6,7 @@
  * @module
  */
 import { createAccount } from "./account.ts";
-import { createEncryption } from "./encryption.ts";
+import { createEncryption, type Whose } from "./encryption.ts";
 import { createEssentials } from "./essentials.ts";
 import { createLiveEvents } from "./live_events.ts";
 import { createModeration } from "./moderation.ts";
@@ -49,6 +49,12 @@ export function createStore(boot: Boot) {
     }
   };
 
+  /** The rooms whose conversation this page has loaded. */
+  function openRooms() {
+    const rooms = core.state.value.rooms;
+    return [...core.conversations.keys()].flatMap((id) => rooms[id] ? [rooms[id]] : []);
+  }
+
   /** Connects the live stream and the browser's events; call once, in the browser. */
   function start() {
     const user = me.value;
@@ -56,7 +62,12 @@ export function createStore(boot: Boot) {
     e2e.start();
     stream.current = connectSharedStream(user.id, {
       onEvent,
-      onStatus: (s) => status.value = s,
+      onStatus: (s) => {
+        const was = status.value;
+        status.value = s;
+        // Back after a drop: a `devices` event may be lost past the replay window.
+        if (s === "live" && was === "reconnecting") e2e.recheck(openRooms()).catch(() => {});
+      },
       onLogout: () => location.assign("/login"),
     });
     addEventListener("popstate", () => {
@@ -130,11 +141,11 @@ export function createStore(boot: Boot) {
     essentials,
     notifications,
     e2e,
-    /** Accepts the other side's new devices and sends what waited for that. */
-    acceptDevices: async (roomId: string) => {
+    /** Accepts the other side's new devices, or the user's own, and sends what waited for that. */
+    acceptDevices: async (roomId: string, whose: Whose = "peer") => {
       const room = core.state.value.rooms[roomId];
       if (!room) return;
-      await e2e.accept(room);
+      await e2e.accept(room, whose);
       outbox.releaseHeld(roomId);
     },
     /** Deletes a room for everyone and leaves it here at once. */

@@ -51,6 +51,16 @@ export interface Pending {
   envelope?: Envelope;
   /** Held back because the other side's devices changed; sent when the user says OK. */
   held?: boolean;
+  /**
+   * Whether the conversation was end-to-end encrypted when the user sent it:
+   * such a message goes sealed or not at all, unless the user says otherwise.
+   */
+  encrypted: boolean;
+  /**
+   * Not sent because encryption was turned off since: the user's own retry
+   * (and only that) sends it unencrypted.
+   */
+  encryptionOff?: boolean;
 }
 
 /** One conversation as the page shows it. */

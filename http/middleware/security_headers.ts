@@ -14,7 +14,7 @@ import type { MiddlewareHandler } from "hono";
 const PAGE_HEADERS: readonly [string, string][] = [
   [
     "content-security-policy",
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " +
     "frame-ancestors 'none'",
   ],

@@ -18,9 +18,10 @@ import {
   publicJwks,
   type PublishedDevice,
 } from "../../shared/e2e.ts";
+import { TRIM_BATCH, trimLog } from "../../lib/feed.ts";
 import { call } from "../helpers.ts";
 import { skipBrowser, startUi, type UiHarness } from "./browser.ts";
-import { messageList, send, T } from "./helpers.ts";
+import { messageList, say, send, T } from "./helpers.ts";
 
 /** What the users write: none of it may reach the server in the clear. */
 const SECRET = {
@@ -33,6 +34,9 @@ const SECRET = {
   fileName: "launch-codes-4d21.txt",
   edited: "edited: the eagle lands at one 7f3a",
   retried: "sent twice, kept once 2b8d",
+  ownHeld: "sent once my own new device was accepted 6a1e",
+  offRetry: "typed while encrypted, retried after the switch-off 4c7b",
+  offRefused: "refused as the switch-off crossed it 8e25",
 };
 /** A 1 × 1 PNG. */
 const PIXEL = Buffer.from(
@@ -128,6 +132,27 @@ function row(page: Page, seq: number) {
   return messageList(page).locator(`li.msg[data-seq="${seq}"]`);
 }
 
+/** The lock button's path, to tell a lock icon from the others. */
+const LOCK_PATH = 'path[d^="M6 11h12v10H6z"]';
+
+/** The room's newest seq, as the server has it. */
+async function lastSeq(h: UiHarness, token: string, roomId: string): Promise<number> {
+  return (await call(h.direct, `/api/rooms/${roomId}`, { token })).body.room.lastSeq;
+}
+
+/** Says OK to every "devices changed" warning the page shows. */
+async function acceptWarnings(page: Page): Promise<void> {
+  const warnings = page.locator(".e2e-warning");
+  for (let n = await warnings.count(); n > 0; n = await warnings.count()) {
+    await warnings.first().getByRole("button", { name: "OK" }).click();
+    await page.waitForFunction(
+      (n) => document.querySelectorAll(".e2e-warning").length < n,
+      n,
+      T,
+    );
+  }
+}
+
 /** The safety number the page's dialog shows; the dialog is closed again. */
 async function safetyNumberOn(page: Page): Promise<string> {
   await page.getByRole("button", { name: /^End-to-end encrypted.*safety number$/ }).click();
@@ -179,7 +204,8 @@ Deno.test({
       );
       await a.getByRole("button", { name: "End-to-end encrypted: safety number" }).waitFor(T);
       await a.getByText(
-        "Messages are end-to-end encrypted. Devices added later can't read earlier messages.",
+        "Messages are end-to-end encrypted. Devices added later can't read earlier messages. " +
+          "The server still sees who talks to whom, and when.",
       ).waitFor(T);
 
       await send(a, SECRET.first);
@@ -240,6 +266,16 @@ Deno.test({
     });
 
     await step("both sides show the same safety number; bob marks alice verified", async () => {
+      // `/verify yes` before the number was ever shown marks nothing: it shows the number.
+      await send(b, "/verify yes");
+      await b.locator(".safety-number").waitFor(T);
+      await b.getByRole("status").filter({ hasText: "You have not verified alice." }).waitFor(T);
+      await b.keyboard.press("Escape");
+      assert.equal(
+        await b.getByRole("button", { name: "End-to-end encrypted, verified: safety number" })
+          .count(),
+        0,
+      );
       const numbers = [await safetyNumberOn(a), await safetyNumberOn(b)];
       assert.match(numbers[0], /^(\d{5} ){11}\d{5}$/);
       assert.equal(numbers[0], numbers[1]);
@@ -296,8 +332,34 @@ Deno.test({
       })
         .waitFor(T);
       await b.getByRole("button", { name: "End-to-end encrypted: safety number" }).waitFor(T);
-      await b.getByRole("button", { name: "OK" }).click();
+      // `/verify yes` does not take the changed set on trust: it shows the new number first…
+      await send(b, "/verify yes");
+      await b.locator(".safety-number").waitFor(T);
+      await b.getByRole("status").filter({
+        hasText: "alice's devices changed since you last looked.",
+      })
+        .waitFor(T);
+      await b.keyboard.press("Escape");
+      assert.equal(await b.locator(".e2e-warning").count(), 1);
+      // …and, that number seen, marks alice verified again.
+      await send(b, "/verify yes");
+      await b.getByRole("button", { name: "End-to-end encrypted, verified: safety number" })
+        .waitFor(T);
       await b.locator(".e2e-warning").waitFor({ state: "detached", ...T });
+
+      // The new device is alice's own: her browser warns her too, and holds her next message.
+      const own = a.getByRole("alert").filter({
+        hasText: "Your devices changed: a new device can read what you send from now on — " +
+          "if it isn't yours",
+      });
+      await own.waitFor(T);
+      const before = await lastSeq(h, alice.token, roomId);
+      await send(a, SECRET.ownHeld);
+      await a.locator(".msg-failed").getByText("your devices changed").waitFor(T);
+      assert.equal(await lastSeq(h, alice.token, roomId), before);
+      await own.getByRole("button", { name: "OK" }).click();
+      await own.waitFor({ state: "detached", ...T });
+      await row(b, before + 1).getByText(SECRET.ownHeld).waitFor(T);
     });
 
     await step("bob's new device warns alice before she sends again", async () => {
@@ -370,12 +432,26 @@ Deno.test({
       await a.getByRole("button", { name: /^End-to-end encrypted.*safety number$/ }).click();
       await a.getByRole("heading", { name: "Your devices · 3" }).waitFor(T);
       await a.keyboard.press("Escape");
+      // A device of her own she has not seen: she says it is hers before anything goes to it.
+      const own = a.locator(".e2e-warning", { hasText: "Your devices changed" });
+      await own.getByRole("button", { name: "OK" }).click();
+      await own.waitFor({ state: "detached", ...T });
       await send(a, SECRET.second);
       await messageList(a2).getByText(SECRET.second).waitFor(T);
       await messageList(b).getByText(SECRET.second).waitFor(T);
       // And bob is told alice has a new device.
       await b.getByRole("alert").filter({ hasText: "alice's devices changed" }).waitFor(T);
       await second.close();
+
+      // Alice retires the test's device from her list: no longer given keys, and no warning.
+      await a.getByRole("button", { name: /^End-to-end encrypted.*safety number$/ }).click();
+      a.once("dialog", (d) => d.accept());
+      await a.getByRole("button", { name: "Retire test tool" }).click();
+      await a.getByRole("heading", { name: "Your devices · 2" }).waitFor(T);
+      await a.keyboard.press("Escape");
+      const listed = await devicesOf(h, alice.token, "alice");
+      assert.notEqual(listed.find((d) => d.name === "test tool")?.retiredAt, null);
+      assert.equal(await a.locator(".e2e-warning").count(), 0);
     });
 
     await step("a resumed stream and a reload show envelopes decrypted", async () => {
@@ -399,6 +475,24 @@ Deno.test({
       }
     });
 
+    await step(
+      "a device added while the stream was away past its replay window warns",
+      async () => {
+        h.proxy.cut(1_500);
+        await a.locator("html[data-status=reconnecting]").waitFor(T);
+        await publishDevice(h, bob.token, "bob's laptop");
+        // The log is trimmed past it: the resume answers `reset`, the `devices` event is gone.
+        while (await trimLog(h.kv, Date.now() + 1) === TRIM_BATCH);
+        await a.locator("html[data-status=live]").waitFor(T);
+        const warning = a.getByRole("alert").filter({
+          hasText: "bob's devices changed — compare safety numbers",
+        });
+        await warning.waitFor(T);
+        await warning.getByRole("button", { name: "OK" }).click();
+        await warning.waitFor({ state: "detached", ...T });
+      },
+    );
+
     await step("files are encrypted before upload and decrypted to show", async () => {
       await a.locator(".composer input[type=file]").setInputFiles([
         { name: SECRET.fileName, mimeType: "text/plain", buffer: Buffer.from(SECRET.file) },
@@ -408,6 +502,11 @@ Deno.test({
       await send(a, "two files");
       const sent = messageList(b).locator("li.msg", { hasText: "two files" });
       await sent.getByRole("img", { name: "pixel.png" }).waitFor(T);
+      // Shown from a blob: URL, which the page's policy allows for images.
+      assert.match(
+        (await sent.getByRole("img", { name: "pixel.png" }).getAttribute("src"))!,
+        /^blob:/,
+      );
       const [download] = await Promise.all([
         b.waitForEvent("download", T) as Promise<Download>,
         sent.getByRole("button", { name: new RegExp(SECRET.fileName) }).click(),
@@ -426,10 +525,13 @@ Deno.test({
       b.once("dialog", (d) => d.accept());
       await b.getByRole("button", { name: "End-to-end encrypted: safety number" }).click();
       await b.getByRole("button", { name: "Turn off encryption" }).click();
-      for (const page of [a, b]) {
-        await page.locator(".notice-line", {
-          hasText: "bob turned off end-to-end encryption",
-        }).waitFor(T);
+      for (const [page, who] of [[a, "bob"], [b, "You"]] as const) {
+        const off = page.locator(".notice-line", {
+          hasText: `${who} turned off end-to-end encryption: the server can read new messages`,
+        });
+        await off.waitFor(T);
+        // No lock on the notice that encryption is off.
+        assert.equal(await off.locator(LOCK_PATH).count(), 0);
         await page.getByRole("button", { name: "Turn on end-to-end encryption" }).waitFor(T);
         await page.locator(`[data-room-id="${roomId}"] .room-lock`).waitFor({
           state: "detached",
@@ -440,14 +542,18 @@ Deno.test({
       await messageList(a).getByText("back in the clear").waitFor(T);
 
       await a.getByRole("button", { name: "Turn on end-to-end encryption" }).click();
-      for (const page of [a, b]) {
-        await page.locator(".notice-line", {
-          hasText: "alice turned on end-to-end encryption",
-        }).waitFor(T);
+      for (const [page, who] of [[a, "You"], [b, "alice"]] as const) {
+        const on = page.locator(".notice-line", {
+          hasText: `${who} turned on end-to-end encryption`,
+        });
+        await on.waitFor(T);
+        assert.equal(await on.locator(LOCK_PATH).count(), 1);
         await page.locator(`[data-room-id="${roomId}"] .room-lock`).waitFor(T);
       }
-      // Bob accepts alice's new browser, which was waiting for his OK.
-      await b.locator(".e2e-warning").getByRole("button", { name: "OK" }).click();
+      // Bob accepts alice's new browser, and his own new devices, which waited for his OK.
+      await b.locator(".e2e-warning", { hasText: "alice's devices changed" }).waitFor(T);
+      await b.locator(".e2e-warning", { hasText: "Your devices changed" }).waitFor(T);
+      await acceptWarnings(b);
       await send(b, "sealed again");
       await messageList(a).getByText("sealed again").waitFor(T);
       assert.equal(
@@ -456,6 +562,94 @@ Deno.test({
         "",
       );
     });
+
+    await step(
+      "a message sent encrypted never goes out in the clear after a switch-off",
+      async () => {
+        const offNotices = a.locator(".notice-line", {
+          hasText: "bob turned off end-to-end encryption: the server can read new messages",
+        });
+        const bodies: { text?: string; envelope?: Envelope }[] = [];
+        let onPost = (): Promise<void> => Promise.resolve();
+        await a.route(`**/api/rooms/${roomId}/messages`, async (route) => {
+          if (route.request().method() !== "POST") return route.continue();
+          bodies.push(JSON.parse(route.request().postData()!));
+          if (bodies.length === 1) return route.abort("connectionreset");
+          await onPost();
+          await route.continue();
+        });
+        // Lost on the way, sealed; bob turns encryption off before alice retries.
+        await send(a, SECRET.offRetry);
+        const failed = a.locator(".msg-failed", { hasText: SECRET.offRetry });
+        await failed.getByRole("button", { name: "Retry" }).waitFor(T);
+        const off = await call(h.direct, `/api/rooms/${roomId}/encryption`, {
+          token: bob.token,
+          method: "PUT",
+          body: { encrypted: false },
+        });
+        assert.equal(off.status, 200, JSON.stringify(off.body));
+        await offNotices.nth(1).waitFor(T);
+        const seqOff = await lastSeq(h, alice.token, roomId);
+        // The retry posts nothing: it says why, and asks.
+        await failed.getByRole("button", { name: "Retry" }).click();
+        await failed.getByText("bob turned encryption off — send again to send it unencrypted")
+          .waitFor(T);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(bodies.length, 1);
+        assert.equal(await lastSeq(h, alice.token, roomId), seqOff);
+        // Only her say-so sends it as it now must go: unencrypted.
+        await failed.getByRole("button", { name: "Send unencrypted" }).click();
+        await row(b, seqOff + 1).getByText(SECRET.offRetry).waitFor(T);
+        assert.equal(bodies.length, 2);
+        assert.equal(bodies[1].text, SECRET.offRetry);
+
+        // Sealed and on its way when bob switches off: the server refuses it, and it stays so.
+        await a.getByRole("button", { name: "Turn on end-to-end encryption" }).click();
+        await a.locator(`[data-room-id="${roomId}"] .room-lock`).waitFor(T);
+        await a.getByRole("button", { name: "End-to-end encrypted: safety number" }).waitFor(T);
+        onPost = async () => {
+          onPost = () => Promise.resolve();
+          const res = await call(h.direct, `/api/rooms/${roomId}/encryption`, {
+            token: bob.token,
+            method: "PUT",
+            body: { encrypted: false },
+          });
+          assert.equal(res.status, 200);
+          await offNotices.nth(2).waitFor(T);
+        };
+        const posted = bodies.length;
+        await send(a, SECRET.offRefused);
+        const refused = a.locator(".msg-failed", { hasText: SECRET.offRefused });
+        await refused.getByText("bob turned encryption off — send again to send it unencrypted")
+          .waitFor(T);
+        const seqRefused = await lastSeq(h, alice.token, roomId);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(bodies.length, posted + 1);
+        assert.ok(bodies[posted].envelope);
+        assert.equal(await lastSeq(h, alice.token, roomId), seqRefused);
+        await a.unroute(`**/api/rooms/${roomId}/messages`);
+        await refused.getByRole("button", { name: "Discard" }).click();
+        const stored = await kvText(h.kv);
+        assert.ok(!stored.includes(SECRET.offRefused));
+      },
+    );
+
+    await step(
+      "a quote of an encrypted message not loaded says so, as the terminal does",
+      async () => {
+        // Fifty messages later, the first one (encrypted) is out of the loaded page.
+        for (let i = 0; i < 50; i++) await say(h, bob.token, roomId, `filler ${i}`);
+        const reply = await say(h, bob.token, roomId, "answering the very first", { replyTo: 1 });
+        await a.reload();
+        await a.locator("html[data-live]").waitFor(T);
+        await row(a, reply.seq).waitFor(T);
+        assert.equal(await row(a, 1).count(), 0);
+        assert.equal(
+          (await row(a, reply.seq).locator(".quote-text").textContent())?.trim(),
+          "🔒 encrypted message",
+        );
+      },
+    );
 
     // Nothing went wrong in the pages: no script error, no policy violation.
     const unexpected = h.errors.filter((e) => !e.includes("Failed to load resource"));
