@@ -21,28 +21,10 @@ import { getManyChunked } from "./get_many.ts";
 import { deviceCountKey, deviceKey, devicesPrefix, roomKey } from "./keys.ts";
 import { roomIdsOf, type StoredRoom } from "./rooms.ts";
 import { DEVICES_MAX } from "../shared/limits.ts";
+import type { PublicJwk, PublishedDevice } from "../shared/e2e.ts";
 
-/** A public EC P-256 key as a JWK, exactly the four members the server keeps. */
-export interface PublicJwk {
-  kty: "EC";
-  crv: "P-256";
-  x: string;
-  y: string;
-}
-
-/** `["devices", userId, deviceId]`: a device as stored and as the directory lists it. */
-export interface StoredDevice {
-  id: string;
-  userId: string;
-  name: string;
-  /** ECDH P-256: others wrap message keys for this device with it. */
-  publicKey: PublicJwk;
-  /** ECDSA P-256: verifies what this device signs. */
-  signingKey: PublicJwk;
-  createdAt: number;
-  /** When it was retired; `null` while active. */
-  retiredAt: number | null;
-}
+/** `["devices", userId, deviceId]`: a device as stored is exactly what the directory lists. */
+export type StoredDevice = PublishedDevice;
 
 /** What a client publishes for one of its devices. */
 export interface DeviceInput {

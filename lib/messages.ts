@@ -53,7 +53,8 @@ export interface SendResult {
   duplicate: boolean;
 }
 
-interface SendItem {
+/** One message to send, as a client asked for it. */
+export interface SendInput {
   author: User;
   text: string;
   clientId?: string;
@@ -63,6 +64,9 @@ interface SendItem {
   replyTo?: number;
   /** An end-to-end encrypted message: the envelope stands in for the text, which is "". */
   envelope?: Envelope;
+}
+
+interface SendItem extends SendInput {
   /** Switches a direct conversation's encryption, recorded as a notice message. */
   encrypt?: boolean;
   /** `null`: a switch to what already was, which stores nothing. */

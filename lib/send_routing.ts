@@ -14,21 +14,13 @@
  *
  * @module
  */
-import type { User } from "./accounts.ts";
 import { ApiError, type ErrorKind, Errors } from "./errors.ts";
 import { newId } from "./ids.ts";
-import type { SendResult } from "./messages.ts";
-import type { Envelope } from "../shared/api_types.ts";
+import type { SendInput, SendResult } from "./messages.ts";
 
 /** One send, as the worker that took it hands it to the room's owner. */
-export interface SendRequest {
+export interface SendRequest extends SendInput {
   roomId: string;
-  author: User;
-  text: string;
-  clientId?: string;
-  attachmentIds: string[];
-  replyTo?: number;
-  envelope?: Envelope;
 }
 
 /** How often a worker says it is alive, and when a silent one is taken for gone. */
