@@ -22,7 +22,7 @@ import { logFloorKey } from "./keys.ts";
 import { readMessageRange } from "./messages.ts";
 import { metrics } from "./metrics.ts";
 import { memberRoomView } from "./rooms.ts";
-import { encodeEvent, type SseStream } from "./sse.ts";
+import { concat, encodeEvent, type SseStream } from "./sse.ts";
 
 /** What a resume needs. */
 export interface ResumeOptions {
@@ -72,21 +72,35 @@ async function replay(o: ResumeOptions, from: LogPosition): Promise<boolean> {
     if (++entries > o.maxEntries) return false;
     const skip = vs === from.vs ? from.k : 0;
     const last = vs === o.until.vs ? o.until.k : Infinity;
+    // Events go out in writes of up to WRITE_BYTES, not one by one (a send batch
+    // is up to hundreds of messages), waiting for the client between writes.
+    let chunks: Uint8Array[] = [], bytes = 0;
+    const write = async () => {
+      await o.stream.drained();
+      const ok = o.stream.write(concat(chunks));
+      metrics.eventsDelivered += chunks.length;
+      chunks = [];
+      bytes = 0;
+      return ok;
+    };
     let k = 0;
     for (const event of entry.events) {
-      if (o.stream.closed) return true;
       const first = k + 1;
       k += eventSpan(event);
       if (k <= skip || first > last || !isReplayed(event) || !sees(event, o.viewer)) continue;
       for (const chunk of await render(o, event, vs, first, skip, last)) {
-        await o.stream.drained();
-        if (!o.stream.write(chunk)) return true;
-        metrics.eventsDelivered++;
+        chunks.push(chunk);
+        bytes += chunk.byteLength;
+        if (bytes >= WRITE_BYTES && !await write()) return true;
       }
     }
+    if (chunks.length && !await write()) return true;
   }
   return true;
 }
+
+/** How much of a replay one write carries at most (well within any stream's buffer). */
+const WRITE_BYTES = 64 * 1024;
 
 /** The encoded events one visible log event gives the viewer, within `skip`..`last`. */
 async function render(

@@ -33,6 +33,18 @@ export function encodeEvent<N extends EventName>(
   return encoder.encode(`event: ${event}\n${idLine}data: ${JSON.stringify(data)}\n\n`);
 }
 
+/** Joins encoded events into one chunk: one write to the socket instead of many. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
 /** A comment line: clients ignore it, proxies see traffic. */
 export const keepAliveChunk: Uint8Array = encoder.encode(":\n\n");
 

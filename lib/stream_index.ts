@@ -9,7 +9,7 @@
 import type { User } from "./accounts.ts";
 import type { Viewer } from "./event_visibility.ts";
 import { metrics } from "./metrics.ts";
-import { keepAliveChunk, type SseStream } from "./sse.ts";
+import { concat, keepAliveChunk, type SseStream } from "./sse.ts";
 
 /** The session a stream belongs to: ending it or its expiry ends the stream too. */
 export interface StreamSession {
@@ -199,13 +199,3 @@ export class StreamIndex {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}
