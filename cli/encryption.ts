@@ -4,8 +4,9 @@
  * them: seal what the user sends to an encrypted conversation, reveal what
  * arrives, and tell the user when the other side's devices or their own
  * change (nothing is sent to a changed set until the user accepts it). The
- * cryptography itself is the shared module the web app uses too
- * (`shared/e2e.ts`).
+ * cryptography (`shared/e2e.ts`) and the logic around it
+ * (`shared/e2e_session.ts`) are the modules the web app uses too; what is
+ * here is the keys file, publishing this device, and the terminal's words.
  *
  * @module
  */
@@ -13,10 +14,8 @@ import type { Message, Room, User } from "../shared/api_types.ts";
 import {
   COULD_NOT_DECRYPT,
   createDeviceKeys,
-  decryptMessage,
   type DeviceKeys,
   deviceSetFingerprint,
-  encryptMessage,
   type Envelope,
   exportDeviceKeys,
   type FileKey,
@@ -24,15 +23,9 @@ import {
   type Payload,
   publicJwks,
   type PublishedDevice,
-  safetyNumber,
 } from "../shared/e2e.ts";
-import {
-  acceptDevices,
-  checkDevices,
-  DeviceDirectory,
-  type KnownDevicesStore,
-  markVerified,
-} from "../shared/e2e_directory.ts";
+import type { DeviceDirectory, KnownDevicesStore } from "../shared/e2e_directory.ts";
+import { type DeviceCheck, DevicesChanged, E2eSession } from "../shared/e2e_session.ts";
 import { QUOTE_MAX } from "../shared/limits.ts";
 import { type Api, ApiFailure } from "./api.ts";
 import { clean, roomLabel } from "./format.ts";
@@ -56,25 +49,11 @@ export const NOT_DECRYPTED_YET =
 
 /**
  * A send refused because a device set (the other side's, or the user's own)
- * changed since the user last accepted it: it waits for the user to accept
- * the change (`/ok`) or to compare safety numbers first.
+ * changed since the user last accepted it: its `warnings` are the lines not
+ * shown yet, and it waits for `/ok` ({@linkcode DevicesChanged.accept}) or a
+ * comparison of safety numbers.
  */
-export class DevicesChanged extends Error {
-  /** Whose devices changed: "bob's devices", "your devices" or "your devices and bob's". */
-  readonly whose: string;
-  /** Warnings not shown yet: show them before saying the message waits. */
-  readonly warnings: string[];
-  /** Accepts the device sets this refusal was about, as they were when it was made. */
-  readonly accept: () => Promise<void>;
-
-  constructor(whose: string, warnings: string[], accept: () => Promise<void>) {
-    super(`${whose} changed`);
-    this.name = "DevicesChanged";
-    this.whose = whose;
-    this.warnings = warnings;
-    this.accept = accept;
-  }
-}
+export { DevicesChanged };
 
 /** What `/verify` shows. */
 export interface SafetyCheck {
@@ -103,13 +82,12 @@ const LIMITS_LINE =
  * ```
  */
 export class Encryption {
-  /** Everyone's published devices, cached until a `devices` event. */
-  readonly directory: DeviceDirectory;
   #api: Api;
   #me: User;
   #file: KeyFile;
   #keys: DeviceKeys;
   #known: KnownDevicesStore;
+  #session: E2eSession;
   /** What each envelope decrypted to, by message id and signature (an edit brings a new one). */
   #payloads = new Map<string, Payload | null>();
   /** Decrypted text by `roomId/seq`, for the quotes of replies. */
@@ -118,10 +96,6 @@ export class Encryption {
   #files = new Map<string, FileKey>();
   /** Per user (the other side, or the user's own id), the device set a warning was shown for. */
   #warned = new Map<string, string>();
-  /** Per other user, both device sets as `/verify` last showed their safety number. */
-  #shown = new Map<string, string>();
-  /** Sender devices looked up again once after not being found (`author/device`). */
-  #refetched = new Set<string>();
   /** Messages shown {@linkcode NOT_DECRYPTED_YET}, by `roomId/seq`, to try again. */
   #pending = new Map<string, Message>();
 
@@ -131,12 +105,28 @@ export class Encryption {
     this.#file = file;
     this.#keys = keys;
     this.#known = file.knownDevices(api.server, me.id);
-    this.directory = new DeviceDirectory(async (username) =>
-      (await api.request<{ devices: PublishedDevice[] }>(
-        "GET",
-        `/api/users/${encodeURIComponent(username)}/devices`,
-      )).devices
-    );
+    this.#session = new E2eSession({
+      me,
+      fetchDevices: async (username) =>
+        (await api.request<{ devices: PublishedDevice[] }>(
+          "GET",
+          `/api/users/${encodeURIComponent(username)}/devices`,
+        )).devices,
+      known: this.#known,
+      keys: () => Promise.resolve(this.#keys),
+      // Retired elsewhere, or never published: the server would refuse the envelope.
+      republish: () => this.#register(),
+      // A refusal (the author is gone) is for good; no answer, a 5xx or a 429 is for now.
+      failsForGood: (error) =>
+        error instanceof ApiFailure && error.status < 500 && !error.rateLimited,
+      countThisDevice: true,
+      name: oneLine,
+      wording: {
+        noDevice: (name) =>
+          `${name} has no device that can read encrypted messages yet (they sign in with a ` +
+          "client that has end-to-end encryption, then it can).",
+      },
+    });
   }
 
   /**
@@ -160,6 +150,11 @@ export class Encryption {
     return keys;
   }
 
+  /** Everyone's published devices, cached until a `devices` event. */
+  get directory(): DeviceDirectory {
+    return this.#session.directory;
+  }
+
   /** This device's id. */
   get deviceId(): string {
     return this.#keys.id;
@@ -176,9 +171,8 @@ export class Encryption {
   async publish(): Promise<string[]> {
     await this.#register();
     this.directory.invalidate(this.#me.username);
-    const mine = await this.directory.devices(this.#me.username);
-    const { warning } = await this.#check(this.#me, mine);
-    return warning ? [warning] : [];
+    const check = await this.#session.checkSelf(await this.directory.devices(this.#me.username));
+    return this.#warnings(await this.#warning(check));
   }
 
   /** Puts this device's keys; a server that refuses them for this id (retired, or other keys under it) gets a new device. */
@@ -213,28 +207,8 @@ export class Encryption {
    * @throws {Error} when the other side has no device to read it.
    */
   async seal(room: Room, payload: Payload): Promise<Envelope> {
-    const peer = peerOf(room);
-    let mine = await this.directory.devices(this.#me.username);
-    if (!mine.some((d) => d.id === this.#keys.id && active(d))) {
-      // Retired elsewhere, or never published: the server would refuse the envelope.
-      await this.#register();
-      this.directory.invalidate(this.#me.username);
-      mine = await this.directory.devices(this.#me.username);
-    }
-    const theirs = await this.directory.devices(peer.username);
-    const changes = await this.#changes(room, peer, mine, theirs);
-    if (changes) throw changes;
-    if (!theirs.some(active)) {
-      throw new Error(
-        `${clean(peer.username, { oneLine: true })} has no device that can read encrypted ` +
-          "messages yet (they sign in with a client that has end-to-end encryption, then it can).",
-      );
-    }
-    return await encryptMessage({
-      roomId: room.id,
-      sender: this.#keys,
-      recipients: [...mine, ...theirs],
-      payload,
+    return await this.#session.seal(room.id, peerOf(room), payload, {
+      warn: (check) => this.#warning(check, room),
     });
   }
 
@@ -246,12 +220,10 @@ export class Encryption {
    * @returns what to tell the user.
    */
   async confirm(room: Room): Promise<string[]> {
-    const peer = peerOf(room);
-    const [mine, theirs] = await Promise.all([
-      this.directory.devices(this.#me.username),
-      this.directory.devices(peer.username),
-    ]);
-    const changes = await this.#changes(room, peer, mine, theirs);
+    const changes = await this.#session.changes(
+      peerOf(room),
+      (check) => this.#warning(check, room),
+    );
     if (!changes) return [`* No device change in ${roomLabel(room)} waits for /ok.`];
     if (changes.warnings.length) return changes.warnings;
     await changes.accept();
@@ -331,8 +303,11 @@ export class Encryption {
     const user = userId === this.#me.id ? this.#me : room.peer?.id === userId ? room.peer : null;
     if (!user) return [];
     this.directory.invalidate(user.username);
-    const { warning } = await this.#check(user, await this.directory.devices(user.username), room);
-    return warning ? [warning] : [];
+    const devices = await this.directory.devices(user.username);
+    const check = user === this.#me
+      ? await this.#session.checkSelf(devices)
+      : await this.#session.checkPeer(user, devices);
+    return this.#warnings(await this.#warning(check, room));
   }
 
   /**
@@ -343,10 +318,10 @@ export class Encryption {
   async entered(room: Room): Promise<string[]> {
     const peer = room.peer;
     if (!peer) return [];
-    const { warning } = await this.#check(peer, await this.directory.devices(peer.username), room);
+    const warning = await this.#warning(await this.#session.checkPeer(peer), room);
     if (warning) return [warning, LIMITS_LINE];
     const known = await this.#known.get(peer.id);
-    const name = clean(peer.username, { oneLine: true });
+    const name = oneLine(peer.username);
     return [
       known?.verified
         ? `* 🔒 End-to-end encrypted; you verified ${name}.`
@@ -356,74 +331,32 @@ export class Encryption {
   }
 
   /**
-   * The device sets of a conversation that changed since last accepted, as a
-   * refusal to send, or `null` when neither did.
+   * The warning to show for a check that found `check.userId`'s devices (the
+   * other side's, or the user's own) changed, when none was shown for this
+   * set yet.
    */
-  async #changes(
-    room: Room,
-    peer: User,
-    mine: PublishedDevice[],
-    theirs: PublishedDevice[],
-  ): Promise<DevicesChanged | null> {
-    const changed: { user: User; devices: PublishedDevice[] }[] = [];
-    const warnings: string[] = [];
-    for (const set of [{ user: this.#me, devices: mine }, { user: peer, devices: theirs }]) {
-      const { changed: differs, warning } = await this.#check(set.user, set.devices, room);
-      if (differs) changed.push(set);
-      if (warning) warnings.push(warning);
-    }
-    if (!changed.length) return null;
-    const name = clean(peer.username, { oneLine: true });
-    const whose = changed.length === 2
-      ? `your devices and ${name}'s`
-      : changed[0].user.id === this.#me.id
-      ? "your devices"
-      : `${name}'s devices`;
-    return new DevicesChanged(whose, warnings, async () => {
-      for (const set of changed) await acceptDevices(this.#known, set.user.id, set.devices);
-    });
+  async #warning(check: DeviceCheck | null, room?: Room): Promise<string | null> {
+    if (check?.status !== "changed") return null;
+    const fingerprint = await deviceSetFingerprint(check.devices);
+    // Checked and set with no wait between: an event and a send racing warn once.
+    if (this.#warned.get(check.userId) === fingerprint) return null;
+    this.#warned.set(check.userId, fingerprint);
+    return check.userId === this.#me.id || !room?.peer
+      ? ownChangedWarning(check.devices)
+      : changedWarning(room.peer, room, check.wasVerified);
   }
 
-  /**
-   * Compares `user`'s devices (the other side's, or the user's own) with the
-   * set last accepted: whether they differ, and the warning to show when
-   * none was shown for this set yet. The first set seen is accepted silently
-   * (trust on first use).
-   */
-  async #check(
-    user: User,
-    devices: PublishedDevice[],
-    room?: Room,
-  ): Promise<{ changed: boolean; warning: string | null }> {
-    const before = await this.#known.get(user.id);
-    const { status } = await checkDevices(this.#known, user.id, devices);
-    if (status !== "changed") return { changed: false, warning: null };
-    const fingerprint = await deviceSetFingerprint(devices);
-    // Checked and set with no wait between: an event and a send racing warn once.
-    if (this.#warned.get(user.id) === fingerprint) return { changed: true, warning: null };
-    this.#warned.set(user.id, fingerprint);
-    const warning = user.id === this.#me.id || !room
-      ? ownChangedWarning(devices)
-      : changedWarning(user, room, before?.verified ?? false);
-    return { changed: true, warning };
+  #warnings(warning: string | null): string[] {
+    return warning ? [warning] : [];
   }
 
   /** The safety number of a direct conversation, read from fresh device lists. */
   async safety(room: Room): Promise<SafetyCheck> {
     const peer = peerOf(room);
-    this.directory.invalidate(this.#me.username);
-    this.directory.invalidate(peer.username);
-    const [mine, theirs] = await Promise.all([
-      this.directory.devices(this.#me.username),
-      this.directory.devices(peer.username),
-    ]);
-    const number = await safetyNumber(
-      { userId: this.#me.id, devices: mine },
-      { userId: peer.id, devices: theirs },
-    );
-    const { verified } = await checkDevices(this.#known, peer.id, theirs);
-    this.#shown.set(peer.id, await bothSets(mine, theirs));
-    return { number, verified };
+    const { number, theirs } = await this.#session.safety(peer, { fresh: true });
+    const check = await this.#session.checkPeer(peer, theirs);
+    this.#session.shown(peer, number);
+    return { number, verified: check?.verified ?? false };
   }
 
   /**
@@ -435,20 +368,14 @@ export class Encryption {
    */
   async verify(room: Room): Promise<void> {
     const peer = peerOf(room);
-    const shown = this.#shown.get(peer.id);
-    if (!shown) throw new Error("Compare the safety number first: /verify shows it.");
-    this.directory.invalidate(this.#me.username);
-    this.directory.invalidate(peer.username);
-    const [mine, theirs] = await Promise.all([
-      this.directory.devices(this.#me.username),
-      this.directory.devices(peer.username),
-    ]);
-    if (await bothSets(mine, theirs) !== shown) {
-      this.#shown.delete(peer.id);
+    const result = await this.#session.verifyShown(peer);
+    if (result.status === "not_shown") {
+      throw new Error("Compare the safety number first: /verify shows it.");
+    }
+    if (result.status === "changed") {
       throw new Error("The devices changed since the safety number was shown: /verify again.");
     }
-    await markVerified(this.#known, peer.id, theirs);
-    await acceptDevices(this.#known, this.#me.id, mine);
+    await this.#session.acceptSelf(result.mine);
     this.#warned.delete(peer.id);
     this.#warned.delete(this.#me.id);
   }
@@ -468,30 +395,7 @@ export class Encryption {
   async #open(m: Message, envelope: Envelope): Promise<Payload | null> {
     const key = `${m.id}/${envelope.signature}`;
     if (this.#payloads.has(key)) return this.#payloads.get(key)!;
-    let senders: PublishedDevice[];
-    try {
-      senders = await this.directory.devices(m.author.username);
-      const lookedAgain = `${m.author.id}/${envelope.senderDevice}`;
-      if (
-        !senders.some((d) => d.id === envelope.senderDevice) && !this.#refetched.has(lookedAgain)
-      ) {
-        // A device added since the list was read.
-        this.#refetched.add(lookedAgain);
-        this.directory.invalidate(m.author.username);
-        senders = await this.directory.devices(m.author.username);
-      }
-    } catch (error) {
-      // A refusal (the author is gone) is for good; no answer, a 5xx or a 429 is for now.
-      if (error instanceof ApiFailure && error.status < 500 && !error.rateLimited) return null;
-      this.#refetched.delete(`${m.author.id}/${envelope.senderDevice}`);
-      throw error;
-    }
-    const payload = await decryptMessage({
-      roomId: m.roomId,
-      envelope,
-      me: this.#keys,
-      senderDevices: senders.filter((d) => d.userId === m.author.id),
-    });
+    const payload = await this.#session.open({ roomId: m.roomId, author: m.author, envelope });
     this.#payloads.set(key, payload);
     return payload;
   }
@@ -554,6 +458,7 @@ function active(d: PublishedDevice): boolean {
   return d.retiredAt === null;
 }
 
-async function bothSets(mine: PublishedDevice[], theirs: PublishedDevice[]): Promise<string> {
-  return `${await deviceSetFingerprint(mine)}|${await deviceSetFingerprint(theirs)}`;
+/** A name as the terminal prints it on one line. */
+function oneLine(name: string): string {
+  return clean(name, { oneLine: true });
 }

@@ -17,6 +17,7 @@ import type {
   User,
 } from "../shared/api_types.ts";
 import { COULD_NOT_DECRYPT } from "../shared/e2e.ts";
+import { noticeText } from "../shared/e2e_notice.ts";
 import { MENTION } from "../shared/limits.ts";
 import { ApiFailure, type Mention, Unreachable } from "./api.ts";
 
@@ -102,7 +103,7 @@ export function mentionsMe(m: Pick<Message, "author" | "mentions">, me?: User): 
  */
 export function formatMessage(m: Message, style: MessageStyle = {}): string {
   const { color } = style;
-  if (m.notice) return `* [${clock(m.createdAt)}] ${noticeText(m, style.me)}`;
+  if (m.notice) return `* [${clock(m.createdAt)}] ${notice(m, style.me)}`;
   const mentioned = !m.deleted && mentionsMe(m, style.me);
   const mark = mentioned && !color ? MENTION_MARK : "";
   const seq = `#${m.seq}`;
@@ -241,20 +242,9 @@ export function notDecryptedYet(m: Message): boolean {
   return (m as { pending?: boolean }).pending === true;
 }
 
-/**
- * What a notice message says: who switched end-to-end encryption on or off,
- * and what that means.
- *
- * @example
- * ```ts
- * noticeText(notice); // "bob turned on end-to-end encryption 🔒: only your devices and theirs can read new messages"
- * ```
- */
-export function noticeText(m: Pick<Message, "notice" | "author">, me?: User): string {
-  const who = m.author.id === me?.id ? "You" : clean(m.author.username, { oneLine: true });
-  return m.notice === "encryption_on"
-    ? `${who} turned on end-to-end encryption ${LOCK}: only your devices and theirs can read new messages`
-    : `${who} turned off end-to-end encryption: the server can read new messages`;
+/** A notice message in the shared words ({@linkcode noticeText}), names cleaned, a lock when on. */
+function notice(m: Pick<Message, "notice" | "author">, me?: User): string {
+  return noticeText(m, { meId: me?.id, name: (n) => clean(n, { oneLine: true }), lock: LOCK });
 }
 
 /** Lines after the first of `text` indented by `width` spaces, under the first line's text. */
@@ -277,7 +267,7 @@ export function formatNotice(
   width = 100,
   style: MessageStyle = {},
 ): string {
-  if (m.notice) return cut(`» ${roomLabel(room)} · ${noticeText(m, style.me)}`, width);
+  if (m.notice) return cut(`» ${roomLabel(room)} · ${notice(m, style.me)}`, width);
   const mentioned = mentionsMe(m, style.me);
   const mark = mentioned && !style.color ? MENTION_MARK : "";
   const line = cut(
@@ -297,7 +287,7 @@ export function formatNotice(
  * ```
  */
 export function messageSummary(m: Message): string {
-  if (m.notice) return noticeText(m);
+  if (m.notice) return notice(m);
   if (undecryptable(m)) return COULD_NOT_DECRYPT;
   const files = m.deleted ? [] : (m.attachments ?? []).map((a) => `📎 ${fileLabel(a.name)}`);
   const text = messageText(m).replace(/\n+/g, " ⏎ ");

@@ -4,7 +4,8 @@
  * active device of both participants, opening the envelopes of history and
  * live events (each once, remembered by the page), encrypted files, the
  * safety number, and the "their devices changed" and "your devices changed"
- * warnings.
+ * warnings. The logic is the terminal client's too (`shared/e2e_session.ts`);
+ * what is here is the page's state (signals), its keys (IndexedDB) and words.
  *
  * @module
  */
@@ -12,22 +13,13 @@ import { signal } from "@preact/signals";
 import {
   COULD_NOT_DECRYPT,
   decryptFile,
-  decryptMessage,
   type DeviceKeys,
-  encryptMessage,
   type Envelope,
   type FileKey,
   type Payload,
   type PublishedDevice,
-  safetyNumber,
 } from "../shared/e2e.ts";
-import {
-  acceptDevices,
-  checkDevices,
-  DeviceDirectory,
-  type KnownDevicesStore,
-  markVerified,
-} from "../shared/e2e_directory.ts";
+import { DevicesChanged, E2eSession, type Trust } from "../shared/e2e_session.ts";
 import { api } from "./client_api.ts";
 import { knownDevicesStore, localDeviceKeys, publishDeviceKeys } from "./device_keys.ts";
 import type { StoreCore } from "./store_core.ts";
@@ -37,24 +29,20 @@ import { attachmentUrl } from "./uploads.ts";
 /** What a message this device cannot read shows, and nothing of its contents. */
 export { COULD_NOT_DECRYPT };
 
-/** What the page knows of a message's envelope: not opened yet, its payload, or no luck. */
-export type Opened =
-  | { state: "pending" }
-  | { state: "done"; payload: Payload }
-  | { state: "failed" };
+/** A message not sent because the other side's devices, or the user's own, changed: it waits for an OK. */
+export { DevicesChanged };
 
 /**
  * What this browser thinks of a user's devices: the other participant's, or
  * (under the user's own id) the user's own other devices.
  */
-export interface Trust {
-  /** `changed`: the devices are not the ones last accepted; warn before sending. */
-  status: "new" | "same" | "changed";
-  verified: boolean;
-}
+export type { Trust };
 
-/** A message not sent because the other side's devices, or the user's own, changed: it waits for an OK. */
-export class DevicesChanged extends Error {}
+/** What the page knows of a message's envelope: not opened yet, its payload, or no luck. */
+export type Opened =
+  | { state: "pending" }
+  | { state: "done"; payload: Payload }
+  | { state: "failed" };
 
 /** Whose devices a warning is about: the other participant's, or the user's own. */
 export type Whose = "peer" | "self";
@@ -65,21 +53,10 @@ const RETRY_MS = 3_000;
 /** Builds the encryption part of the store. */
 export function createEncryption(core: StoreCore) {
   const { me, state, upsertRoom } = core;
-  const directory = new DeviceDirectory(async (username) =>
-    (await api<{ devices: PublishedDevice[] }>(
-      "GET",
-      `/api/users/${encodeURIComponent(username)}/devices`,
-    )).devices
-  );
   /** The payload of every envelope opened so far; `null` for those that could not be. */
   const opened = signal<Record<string, Payload | null>>({});
   /** What this browser thinks of each user's devices, by user id (the user's own too). */
   const trust = signal<Record<string, Trust>>({});
-  /**
-   * The safety number last shown to the user in this page, by the other
-   * user's id: `/verify yes` marks verified only a number that was seen.
-   */
-  const shownNumbers = new Map<string, string>();
   /** Why this browser cannot take part in encryption, if it cannot. */
   const problem = signal<string | null>(null);
   const started = new Set<string>();
@@ -87,11 +64,37 @@ export function createEncryption(core: StoreCore) {
   const files = new Map<string, Promise<Blob | null>>();
   let keysReady: Promise<DeviceKeys> | null = null;
   let localReady: Promise<DeviceKeys> | null = null;
-  let known: KnownDevicesStore | null = null;
-  let selfQueue: Promise<unknown> = Promise.resolve();
+  let current: E2eSession | null = null;
 
-  function knownStore(): KnownDevicesStore {
-    return known ??= knownDevicesStore(me.value!.id);
+  /** The signed-in user's session: the directory, the device sets accepted, sealing and opening. */
+  function session(): E2eSession {
+    const user = me.value;
+    if (!user) throw new Error("Not signed in.");
+    return current ??= new E2eSession({
+      me: user,
+      fetchDevices: async (username) =>
+        (await api<{ devices: PublishedDevice[] }>(
+          "GET",
+          `/api/users/${encodeURIComponent(username)}/devices`,
+        )).devices,
+      known: knownDevicesStore(user.id),
+      keys,
+      openingKeys: localKeys,
+      onTrust: (userId, t) => {
+        trust.value = { ...trust.value, [userId]: { status: t.status, verified: t.verified } };
+      },
+      wording: {
+        noDevice: (name) =>
+          `${name} has no device that can read encrypted messages yet. ` +
+          "They can once they open Parley again.",
+        devicesChanged: ({ peer, name }) =>
+          peer
+            ? `Not sent: ${name}'s devices changed. Compare safety numbers, or press OK above ` +
+              "to send anyway."
+            : "Not sent: your devices changed. If the new one is yours, press OK above to send " +
+              "anyway.",
+      },
+    });
   }
 
   /** This device's keys as stored here, created on first use: enough to decrypt. */
@@ -115,7 +118,7 @@ export function createEncryption(core: StoreCore) {
       const published = await publishDeviceKeys(user, local);
       if (published.id !== local.id) {
         localReady = Promise.resolve(published);
-        directory.invalidate(user.username);
+        session().directory.invalidate(user.username);
       }
       problem.value = null;
       return published;
@@ -132,7 +135,7 @@ export function createEncryption(core: StoreCore) {
    * write to it, and notes the user's other devices (first sight, or a change).
    */
   function start() {
-    keys().then(() => checkSelf()).catch(() => {});
+    keys().then(() => session().checkSelf()).catch(() => {});
   }
 
   /**
@@ -142,11 +145,7 @@ export function createEncryption(core: StoreCore) {
   function refused() {
     keysReady = null;
     const user = me.value;
-    if (user) directory.invalidate(user.username);
-  }
-
-  function setTrust(userId: string, t: Trust) {
-    trust.value = { ...trust.value, [userId]: t };
+    if (user) session().directory.invalidate(user.username);
   }
 
   /**
@@ -156,75 +155,19 @@ export function createEncryption(core: StoreCore) {
   async function check(room: Room): Promise<void> {
     const peer = room.peer;
     if (!peer || !room.encrypted) return;
-    directory.invalidate(peer.username);
-    const [devices] = await Promise.all([
-      directory.devices(peer.username),
+    const s = session();
+    s.directory.invalidate(peer.username);
+    await Promise.all([
+      s.checkPeer(peer),
       // This device not being published yet shows elsewhere (`problem`).
-      checkSelf().catch(() => {}),
+      s.checkSelf().catch(() => {}),
     ]);
-    // No device yet: nothing to trust, and their first one is not a change.
-    if (!devices.some((d) => d.retiredAt === null)) return;
-    setTrust(peer.id, await checkDevices(knownStore(), peer.id, devices));
-  }
-
-  /**
-   * The user's own devices but this one, fresh from the server, with this
-   * device's keys. This device is left out of what is compared: the user
-   * knows about it, and it gets new keys when retired elsewhere.
-   */
-  async function ownDevices(): Promise<
-    { self: DeviceKeys; mine: PublishedDevice[]; others: PublishedDevice[] }
-  > {
-    const user = me.value!;
-    const self = await keys();
-    let mine = await directory.devices(user.username);
-    // A list read before this device was published: read it again.
-    if (!mine.some((d) => d.id === self.id && d.retiredAt === null)) {
-      directory.invalidate(user.username);
-      mine = await directory.devices(user.username);
-    }
-    return { self, mine, others: mine.filter((d) => d.id !== self.id) };
-  }
-
-  /**
-   * Runs the checks and accepts of the user's own devices one after the
-   * other, so a check that read the old set never overwrites a later accept.
-   */
-  function serially<T>(f: () => Promise<T>): Promise<T> {
-    const next = selfQueue.then(f, f);
-    selfQueue = next.catch(() => {});
-    return next;
-  }
-
-  /**
-   * Compares the user's own other devices (`others`, or as the directory has
-   * them) with those last accepted; a change shows the warning.
-   */
-  function checkSelf(others?: PublishedDevice[]): Promise<Trust> {
-    return serially(async () => {
-      const current = others ?? (await ownDevices()).others;
-      const t = await checkDevices(knownStore(), me.value!.id, current);
-      setTrust(me.value!.id, t);
-      return t;
-    });
-  }
-
-  function acceptSelf(): Promise<void> {
-    return serially(async () => {
-      const { others } = await ownDevices();
-      await acceptDevices(knownStore(), me.value!.id, others);
-      setTrust(me.value!.id, { status: "same", verified: false });
-    });
   }
 
   /** Accepts the current devices, the other participant's or the user's own, after a warning. */
   async function accept(room: Room, whose: Whose = "peer"): Promise<void> {
-    if (whose === "self") return await acceptSelf();
-    const peer = room.peer;
-    if (!peer) return;
-    const devices = await directory.devices(peer.username);
-    await acceptDevices(knownStore(), peer.id, devices);
-    setTrust(peer.id, { status: "same", verified: false });
+    if (whose === "self") return await session().acceptSelf();
+    if (room.peer) await session().acceptPeer(room.peer);
   }
 
   /**
@@ -233,7 +176,7 @@ export function createEncryption(core: StoreCore) {
    * encrypted conversations (and the user's own) are read again.
    */
   async function recheck(rooms: Room[]): Promise<void> {
-    directory.invalidate();
+    session().directory.invalidate();
     const encrypted = rooms.filter((r) => r.encrypted && r.peer);
     if (!encrypted.length) return;
     await Promise.all(encrypted.map((r) => check(r).catch(() => {})));
@@ -242,38 +185,24 @@ export function createEncryption(core: StoreCore) {
   /** Retires one of the user's other devices (one that is not theirs, say). */
   async function retire(deviceId: string): Promise<void> {
     const user = me.value!;
+    const s = session();
     if (deviceId === (await keys()).id) throw new Error("This is the device you are using.");
-    const before = await checkSelf();
+    const before = await s.checkSelf();
     await api("DELETE", `/api/me/devices/${encodeURIComponent(deviceId)}`);
-    directory.invalidate(user.username);
+    s.directory.invalidate(user.username);
     // Taking away a device the user had accepted adds nothing to warn about.
-    if (before.status !== "changed") return await acceptSelf();
-    await checkSelf();
+    if (before.status !== "changed") return await s.acceptSelf();
+    await s.checkSelf();
   }
 
-  /** Both users' devices, as the safety number covers them (this device among the user's). */
-  async function participants(room: Room) {
-    const [{ mine }, theirs] = await Promise.all([
-      ownDevices(),
-      directory.devices(room.peer!.username),
-    ]);
-    return { mine, theirs };
-  }
-
-  /** The conversation's safety number and the devices it covers. */
+  /** The conversation's safety number and the devices it covers (this device among the user's). */
   async function safety(room: Room) {
-    const { mine, theirs } = await participants(room);
-    const number = await safetyNumber(
-      { userId: me.value!.id, devices: mine },
-      { userId: room.peer!.id, devices: theirs },
-    );
-    const self = (await keys()).id;
-    return { number, mine, theirs, self };
+    return await session().safety(room.peer!);
   }
 
   /** Remembers that the user was shown this safety number for the conversation. */
   function shown(room: Room, number: string) {
-    if (room.peer) shownNumbers.set(room.peer.id, number);
+    if (room.peer && me.value) session().shown(room.peer, number);
   }
 
   /**
@@ -285,15 +214,8 @@ export function createEncryption(core: StoreCore) {
    * devices changed since: the number must be shown (again) first.
    */
   async function verifyShown(room: Room): Promise<boolean> {
-    const peer = room.peer;
-    if (!peer || !shownNumbers.has(peer.id)) return false;
-    directory.invalidate(peer.username);
-    directory.invalidate(me.value!.username);
-    const { number, theirs } = await safety(room);
-    if (shownNumbers.get(peer.id) !== number) return false;
-    await markVerified(knownStore(), peer.id, theirs);
-    setTrust(peer.id, { status: "same", verified: true });
-    return true;
+    if (!room.peer) return false;
+    return (await session().verifyShown(room.peer)).status === "verified";
   }
 
   /**
@@ -307,32 +229,7 @@ export function createEncryption(core: StoreCore) {
     const room = state.value.rooms[roomId];
     const peer = room?.peer;
     if (!room || !peer) throw new Error("Only direct conversations are encrypted.");
-    const sender = await keys();
-    const { mine, theirs } = await participants(room);
-    if (!theirs.some((d) => d.retiredAt === null)) {
-      throw new Error(
-        `${peer.username} has no device that can read encrypted messages yet. ` +
-          "They can once they open Parley again.",
-      );
-    }
-    // The very devices it is sealed for are the ones compared.
-    const [t, own] = await Promise.all([
-      checkDevices(knownStore(), peer.id, theirs),
-      checkSelf(mine.filter((d) => d.id !== sender.id)),
-    ]);
-    setTrust(peer.id, t);
-    if (t.status === "changed") {
-      throw new DevicesChanged(
-        `Not sent: ${peer.username}'s devices changed. Compare safety numbers, or press OK ` +
-          "above to send anyway.",
-      );
-    }
-    if (own.status === "changed") {
-      throw new DevicesChanged(
-        "Not sent: your devices changed. If the new one is yours, press OK above to send anyway.",
-      );
-    }
-    return await encryptMessage({ roomId, sender, recipients: [...mine, ...theirs], payload });
+    return await session().seal(roomId, peer, payload);
   }
 
   /** A new envelope for an edit of `m`: the new text, with the files it carried. */
@@ -367,25 +264,9 @@ export function createEncryption(core: StoreCore) {
   }
 
   async function decrypt(m: Message, envelope: Envelope, key: string) {
-    const author = m.author.username;
     let payload: Payload | null;
     try {
-      const mine = await localKeys();
-      const attempt = async () =>
-        decryptMessage({
-          roomId: m.roomId,
-          envelope,
-          me: mine,
-          senderDevices: await directory.devices(author),
-        });
-      payload = await attempt();
-      // A device newer than the cached list: read the list again, once.
-      if (
-        !payload && !(await directory.devices(author)).some((d) => d.id === envelope.senderDevice)
-      ) {
-        directory.invalidate(author);
-        payload = await attempt();
-      }
+      payload = await session().open({ roomId: m.roomId, author: m.author, envelope });
     } catch {
       // The network or the key store failed, not the envelope: try again later.
       setTimeout(() => {
@@ -443,13 +324,14 @@ export function createEncryption(core: StoreCore) {
   function onDevices(data: { roomId: string; userId: string }) {
     const room = state.value.rooms[data.roomId];
     const user = me.value;
-    if (user && data.userId === user.id) {
-      directory.invalidate(user.username);
-      checkSelf().catch(() => {});
+    if (!user) return;
+    if (data.userId === user.id) {
+      session().directory.invalidate(user.username);
+      session().checkSelf().catch(() => {});
       return;
     }
     if (!room?.peer || room.peer.id !== data.userId) return;
-    directory.invalidate(room.peer.username);
+    session().directory.invalidate(room.peer.username);
     check(room).catch(() => {});
   }
 
@@ -472,7 +354,7 @@ export function createEncryption(core: StoreCore) {
     open,
     textOf,
     /** A user's devices, retired too, as the directory has them. */
-    devicesOf: (username: string) => directory.devices(username),
+    devicesOf: (username: string) => session().directory.devices(username),
     openFile,
     setEncrypted,
     onDevices,

@@ -11,22 +11,12 @@ import { useSignal } from "@preact/signals";
 import type { ComponentChildren } from "preact";
 import { useEffect } from "preact/hooks";
 import type { FileKey, PublishedDevice } from "../shared/e2e.ts";
+import { noticeText } from "../shared/e2e_notice.ts";
 import { COULD_NOT_DECRYPT, type Whose } from "./encryption.ts";
 import type { Store } from "./store.ts";
 import type { Message, ReplyQuote, Room } from "./types.ts";
 import { formatWhen, Icon, Modal, useStore } from "./ui.tsx";
 import { formatBytes, IMAGE_TYPES } from "./uploads.ts";
-
-/**
- * "alice turned on end-to-end encryption": what a notice message says, with
- * "You" when the user `meId` switched; switching off says what it means.
- */
-export function noticeText(m: Message, meId?: string): string {
-  const who = m.author.id === meId ? "You" : m.author.username;
-  return m.notice === "encryption_on"
-    ? `${who} turned on end-to-end encryption`
-    : `${who} turned off end-to-end encryption: the server can read new messages`;
-}
 
 /** A notice in the history: a centred line, not anyone's message; a lock only when switched on. */
 export function NoticeLine({ message: m }: { message: Message }) {
@@ -35,7 +25,7 @@ export function NoticeLine({ message: m }: { message: Message }) {
     <li class="notice-line" data-seq={m.seq} data-notice={m.notice}>
       <span>
         <Icon name={m.notice === "encryption_on" ? "lock" : "warning"} />
-        {noticeText(m, store.me.value?.id)}{" "}
+        {noticeText(m, { meId: store.me.value?.id })}{" "}
         <time dateTime={new Date(m.createdAt).toISOString()}>{formatWhen(m.createdAt)}</time>
       </span>
     </li>
@@ -58,7 +48,7 @@ export function Undecryptable() {
 /** A conversation's preview line for a message: decrypted, or what it is. */
 export function previewOf(store: Store, m: Message): string {
   if (m.deleted) return "message deleted";
-  if (m.notice) return noticeText(m, store.me.value?.id);
+  if (m.notice) return noticeText(m, { meId: store.me.value?.id });
   const o = store.e2e.open(m);
   if (o.state === "failed") return COULD_NOT_DECRYPT;
   if (o.state === "pending") return "Encrypted message";
