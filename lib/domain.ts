@@ -60,6 +60,7 @@ import { RateLimiter } from "./rate_limits.ts";
 import { listMentions } from "./mentions.ts";
 import { MessageSender, readHistory } from "./messages.ts";
 import { type SendRequest, SendRouting } from "./send_routing.ts";
+import { logEpoch } from "./log_follower.ts";
 import { react } from "./reactions.ts";
 import { defaultPresenceOptions, listUsersWithPresence, Presence } from "./presence.ts";
 import { markRead } from "./read_markers.ts";
@@ -141,10 +142,16 @@ export function createDomain(deps: Deps) {
   const sender = new MessageSender(feed, (messages) => hub.remember(messages));
   const sendHere = (r: SendRequest) =>
     sender.send(r.roomId, r.author, r.text, r.clientId, r.attachmentIds, r.replyTo, r.envelope);
-  // Workers on one local file send each room's messages from one of them.
-  const routing = needsPoll(config)
-    ? new SendRouting(`parley-sends:${config.kvPath}`, sendHere)
-    : null;
+  // Workers on one local file send each room's messages from one of them. They
+  // find each other by the database's log epoch, which names that database and
+  // no other (a path would not: tests open many databases beside the configured one).
+  let routing: SendRouting | null = null;
+  let closed = false;
+  if (needsPoll(config)) {
+    logEpoch(kv).then((epoch) => {
+      if (!closed) routing = new SendRouting(`parley-sends:${epoch}`, sendHere);
+    }, (e) => closed || console.error("send routing not started", e));
+  }
   const heartbeatMs = defaultPresenceOptions.leaseMs / 3;
   const jobs = new Jobs(kv, clock, instanceId, [
     { name: "presence_sweep", everyMs: heartbeatMs, run: () => presence.sweep() },
@@ -430,6 +437,7 @@ export function createDomain(deps: Deps) {
     },
     /** Ends every stream cleanly, stops the timers, drops presence leases, lets commits finish. */
     async close(): Promise<void> {
+      closed = true;
       routing?.close();
       clearInterval(heartbeat);
       jobs.stop();

@@ -146,7 +146,7 @@ export class LogFollower {
 }
 
 /** This database's log epoch, created by the first instance that asks. */
-async function logEpoch(kv: Deno.Kv): Promise<string> {
+export async function logEpoch(kv: Deno.Kv): Promise<string> {
   const epoch = newId().slice(0, 8).replace(/[^\w]/g, "x");
   await retryLocked(() =>
     kv.atomic().check({ key: logEpochKey(), versionstamp: null }).set(logEpochKey(), epoch)
