@@ -542,24 +542,8 @@ Deno.test("Encryption.seal() refuses after a device change until it is accepted,
 Deno.test("Outbox sends an envelope when the server says the conversation became encrypted meanwhile", async () => {
   await using dir = await tempDir();
   await using server = await startServer(`${dir.path}/parley.kv`);
-  const sign = async (username: string) => {
-    const api = new Api(server.url);
-    const { user, token } = await api.request<{ user: User; token: string }>(
-      "POST",
-      "/api/auth/register",
-      { body: { username, password: PASSWORD } },
-    );
-    api.token = token;
-    const encryption = await Encryption.open({
-      api,
-      me: user,
-      file: new KeyFile(`${dir.path}/${username}`),
-    });
-    await encryption.publish();
-    return { api, user, encryption };
-  };
-  const alice = await sign("alice");
-  const bob = await sign("bob");
+  const alice = await signUp(server.url, dir.path, "alice");
+  const bob = await signUp(server.url, dir.path, "bob");
   const room = await alice.api.direct("bob");
   const printed: string[] = [];
   const screen = new Screen({
