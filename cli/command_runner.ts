@@ -371,8 +371,10 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
       return null;
     }
     case "users": {
-      const online = await api.users(true);
-      view.update(withOnline(view.state, online));
+      // Everyone with their presence, so whoever went offline unseen is marked so too.
+      const everyone = await api.users(false);
+      view.update(withOnline(view.state, everyone));
+      const online = everyone.filter((u) => u.online);
       view.say(`Online (${online.length}): ${online.map((u) => clean(u.username)).join(", ")}`);
       return null;
     }
