@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { USERS_PAGE_MAX } from "../shared/limits.ts";
 import type {
   Attachment,
   AuditEntry,
@@ -468,7 +469,7 @@ export class Api {
 
   /** Users, alphabetically; only those online when asked. */
   async users(onlineOnly: boolean): Promise<UserPresence[]> {
-    const query = onlineOnly ? "?online=true&limit=100" : "?limit=100";
+    const query = `?limit=${USERS_PAGE_MAX}${onlineOnly ? "&online=true" : ""}`;
     return (await this.request<{ users: UserPresence[] }>("GET", `/api/users${query}`)).users;
   }
 

@@ -21,7 +21,7 @@ import {
 } from "../shared/client_state.ts";
 import { type Command, commandHelp, parseCommand } from "../shared/commands.ts";
 import type { Payload } from "../shared/e2e.ts";
-import { EMOJI, HISTORY_PAGE_MAX, MESSAGE_MAX } from "../shared/limits.ts";
+import { EMOJI, HISTORY_PAGE_MAX, MESSAGE_MAX, USERS_PAGE_MAX } from "../shared/limits.ts";
 import { ApiFailure, Unreachable } from "./api.ts";
 import { downloadFile, takePath, uploadFile } from "./attachment_commands.ts";
 import { type ChatView, width } from "./chat_view.ts";
@@ -371,10 +371,16 @@ async function run(cmd: TerminalCommand, ctx: CommandContext): Promise<CommandEn
       return null;
     }
     case "users": {
-      // Everyone with their presence, so whoever went offline unseen is marked so too.
-      const everyone = await api.users(false);
-      view.update(withOnline(view.state, everyone));
-      const online = everyone.filter((u) => u.online);
+      const online = await api.users(true);
+      // A whole list says who is not online too: whoever this client still
+      // has online went offline unseen (a stream reset, say).
+      const listed = new Set(online.map((u) => u.id));
+      const gone = online.length < USERS_PAGE_MAX
+        ? Object.keys(view.state.online).filter((id) => view.state.online[id] && !listed.has(id))
+        : [];
+      view.update(
+        withOnline(view.state, [...online, ...gone.map((id) => ({ id, online: false }))]),
+      );
       view.say(`Online (${online.length}): ${online.map((u) => clean(u.username)).join(", ")}`);
       return null;
     }
