@@ -14,16 +14,7 @@ import type { User } from "./accounts.ts";
 import { ApiError, Errors, rateLimited } from "./errors.ts";
 import { formatEventId, parseEventId } from "./event_ids.ts";
 import { listBlocks } from "./blocks.ts";
-import {
-  blockPayload,
-  devicesPayload,
-  invitePayload,
-  memberPayload,
-  presencePayload,
-  reactionPayload,
-  readPayload,
-  typingPayload,
-} from "./event_payloads.ts";
+import { encodeStored, presencePayload, typingPayload } from "./event_payloads.ts";
 import { sees } from "./event_visibility.ts";
 import {
   comparePositions,
@@ -351,7 +342,7 @@ export class Hub {
       }
       case "member": {
         const users = new Set([...this.#index.usersIn(event.roomId), event.user.id]);
-        to(users, encodeEvent("member", id(first), memberPayload(event)));
+        to(users, encodeStored(event, id(first))!);
         // Someone removed stops receiving the room at once, on every instance.
         if (event.action !== "role") {
           this.#index.setMember(event.user.id, event.roomId, event.action === "joined");
@@ -359,26 +350,13 @@ export class Hub {
         return;
       }
       case "reaction":
-        to(
-          this.#index.usersIn(event.roomId),
-          encodeEvent("reaction", id(first), reactionPayload(event)),
-        );
-        return;
       case "message_update":
-        to(
-          this.#index.usersIn(event.roomId),
-          encodeEvent("message_update", id(first), event.message),
-        );
-        return;
       case "devices":
-        to(
-          this.#index.usersIn(event.roomId),
-          encodeEvent("devices", id(first), devicesPayload(event)),
-        );
+        to(this.#index.usersIn(event.roomId), encodeStored(event, id(first))!);
         return;
       case "room_deleted": {
         const users = new Set([...this.#index.usersIn(event.roomId), ...event.userIds]);
-        to(users, encodeEvent("room_deleted", id(first), { roomId: event.roomId }));
+        to(users, encodeStored(event, id(first))!);
         for (const u of users) this.#index.setMember(u, event.roomId, false);
         return;
       }
@@ -393,11 +371,12 @@ export class Hub {
         }
         return;
       case "invite":
-        to([event.userId], encodeEvent("invite", id(first), invitePayload(event)));
+      case "read":
+        to([event.userId], encodeStored(event, id(first))!);
         return;
       case "block":
         this.#index.setBlocked(event.userId, event.user.id, event.blocked);
-        to([event.userId], encodeEvent("block", id(first), blockPayload(event)));
+        to([event.userId], encodeStored(event, id(first))!);
         return;
       case "sessions_ended": {
         const ended = new Set(event.sessionIds);
@@ -405,9 +384,6 @@ export class Hub {
         this.#sessionsEnded(event.sessionIds);
         return;
       }
-      case "read":
-        to([event.userId], encodeEvent("read", id(first), readPayload(event)));
-        return;
       case "typing":
         // Ephemeral events carry no id: a client's resume point stays on the last durable one.
         to(this.#index.usersIn(event.roomId), encodeEvent("typing", null, typingPayload(event)));

@@ -8,14 +8,7 @@
  * @module
  */
 import { formatEventId, parseEventId } from "./event_ids.ts";
-import {
-  blockPayload,
-  devicesPayload,
-  invitePayload,
-  memberPayload,
-  reactionPayload,
-  readPayload,
-} from "./event_payloads.ts";
+import { encodeStored } from "./event_payloads.ts";
 import { isReplayed, sees, type Viewer } from "./event_visibility.ts";
 import { comparePositions, eventSpan, type LogPosition, readLog } from "./feed.ts";
 import { logFloorKey } from "./keys.ts";
@@ -120,27 +113,13 @@ async function render(
         .filter(({ k }) => k > skip && k <= last)
         .map(({ m, k }) => encodeEvent("message", id(k), m));
     }
-    case "member":
-      return [encodeEvent("member", id(first), memberPayload(event))];
     case "room": {
       const room = await memberRoomView(o.kv, event.roomId, o.viewer.id);
       return room ? [encodeEvent("room", id(first), { room })] : [];
     }
-    case "read":
-      return [encodeEvent("read", id(first), readPayload(event))];
-    case "message_update":
-      return [encodeEvent("message_update", id(first), event.message)];
-    case "reaction":
-      return [encodeEvent("reaction", id(first), reactionPayload(event))];
-    case "room_deleted":
-      return [encodeEvent("room_deleted", id(first), { roomId: event.roomId })];
-    case "invite":
-      return [encodeEvent("invite", id(first), invitePayload(event))];
-    case "block":
-      return [encodeEvent("block", id(first), blockPayload(event))];
-    case "devices":
-      return [encodeEvent("devices", id(first), devicesPayload(event))];
-    default:
-      return [];
+    default: {
+      const chunk = encodeStored(event, id(first));
+      return chunk ? [chunk] : [];
+    }
   }
 }
