@@ -8,7 +8,7 @@ import { useLayoutEffect, useRef } from "preact/hooks";
 import { reactionOrder, REACTIONS } from "./essentials.ts";
 import { quoteText } from "./encryption_ui.tsx";
 import type { Message, ReplyQuote } from "./types.ts";
-import { Icon, useStore } from "./ui.tsx";
+import { Icon, menuKeys, useStore } from "./ui.tsx";
 
 /** The quote of the message a reply answers; a click brings the original into view. */
 export function Quote({ quote, roomId }: { quote: ReplyQuote; roomId: string }) {
@@ -83,23 +83,8 @@ export function ReactionPicker(
     document.addEventListener("mousedown", outside);
     return () => document.removeEventListener("mousedown", outside);
   }, []);
-  const onKeyDown = (e: KeyboardEvent) => {
-    const list = [...box.current!.querySelectorAll<HTMLElement>("[role=menuitemcheckbox]")];
-    const at = list.indexOf(document.activeElement as HTMLElement);
-    const move = (to: number) => {
-      e.preventDefault();
-      list[(to + list.length) % list.length]?.focus();
-    };
-    if (e.key === "Escape") {
-      e.preventDefault();
-      e.stopPropagation();
-      onClose(true);
-    } else if (e.key === "ArrowRight" || e.key === "ArrowDown") move(at + 1);
-    else if (e.key === "ArrowLeft" || e.key === "ArrowUp") move(at - 1);
-    else if (e.key === "Home") move(0);
-    else if (e.key === "End") move(list.length - 1);
-    else if (e.key === "Tab") onClose(false);
-  };
+  const onKeyDown = (e: KeyboardEvent) =>
+    menuKeys(e, box.current!, "[role=menuitemcheckbox]", onClose, true);
   return (
     <div
       class="picker"

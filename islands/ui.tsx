@@ -197,24 +197,7 @@ export function ActionMenu({ label, items }: { label: string; items: MenuItem[] 
     document.addEventListener("mousedown", outside);
     return () => document.removeEventListener("mousedown", outside);
   }, [open.value]);
-  const onKeyDown = (e: KeyboardEvent) => {
-    const list = [...wrap.current!.querySelectorAll<HTMLElement>("[role=menuitem]")];
-    const at = list.indexOf(document.activeElement as HTMLElement);
-    const move = (to: number) => {
-      e.preventDefault();
-      list[(to + list.length) % list.length]?.focus();
-    };
-    if (e.key === "Escape") {
-      // The menu, not a dialog around it.
-      e.preventDefault();
-      e.stopPropagation();
-      close(true);
-    } else if (e.key === "ArrowDown") move(at + 1);
-    else if (e.key === "ArrowUp") move(at - 1);
-    else if (e.key === "Home") move(0);
-    else if (e.key === "End") move(list.length - 1);
-    else if (e.key === "Tab") close(false);
-  };
+  const onKeyDown = (e: KeyboardEvent) => menuKeys(e, wrap.current!, "[role=menuitem]", close);
   return (
     <span class="menu-wrap" ref={wrap}>
       <button
@@ -309,4 +292,34 @@ export function formatDay(ms: number, now = Date.now()): string {
   if (day(ms) === day(now)) return "Today";
   if (day(ms) === day(now - 86_400_000)) return "Yesterday";
   return dayFormat.format(ms);
+}
+
+/**
+ * A menu's keys: the arrows move between its items (left and right too when
+ * `sideways`, for a grid), Home and End jump, Escape closes it and gives focus
+ * back, Tab closes it and lets focus move on.
+ */
+export function menuKeys(
+  e: KeyboardEvent,
+  menu: HTMLElement,
+  items: string,
+  close: (refocus: boolean) => void,
+  sideways = false,
+): void {
+  const list = [...menu.querySelectorAll<HTMLElement>(items)];
+  const at = list.indexOf(document.activeElement as HTMLElement);
+  const move = (to: number) => {
+    e.preventDefault();
+    list[(to + list.length) % list.length]?.focus();
+  };
+  if (e.key === "Escape") {
+    // The menu, not a dialog around it.
+    e.preventDefault();
+    e.stopPropagation();
+    close(true);
+  } else if (e.key === "ArrowDown" || (sideways && e.key === "ArrowRight")) move(at + 1);
+  else if (e.key === "ArrowUp" || (sideways && e.key === "ArrowLeft")) move(at - 1);
+  else if (e.key === "Home") move(0);
+  else if (e.key === "End") move(list.length - 1);
+  else if (e.key === "Tab") close(false);
 }
