@@ -121,7 +121,14 @@ export class SendRouting {
 
   #forgetSilent(): void {
     const now = performance.now();
-    for (const [id, seen] of this.#peers) if (now - seen > GONE_MS) this.#peers.delete(id);
+    for (const [id, seen] of this.#peers) if (now - seen > GONE_MS) this.#forget(id);
+  }
+
+  /** A worker gone: no owner any more, and no channel kept open to it. */
+  #forget(id: string): void {
+    this.#peers.delete(id);
+    this.#outboxes.get(id)?.close();
+    this.#outboxes.delete(id);
   }
 
   #say(type: RosterMessage["type"]): void {
@@ -130,7 +137,7 @@ export class SendRouting {
 
   #onRoster(m: RosterMessage): void {
     if (m.type === "bye") {
-      this.#peers.delete(m.id);
+      this.#forget(m.id);
       return;
     }
     const known = this.#peers.has(m.id);
